@@ -1,0 +1,65 @@
+/** Dense matmul on the WebAssembly kernels: GEMV for one column, register-blocked GEMM otherwise. */
+
+import { dims2, Tensor } from '../../tensor/tensor.js';
+import { register } from '../dispatch.js';
+import { gemmRef, gemvRef } from '../reference/dense.js';
+import { resident } from '../resident.js';
+import { runtime } from '../wasm.js';
+
+/** Below this many multiply-adds a kernel stays on one thread (a wake-up costs more than it saves). */
+export const MIN_PARALLEL_WORK = 1 << 16;
+
+/** Offset of a dense weight kept resident in kernel memory. */
+export function residentDense(w: Tensor): number {
+  const rt = runtime();
+  return resident(rt, w, 'dense', () => {
+    const ptr = rt.upload(w.data);
+    return { ptrs: [ptr], value: ptr };
+  });
+}
+
+/** Columns of a right-hand side: 1 for a vector [K], N for [K,N]. */
+export function rhsCols(b: Tensor): number {
+  return b.rank === 1 ? 1 : b.shape[1]!;
+}
+
+/** Output tensor for W[M,·] · b: rank 1 [M] when b is a vector, else [M,N]. */
+export function outputFor(M: number, b: Tensor): Tensor {
+  return b.rank === 1 ? Tensor.zeros([M]) : Tensor.zeros([M, b.shape[1]!]);
+}
+
+/** C = W · B with W dense [M,K] and B [K] or [K,N], on the WebAssembly kernels. */
+export function denseMatmulWasm(w: Tensor, b: Tensor): Tensor {
+  const [M, K] = dims2(w, 'matmul: w');
+  const N = rhsCols(b);
+  const rt = runtime();
+  const wp = residentDense(w);
+  const bp = rt.upload(b.data);
+  const cp = rt.alloc(M * N * 4);
+  try {
+    if (N === 1) {
+      rt.parallel('gemv_f32', [wp, bp, cp, M, K], rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK));
+    } else {
+      rt.parallel('gemm_f32', [wp, bp, cp, M, K, N], rt.rowRanges(M, 4, M * K * N, MIN_PARALLEL_WORK));
+    }
+    const out = outputFor(M, b);
+    out.data.set(rt.f32(cp, M * N));
+    return out;
+  } finally {
+    rt.free(bp);
+    rt.free(cp);
+  }
+}
+
+/** The TypeScript twin of denseMatmulWasm. */
+export function denseMatmulRef(w: Tensor, b: Tensor): Tensor {
+  const [M, K] = dims2(w, 'matmul: w');
+  const N = rhsCols(b);
+  const out = outputFor(M, b);
+  if (N === 1) gemvRef(w.data, b.data, out.data, M, K);
+  else gemmRef(w.data, b.data, out.data, M, K, N);
+  return out;
+}
+
+register('matmul', ['dense', 'dense'], 'fast', denseMatmulWasm);
+register('matmul', ['dense', 'dense'], 'reference', denseMatmulRef);

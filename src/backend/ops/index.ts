@@ -1,0 +1,3 @@
+/** Registers every op family with the dispatcher (import for side effects) and re-exports their APIs. */
+export * from './dense.js';
+export * from './matmul.js';

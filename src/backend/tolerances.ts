@@ -1,0 +1,25 @@
+/**
+ * Named tolerances for fast-kernel vs reference parity tests. Values are relative to the scale of the
+ * result (max |a − b| / max(1, max |b|)) unless a name says otherwise. Kernels sum in a different order
+ * from their twins, so f32 results differ by rounding that grows with the reduction length.
+ */
+export const TOL = {
+  /** dense GEMV / GEMM, reductions up to ~11k terms. */
+  gemv: 1e-5,
+  gemm: 1e-5,
+} as const;
+
+/** max |a − b| / max(1, max |b|): the error measure every parity test uses. */
+export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`relError: lengths ${a.length} and ${b.length} differ`);
+  let err = 0;
+  let scale = 1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (Number.isNaN(d)) return Number.POSITIVE_INFINITY;
+    if (d > err) err = d;
+    const m = Math.abs(b[i]!);
+    if (m > scale) scale = m;
+  }
+  return err / scale;
+}

@@ -1,0 +1,221 @@
+/**
+ * The one place that loads WebAssembly: finds the built kernels, enables relaxed SIMD where the runtime
+ * offers it, owns the shared memory, the heap and the thread pool.
+ */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { Heap } from './heap.js';
+import { type KernelFn, splitEven, ThreadPool } from './pool.js';
+
+/** Which build of the kernels: plain SIMD128, or SIMD128 plus relaxed SIMD. */
+export type WasmVariant = 'simd' | 'relaxed';
+
+/** A typed array the heap can hold. */
+export type HostArray = Float32Array | Uint32Array | Int32Array | Uint16Array | Uint8Array | Float64Array;
+
+const notices = new Set<string>();
+/** Print a notice once per process (fallbacks are worth one line, not one per call). */
+export function noticeOnce(key: string, message: string): void {
+  if (notices.has(key) || process.env.SPARSEKIT_QUIET) return;
+  notices.add(key);
+  process.stderr.write(`sparsekit: ${message}\n`);
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src', 'kernels'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('sparsekit: cannot find the package root (looked for package.json next to src/kernels)');
+}
+
+function wasmBytes(variant: WasmVariant): Uint8Array<ArrayBuffer> {
+  const file = join(packageRoot(), 'build', 'wasm', `sparsekit.${variant}.wasm`);
+  if (!existsSync(file)) {
+    throw new Error(`sparsekit: ${file} is missing; build the kernels with \`npm run build:wasm\``);
+  }
+  return new Uint8Array(readFileSync(file));
+}
+
+let relaxedChecked: boolean | undefined;
+/** Whether this runtime accepts relaxed SIMD (turning on V8's flag for it on Node 20 if needed). */
+export function relaxedSimdSupported(): boolean {
+  if (relaxedChecked !== undefined) return relaxedChecked;
+  const bytes = wasmBytes('relaxed');
+  if (!WebAssembly.validate(bytes)) {
+    try {
+      setFlagsFromString('--experimental-wasm-relaxed-simd');
+    } catch {
+      /* not V8: stays unsupported */
+    }
+  }
+  relaxedChecked = WebAssembly.validate(bytes);
+  return relaxedChecked;
+}
+
+function sharedMemorySupported(): boolean {
+  try {
+    return (
+      new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer
+    );
+  } catch {
+    return false;
+  }
+}
+
+export interface RuntimeOptions {
+  /** Kernel build; default: `relaxed` where supported, else `simd` (env SPARSEKIT_WASM overrides). */
+  variant?: WasmVariant;
+  /** Threads including the caller; default: the machine's cores (env SPARSEKIT_THREADS overrides). */
+  threads?: number;
+}
+
+/** A loaded kernel module with its memory, heap and thread pool. */
+export class WasmRuntime {
+  readonly variant: WasmVariant;
+  readonly module: WebAssembly.Module;
+  readonly memory: WebAssembly.Memory;
+  readonly kernels: Record<string, KernelFn>;
+  readonly heap: Heap;
+  private pool: ThreadPool | undefined;
+  private poolThreads = 1;
+
+  constructor(options: RuntimeOptions = {}) {
+    let variant = options.variant ?? (process.env.SPARSEKIT_WASM as WasmVariant | undefined);
+    if (variant !== undefined && variant !== 'simd' && variant !== 'relaxed') {
+      throw new Error(`sparsekit: SPARSEKIT_WASM must be "simd" or "relaxed", got "${variant}"`);
+    }
+    if (variant === undefined) variant = relaxedSimdSupported() ? 'relaxed' : 'simd';
+    if (variant === 'relaxed' && !relaxedSimdSupported()) {
+      throw new Error('sparsekit: this runtime does not support relaxed SIMD; use variant "simd"');
+    }
+    this.variant = variant;
+    this.module = new WebAssembly.Module(wasmBytes(variant));
+    const shared = sharedMemorySupported();
+    this.memory = new WebAssembly.Memory({
+      initial: 16,
+      maximum: 65536,
+      shared,
+    } as WebAssembly.MemoryDescriptor);
+    const instance = new WebAssembly.Instance(this.module, {
+      env: {
+        memory: this.memory,
+        abort: () => {
+          throw new Error('sparsekit kernel aborted');
+        },
+      },
+    });
+    this.kernels = instance.exports as Record<string, KernelFn>;
+    this.heap = new Heap(this.memory, Number(this.kernels.heap_base!()));
+    const env = process.env.SPARSEKIT_THREADS;
+    this.setThreads(options.threads ?? (env ? Number(env) : availableParallelism()));
+  }
+
+  /** Threads a parallel kernel uses (including the caller). */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /** Use `n` threads (1 = no workers). Falls back to 1 thread with one notice if workers cannot start. */
+  setThreads(n: number): void {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: n must be an integer ≥ 1, got ${n}`);
+    if (n === this.poolThreads && (n === 1 || this.pool)) return;
+    this.pool?.close();
+    this.pool = undefined;
+    this.poolThreads = 1;
+    if (n === 1) return;
+    if (!(this.memory.buffer instanceof SharedArrayBuffer)) {
+      noticeOnce('no-sab', 'SharedArrayBuffer is unavailable: kernels run on one thread');
+      return;
+    }
+    try {
+      this.pool = new ThreadPool(this.module, this.memory, this.kernels, n);
+      this.poolThreads = n;
+    } catch (e) {
+      noticeOnce(
+        'no-pool',
+        `worker threads could not start (${(e as Error).message}): kernels run on one thread`,
+      );
+    }
+  }
+
+  /**
+   * Run a row-parallel kernel: `kernel(...args, r0, r1)` over `ranges` (default: [0, rows) split evenly
+   * in multiples of `align`). Problems smaller than `minWork` (in the caller's unit) stay on one thread.
+   */
+  parallel(kernel: string, args: readonly number[], ranges: ReadonlyArray<readonly [number, number]>): void {
+    if (this.pool && ranges.length > 1) this.pool.run(kernel, args, ranges);
+    else {
+      const fn = this.kernels[kernel];
+      if (!fn) throw new Error(`sparsekit: no kernel named ${kernel} in the ${this.variant} build`);
+      for (const [s, e] of ranges) if (s < e) fn(...args, s, e);
+    }
+  }
+
+  /** Row ranges for `rows` rows on this runtime's threads (one range when `work` is below `minWork`). */
+  rowRanges(rows: number, align = 1, work = Number.POSITIVE_INFINITY, minWork = 0): Array<[number, number]> {
+    const parts = work < minWork ? 1 : this.threads;
+    return splitEven(rows, parts, align);
+  }
+
+  /** Allocate `bytes` on the heap; returns a byte offset. */
+  alloc(bytes: number): number {
+    return this.heap.alloc(bytes);
+  }
+
+  /** Free a heap block. */
+  free(ptr: number): void {
+    this.heap.release(ptr);
+  }
+
+  /** Copy a host array into a fresh heap block and return its offset. */
+  upload(src: HostArray): number {
+    const ptr = this.alloc(src.byteLength);
+    new Uint8Array(this.memory.buffer, ptr, src.byteLength).set(
+      new Uint8Array(src.buffer, src.byteOffset, src.byteLength),
+    );
+    return ptr;
+  }
+
+  /** Write a host array at `ptr`. */
+  write(ptr: number, src: HostArray): void {
+    new Uint8Array(this.memory.buffer, ptr, src.byteLength).set(
+      new Uint8Array(src.buffer, src.byteOffset, src.byteLength),
+    );
+  }
+
+  /** A live f32 view of heap memory (re-take it after anything that may grow memory). */
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, length);
+  }
+
+  /** A live u32 view of heap memory. */
+  u32(ptr: number, length: number): Uint32Array {
+    return new Uint32Array(this.memory.buffer, ptr, length);
+  }
+
+  /** Stop worker threads (the runtime keeps working on one thread). */
+  close(): void {
+    this.setThreads(1);
+  }
+}
+
+let current: WasmRuntime | undefined;
+
+/** The process-wide runtime, created on first use. */
+export function runtime(): WasmRuntime {
+  if (!current) current = new WasmRuntime();
+  return current;
+}
+
+/** Replace the process-wide runtime (e.g. to force the `simd` build); closes the old one. */
+export function useRuntime(options: RuntimeOptions): WasmRuntime {
+  current?.close();
+  current = new WasmRuntime(options);
+  return current;
+}

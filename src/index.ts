@@ -1,0 +1,6 @@
+/**
+ * sparsekit: sparsity for neural networks in TypeScript.
+ * The only public entry point; grouped re-exports of each layer.
+ */
+export * from './backend/index.js';
+export * from './tensor/index.js';
