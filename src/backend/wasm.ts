@@ -34,8 +34,8 @@ function packageRoot(): string {
   throw new Error('sparsekit: cannot find the package root (looked for package.json next to src/kernels)');
 }
 
-function wasmBytes(variant: WasmVariant): Uint8Array<ArrayBuffer> {
-  const file = join(packageRoot(), 'build', 'wasm', `sparsekit.${variant}.wasm`);
+function wasmBytes(variant: WasmVariant, shared = true): Uint8Array<ArrayBuffer> {
+  const file = join(packageRoot(), 'build', 'wasm', `sparsekit.${variant}${shared ? '' : '.single'}.wasm`);
   if (!existsSync(file)) {
     throw new Error(`sparsekit: ${file} is missing; build the kernels with \`npm run build:wasm\``);
   }
@@ -46,7 +46,7 @@ let relaxedChecked: boolean | undefined;
 /** Whether this runtime accepts relaxed SIMD (turning on V8's flag for it on Node 20 if needed). */
 export function relaxedSimdSupported(): boolean {
   if (relaxedChecked !== undefined) return relaxedChecked;
-  const bytes = wasmBytes('relaxed');
+  const bytes = wasmBytes('relaxed', false);
   if (!WebAssembly.validate(bytes)) {
     try {
       setFlagsFromString('--experimental-wasm-relaxed-simd');
@@ -95,8 +95,8 @@ export class WasmRuntime {
       throw new Error('sparsekit: this runtime does not support relaxed SIMD; use variant "simd"');
     }
     this.variant = variant;
-    this.module = new WebAssembly.Module(wasmBytes(variant));
     const shared = sharedMemorySupported();
+    this.module = new WebAssembly.Module(wasmBytes(variant, shared));
     this.memory = new WebAssembly.Memory({
       initial: 16,
       maximum: 65536,
@@ -113,7 +113,11 @@ export class WasmRuntime {
     this.kernels = instance.exports as Record<string, KernelFn>;
     this.heap = new Heap(this.memory, Number(this.kernels.heap_base!()));
     const env = process.env.SPARSEKIT_THREADS;
-    this.setThreads(options.threads ?? (env ? Number(env) : availableParallelism()));
+    const cores = availableParallelism();
+    if (options.threads === undefined && !env && cores === 1) {
+      noticeOnce('one-core', 'this machine has one core: kernels run on one thread');
+    }
+    this.setThreads(options.threads ?? (env ? Number(env) : cores));
   }
 
   /** Threads a parallel kernel uses (including the caller). */
@@ -129,7 +133,7 @@ export class WasmRuntime {
     this.pool = undefined;
     this.poolThreads = 1;
     if (n === 1) return;
-    if (!(this.memory.buffer instanceof SharedArrayBuffer)) {
+    if (!sharedMemorySupported()) {
       noticeOnce('no-sab', 'SharedArrayBuffer is unavailable: kernels run on one thread');
       return;
     }
