@@ -7,6 +7,10 @@ export const TOL = {
   /** dense GEMV / GEMM, reductions up to ~11k terms. */
   gemv: 1e-5,
   gemm: 1e-5,
+  /** sparse × vector (CSR, BSR, N:M, bitmask, COO), reductions up to ~70k stored terms. */
+  spmv: 1e-5,
+  /** sparse × dense block, same reductions as spmv. */
+  spmm: 1e-5,
 } as const;
 
 /** max |a − b| / max(1, max |b|): the error measure every parity test uses. */

@@ -1,0 +1,142 @@
+/**
+ * CSR matmul on the WebAssembly kernels (src/kernels/csr.ts): C[M,N] = W[M,K] · B[K,N], B a vector [K]
+ * (SpMV) or a row-major block (SpMM). Also exports the helpers the other sparse op families share.
+ */
+
+import { type CSR, csrMatmul, csrValidate } from '../../formats/csr.js';
+import { FormatError } from '../../formats/errors.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { register } from '../dispatch.js';
+import { splitByPrefix } from '../pool.js';
+import { resident } from '../resident.js';
+import { runtime, type WasmRuntime } from '../wasm.js';
+import { MIN_PARALLEL_WORK, outputFor, rhsCols } from './dense.js';
+
+/** Row ranges `[r0, r1)` a row-parallel kernel runs over, one per thread. */
+export type RowRanges = Array<[number, number]>;
+
+/**
+ * Check the cheap per-call facts of `w · b` for a weight already validated when it became resident:
+ * its format tag, and that b is [K] or [K,N]. Throws FormatError / RangeError naming the argument.
+ */
+export function checkSparseCall(
+  op: string,
+  format: string,
+  w: { format: string; cols: number },
+  b: Tensor,
+): void {
+  if (w?.format !== format) {
+    throw new FormatError(
+      format,
+      'format',
+      `${op}: w.format is ${JSON.stringify(w?.format)} but must be "${format}"`,
+    );
+  }
+  if (b.rank !== 1 && b.rank !== 2) {
+    throw new RangeError(`${op}: b must be [K] or [K,N], got shape [${b.shape.join(', ')}]`);
+  }
+  if (b.shape[0] !== w.cols) {
+    throw new RangeError(`${op}: b has ${b.shape[0]} rows but w has ${w.cols} columns`);
+  }
+}
+
+/**
+ * Run a sparse kernel on b [K] or [K,N]: upload b zero-padded to `kRows` rows (so block and vector kernels
+ * may read whole tiles past K), allocate C [mRows,N], call `run(bPtr, cPtr, N)`, return the first M rows
+ * as [M] or [M,N]. Frees both buffers whatever happens.
+ */
+export function runSparseMatmul(
+  rt: WasmRuntime,
+  M: number,
+  b: Tensor,
+  run: (bPtr: number, cPtr: number, N: number) => void,
+  kRows = b.shape[0]!,
+  mRows = M,
+): Tensor {
+  const N = rhsCols(b);
+  const bp = rt.alloc(kRows * N * 4);
+  let cp = -1;
+  try {
+    rt.write(bp, b.data);
+    if (kRows * N > b.data.length) rt.f32(bp + b.data.length * 4, kRows * N - b.data.length).fill(0);
+    cp = rt.alloc(mRows * N * 4);
+    run(bp, cp, N);
+    const out = outputFor(M, b);
+    out.data.set(rt.f32(cp, M * N));
+    return out;
+  } finally {
+    rt.free(bp);
+    if (cp >= 0) rt.free(cp);
+  }
+}
+
+/**
+ * Ranges for a kernel over `rows` rows given the cumulative cost `prefix` (length rows+1, e.g. rowPtr):
+ * one range when the work (`prefix[rows]·N` multiply-adds) is below MIN_PARALLEL_WORK, else one per
+ * thread with about equal cost (`rowCost` adds a fixed cost per row, e.g. for empty rows).
+ */
+export function prefixRanges(rt: WasmRuntime, prefix: Uint32Array, N: number, rowCost = 0): RowRanges {
+  const rows = prefix.length - 1;
+  const work = (prefix[rows]! + rowCost * rows) * N;
+  if (rt.threads === 1 || work < MIN_PARALLEL_WORK) return rows > 0 ? [[0, rows]] : [];
+  return splitByPrefix(prefix, rt.threads, 1, rowCost);
+}
+
+/** A CSR weight packed in kernel memory. */
+export interface ResidentCSR {
+  rows: number;
+  cols: number;
+  /** Byte offsets of rowPtr (u32), colIdx (u16 or u32) and values (f32). */
+  rowPtr: number;
+  colIdx: number;
+  values: number;
+  /** Index width of colIdx. */
+  index: 'u16' | 'u32';
+  /** Host copy of rowPtr, for splitting rows by non-zeros. */
+  hostRowPtr: Uint32Array;
+}
+
+/** Validate `w` (once) and upload it, or return the copy already resident in `rt`. */
+export function residentCsr(rt: WasmRuntime, w: CSR, owner: object = w): ResidentCSR {
+  return resident(rt, owner, 'csr', () => {
+    csrValidate(w);
+    const ptrs = [rt.upload(w.rowPtr), rt.upload(w.colIdx), rt.upload(w.values)];
+    const value: ResidentCSR = {
+      rows: w.rows,
+      cols: w.cols,
+      rowPtr: ptrs[0]!,
+      colIdx: ptrs[1]!,
+      values: ptrs[2]!,
+      index: w.colIdx instanceof Uint16Array ? 'u16' : 'u32',
+      hostRowPtr: w.rowPtr.slice(),
+    };
+    return { ptrs, value };
+  });
+}
+
+/** C = W · B on a resident CSR: SpMV kernel for a vector, SpMM kernel otherwise. */
+export function csrRun(rt: WasmRuntime, r: ResidentCSR, b: Tensor): Tensor {
+  return runSparseMatmul(rt, r.rows, b, (bp, cp, N) => {
+    const ranges = prefixRanges(rt, r.hostRowPtr, N, 2);
+    if (b.rank === 1) {
+      rt.parallel(`csr_spmv_${r.index}_f32`, [r.rowPtr, r.colIdx, r.values, bp, cp], ranges);
+    } else {
+      rt.parallel(`csr_spmm_${r.index}_f32`, [r.rowPtr, r.colIdx, r.values, bp, cp, N], ranges);
+    }
+  });
+}
+
+/**
+ * W[M,K] · B with W in CSR and B [K] (→ [M]) or [K,N] (→ [M,N]), on the WebAssembly kernels.
+ * The weight is validated and uploaded on first use and stays resident (call `release(w)` after
+ * changing its arrays in place).
+ * @example csrMatmulWasm(csrFromDense(w), x) // SpMV
+ */
+export function csrMatmulWasm(w: CSR, b: Tensor): Tensor {
+  checkSparseCall('csrMatmulWasm', 'csr', w, b);
+  const rt = runtime();
+  return csrRun(rt, residentCsr(rt, w), b);
+}
+
+register('matmul', ['csr', 'dense'], 'fast', csrMatmulWasm);
+register('matmul', ['csr', 'dense'], 'reference', csrMatmul);

@@ -1,0 +1,243 @@
+// CSR SpMV / SpMM: C[M,N] = W[M,K] · B[K,N] for W in compressed sparse row form, rows [r0, r1) only.
+// TypeScript twin: src/formats/csr.ts csrMatmul. Layout (all byte offsets into memory):
+//   rowPtr u32[M+1], colIdx u16[nnz] or u32[nnz] (the `_u16` / `_u32` exports), values f32[nnz],
+//   x f32[K] / B f32[K,N] row-major, y f32[M] / C f32[M,N] row-major.
+// One generic body per kernel, instantiated for each index width (AssemblyScript generics are
+// monomorphised, so `load<I>` compiles to a plain 16- or 32-bit load).
+
+// ---- SpMV: y[i] = Σ_p values[p] · x[colIdx[p]] ------------------------------------------------------
+
+/** y[i] for i in [r0, r1); colIdx is u16. */
+export function csr_spmv_u16_f32(rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, r0: i32, r1: i32): void {
+  csrSpmv<u16>(rowPtr, colIdx, values, x, y, r0, r1);
+}
+
+/** y[i] for i in [r0, r1); colIdx is u32. */
+export function csr_spmv_u32_f32(rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, r0: i32, r1: i32): void {
+  csrSpmv<u32>(rowPtr, colIdx, values, x, y, r0, r1);
+}
+
+// The gather of x is the bottleneck: 8 non-zeros per step, values as two v128 loads, x gathered lane by
+// lane (load32_zero + load32_lane compile to movss + pinsrd from memory), two independent accumulators.
+// @ts-ignore: decorator
+@inline function csrSpmv<I>(rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, r0: i32, r1: i32): void {
+  const S = alignof<I>(); // log2 bytes per index
+  const B = sizeof<I>();
+  for (let i = r0; i < r1; i++) {
+    const rp = rowPtr + (<usize>i << 2);
+    let p = <usize>load<u32>(rp);
+    const e = <usize>load<u32>(rp, 4);
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    for (; p + 8 <= e; p += 8) {
+      const ip = colIdx + (p << S);
+      const vp = values + (p << 2);
+      let g0 = v128.load32_zero(x + (<usize>load<I>(ip) << 2));
+      let g1 = v128.load32_zero(x + (<usize>load<I>(ip, 4 * B) << 2));
+      g0 = v128.load32_lane(x + (<usize>load<I>(ip, B) << 2), g0, 1);
+      g1 = v128.load32_lane(x + (<usize>load<I>(ip, 5 * B) << 2), g1, 1);
+      g0 = v128.load32_lane(x + (<usize>load<I>(ip, 2 * B) << 2), g0, 2);
+      g1 = v128.load32_lane(x + (<usize>load<I>(ip, 6 * B) << 2), g1, 2);
+      g0 = v128.load32_lane(x + (<usize>load<I>(ip, 3 * B) << 2), g0, 3);
+      g1 = v128.load32_lane(x + (<usize>load<I>(ip, 7 * B) << 2), g1, 3);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(vp), g0));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(vp, 16), g1));
+    }
+    if (p + 4 <= e) {
+      const ip = colIdx + (p << S);
+      let g0 = v128.load32_zero(x + (<usize>load<I>(ip) << 2));
+      g0 = v128.load32_lane(x + (<usize>load<I>(ip, B) << 2), g0, 1);
+      g0 = v128.load32_lane(x + (<usize>load<I>(ip, 2 * B) << 2), g0, 2);
+      g0 = v128.load32_lane(x + (<usize>load<I>(ip, 3 * B) << 2), g0, 3);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(values + (p << 2)), g0));
+      p += 4;
+    }
+    let s = hsum(f32x4.add(a0, a1));
+    for (; p < e; p++) s += load<f32>(values + (p << 2)) * load<f32>(x + (<usize>load<I>(colIdx + (p << S)) << 2));
+    store<f32>(y + (<usize>i << 2), s);
+  }
+}
+
+// ---- SpMM: C[i, :] = Σ_p values[p] · B[colIdx[p], :] ------------------------------------------------
+
+/** C rows [r0, r1) of W · B with B [K,N]; colIdx is u16. */
+export function csr_spmm_u16_f32(
+  rowPtr: usize, colIdx: usize, values: usize, b: usize, c: usize, N: i32, r0: i32, r1: i32,
+): void {
+  csrSpmm<u16>(rowPtr, colIdx, values, b, c, N, r0, r1);
+}
+
+/** C rows [r0, r1) of W · B with B [K,N]; colIdx is u32. */
+export function csr_spmm_u32_f32(
+  rowPtr: usize, colIdx: usize, values: usize, b: usize, c: usize, N: i32, r0: i32, r1: i32,
+): void {
+  csrSpmm<u32>(rowPtr, colIdx, values, b, c, N, r0, r1);
+}
+
+// Each C row is computed in column tiles held in registers: 24 columns (6 accumulators, one non-zero per
+// step: 6 B loads + 1 splat + 6 accumulators = 13 of V8's 15 SIMD registers), then 16 (two non-zeros
+// per step, products summed before the accumulator add to halve the dependency chain), 8 and 4 (four
+// non-zeros per step), then scalar columns.
+// @ts-ignore: decorator
+@inline function csrSpmm<I>(rowPtr: usize, colIdx: usize, values: usize, b: usize, c: usize, N: i32, r0: i32, r1: i32): void {
+  const S = alignof<I>();
+  const rowBytes = <usize>N << 2;
+  for (let i = r0; i < r1; i++) {
+    const rp = rowPtr + (<usize>i << 2);
+    const s = <usize>load<u32>(rp);
+    const e = <usize>load<u32>(rp, 4);
+    const cRow = c + <usize>i * rowBytes;
+    const ip = colIdx + (s << S);
+    const vp = values + (s << 2);
+    const n = e - s;
+    let j = 0;
+    for (; j + 24 <= N; j += 24) tile24<I>(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2));
+    if (j + 16 <= N) {
+      tile16<I>(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2));
+      j += 16;
+    }
+    if (j + 8 <= N) {
+      tile8<I>(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2));
+      j += 8;
+    }
+    if (j + 4 <= N) {
+      tile4<I>(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2));
+      j += 4;
+    }
+    for (; j < N; j++) {
+      const bj = b + (<usize>j << 2);
+      let acc: f32 = 0;
+      for (let q: usize = 0; q < n; q++) {
+        acc += load<f32>(vp + (q << 2)) * load<f32>(bj + <usize>load<I>(ip + (q << S)) * rowBytes);
+      }
+      store<f32>(cRow + (<usize>j << 2), acc);
+    }
+  }
+}
+
+/** c[0:24] = Σ_q v[q] · B[col[q], 0:24] for the n non-zeros at ip / vp; bj points at column j of B row 0. */
+// @ts-ignore: decorator
+@inline function tile24<I>(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize): void {
+  const S = alignof<I>();
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let a4 = f32x4.splat(0);
+  let a5 = f32x4.splat(0);
+  for (let q: usize = 0; q < n; q++) {
+    const v = v128.load32_splat(vp + (q << 2));
+    const br = bj + <usize>load<I>(ip + (q << S)) * rowBytes;
+    a0 = f32x4.add(a0, f32x4.mul(v, v128.load(br)));
+    a1 = f32x4.add(a1, f32x4.mul(v, v128.load(br, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(v, v128.load(br, 32)));
+    a3 = f32x4.add(a3, f32x4.mul(v, v128.load(br, 48)));
+    a4 = f32x4.add(a4, f32x4.mul(v, v128.load(br, 64)));
+    a5 = f32x4.add(a5, f32x4.mul(v, v128.load(br, 80)));
+  }
+  v128.store(out, a0);
+  v128.store(out, a1, 16);
+  v128.store(out, a2, 32);
+  v128.store(out, a3, 48);
+  v128.store(out, a4, 64);
+  v128.store(out, a5, 80);
+}
+
+/** Like tile24 for 16 columns, two non-zeros per step. */
+// @ts-ignore: decorator
+@inline function tile16<I>(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize): void {
+  const S = alignof<I>();
+  const B = sizeof<I>();
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let q: usize = 0;
+  for (; q + 2 <= n; q += 2) {
+    const v0 = v128.load32_splat(vp + (q << 2));
+    const v1 = v128.load32_splat(vp + (q << 2), 4);
+    const b0 = bj + <usize>load<I>(ip + (q << S)) * rowBytes;
+    const b1 = bj + <usize>load<I>(ip + (q << S), B) * rowBytes;
+    a0 = f32x4.add(a0, f32x4.add(f32x4.mul(v0, v128.load(b0)), f32x4.mul(v1, v128.load(b1))));
+    a1 = f32x4.add(a1, f32x4.add(f32x4.mul(v0, v128.load(b0, 16)), f32x4.mul(v1, v128.load(b1, 16))));
+    a2 = f32x4.add(a2, f32x4.add(f32x4.mul(v0, v128.load(b0, 32)), f32x4.mul(v1, v128.load(b1, 32))));
+    a3 = f32x4.add(a3, f32x4.add(f32x4.mul(v0, v128.load(b0, 48)), f32x4.mul(v1, v128.load(b1, 48))));
+  }
+  if (q < n) {
+    const v = v128.load32_splat(vp + (q << 2));
+    const br = bj + <usize>load<I>(ip + (q << S)) * rowBytes;
+    a0 = f32x4.add(a0, f32x4.mul(v, v128.load(br)));
+    a1 = f32x4.add(a1, f32x4.mul(v, v128.load(br, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(v, v128.load(br, 32)));
+    a3 = f32x4.add(a3, f32x4.mul(v, v128.load(br, 48)));
+  }
+  v128.store(out, a0);
+  v128.store(out, a1, 16);
+  v128.store(out, a2, 32);
+  v128.store(out, a3, 48);
+}
+
+/** Like tile24 for 8 columns, four non-zeros per step. */
+// @ts-ignore: decorator
+@inline function tile8<I>(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize): void {
+  const S = alignof<I>();
+  const B = sizeof<I>();
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let q: usize = 0;
+  for (; q + 4 <= n; q += 4) {
+    const iq = ip + (q << S);
+    const v0 = v128.load32_splat(vp + (q << 2));
+    const v1 = v128.load32_splat(vp + (q << 2), 4);
+    const v2 = v128.load32_splat(vp + (q << 2), 8);
+    const v3 = v128.load32_splat(vp + (q << 2), 12);
+    const b0 = bj + <usize>load<I>(iq) * rowBytes;
+    const b1 = bj + <usize>load<I>(iq, B) * rowBytes;
+    const b2 = bj + <usize>load<I>(iq, 2 * B) * rowBytes;
+    const b3 = bj + <usize>load<I>(iq, 3 * B) * rowBytes;
+    const lo01 = f32x4.add(f32x4.mul(v0, v128.load(b0)), f32x4.mul(v1, v128.load(b1)));
+    const lo23 = f32x4.add(f32x4.mul(v2, v128.load(b2)), f32x4.mul(v3, v128.load(b3)));
+    const hi01 = f32x4.add(f32x4.mul(v0, v128.load(b0, 16)), f32x4.mul(v1, v128.load(b1, 16)));
+    const hi23 = f32x4.add(f32x4.mul(v2, v128.load(b2, 16)), f32x4.mul(v3, v128.load(b3, 16)));
+    a0 = f32x4.add(a0, f32x4.add(lo01, lo23));
+    a1 = f32x4.add(a1, f32x4.add(hi01, hi23));
+  }
+  for (; q < n; q++) {
+    const v = v128.load32_splat(vp + (q << 2));
+    const br = bj + <usize>load<I>(ip + (q << S)) * rowBytes;
+    a0 = f32x4.add(a0, f32x4.mul(v, v128.load(br)));
+    a1 = f32x4.add(a1, f32x4.mul(v, v128.load(br, 16)));
+  }
+  v128.store(out, a0);
+  v128.store(out, a1, 16);
+}
+
+/** Like tile24 for 4 columns, four non-zeros per step. */
+// @ts-ignore: decorator
+@inline function tile4<I>(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize): void {
+  const S = alignof<I>();
+  const B = sizeof<I>();
+  let a0 = f32x4.splat(0);
+  let q: usize = 0;
+  for (; q + 4 <= n; q += 4) {
+    const iq = ip + (q << S);
+    const p01 = f32x4.add(
+      f32x4.mul(v128.load32_splat(vp + (q << 2)), v128.load(bj + <usize>load<I>(iq) * rowBytes)),
+      f32x4.mul(v128.load32_splat(vp + (q << 2), 4), v128.load(bj + <usize>load<I>(iq, B) * rowBytes)),
+    );
+    const p23 = f32x4.add(
+      f32x4.mul(v128.load32_splat(vp + (q << 2), 8), v128.load(bj + <usize>load<I>(iq, 2 * B) * rowBytes)),
+      f32x4.mul(v128.load32_splat(vp + (q << 2), 12), v128.load(bj + <usize>load<I>(iq, 3 * B) * rowBytes)),
+    );
+    a0 = f32x4.add(a0, f32x4.add(p01, p23));
+  }
+  for (; q < n; q++) {
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(vp + (q << 2)), v128.load(bj + <usize>load<I>(ip + (q << S)) * rowBytes)));
+  }
+  v128.store(out, a0);
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
