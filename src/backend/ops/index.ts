@@ -3,3 +3,4 @@ export * from './bsr.js';
 export * from './csr.js';
 export * from './dense.js';
 export * from './matmul.js';
+export * from './select.js';
