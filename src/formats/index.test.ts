@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Tensor } from '../tensor/tensor.js';
+import {
+  density,
+  FORMATS,
+  FormatError,
+  type FormatSpec,
+  formatOf,
+  nmPruneMagnitude,
+  nnz,
+  toDense,
+  toFormat,
+} from './index.js';
+import { testMatrix } from './testing.js';
+
+const SPECS: FormatSpec[] = [
+  { format: 'dense' },
+  { format: 'csr' },
+  { format: 'bsr', blockRows: 4, blockCols: 4 },
+  { format: 'nm', n: 2, m: 4 },
+  { format: 'bitmask' },
+  { format: 'coo' },
+];
+
+// 17×19 with 30% non-zeros then 2:4-pruned: N:M groups hold explicit zeros, BSR edge blocks hold padding
+const W = nmPruneMagnitude(testMatrix(17, 19, 0.3), 2, 4);
+
+describe('FORMATS', () => {
+  it('lists the five sparse formats under their own names', () => {
+    assert.deepEqual(Object.keys(FORMATS), ['csr', 'bsr', 'nm', 'bitmask', 'coo']);
+    for (const [key, ops] of Object.entries(FORMATS)) assert.equal(ops.name, key);
+  });
+});
+
+describe('toFormat / toDense / formatOf', () => {
+  for (const spec of SPECS) {
+    it(`${spec.format}: round-trips and reports its format`, () => {
+      const a = toFormat(W, spec);
+      assert.equal(formatOf(a), spec.format);
+      assert.deepEqual(toDense(a), W);
+    });
+  }
+
+  it('dense is the identity (no copy)', () => {
+    assert.equal(toFormat(W, { format: 'dense' }), W);
+    assert.equal(toDense(W), W);
+  });
+
+  it('passes format errors through', () => {
+    assert.throws(() => toFormat(testMatrix(4, 8, 1), { format: 'nm', n: 2, m: 4 }), FormatError);
+  });
+
+  it('formatOf rejects objects that are not weights', () => {
+    assert.throws(
+      () => formatOf({ format: 'csc' } as never),
+      /formatOf: expected a Tensor or a sparse matrix, got format "csc"/,
+    );
+  });
+});
+
+describe('nnz / density', () => {
+  it('count actual non-zeros, the same in every format', () => {
+    let expected = 0;
+    for (const v of W.data) if (v !== 0) expected++;
+    for (const spec of SPECS) {
+      const a = toFormat(W, spec);
+      assert.equal(nnz(a), expected, spec.format);
+      assert.equal(density(a), expected / (17 * 19), spec.format);
+    }
+  });
+
+  it('density of an empty matrix is 0', () => {
+    assert.equal(density(Tensor.zeros([0, 5])), 0);
+    assert.equal(density(toFormat(Tensor.zeros([3, 0]), { format: 'csr' })), 0);
+  });
+});

@@ -1,0 +1,121 @@
+/** formats layer: sparse matrix formats (CSR, BSR, N:M, bitmask, COO), conversion from/to dense, traits. */
+
+import { Tensor } from '../tensor/tensor.js';
+import { type Bitmask, bitmask } from './bitmask.js';
+import { type BSR, bsr } from './bsr.js';
+import { countNonZero } from './check.js';
+import { type COO, coo } from './coo.js';
+import { type CSR, csr } from './csr.js';
+import { FormatError } from './errors.js';
+import { type NM, nm } from './nm.js';
+
+export * from './bitmask.js';
+export * from './bsr.js';
+export * from './coo.js';
+export * from './csr.js';
+export * from './errors.js';
+export * from './nm.js';
+export * from './traits.js';
+export * from './types.js';
+
+/** Any sparse matrix; `format` tells which. */
+export type SparseMatrix = CSR | BSR | NM | Bitmask | COO;
+
+/** A weight matrix [M,K]: dense or in a sparse format. */
+export type Weight = Tensor | SparseMatrix;
+
+/** How to store a dense matrix; the options a format's fromDense needs. */
+export type FormatSpec =
+  | { format: 'dense' }
+  | { format: 'csr' }
+  | { format: 'bsr'; blockRows: number; blockCols: number }
+  | { format: 'nm'; n: number; m: number }
+  | { format: 'bitmask' }
+  | { format: 'coo' };
+
+/** The type toFormat returns for a spec. */
+export type WeightOf<S extends FormatSpec> = S['format'] extends 'dense'
+  ? Tensor
+  : Extract<SparseMatrix, { format: S['format'] }>;
+
+/** Every sparse format's functions, keyed by name. */
+export const FORMATS = Object.freeze({ csr, bsr, nm, bitmask, coo });
+
+/** Which format a weight is stored in. */
+export function formatOf(w: Weight): 'dense' | SparseMatrix['format'] {
+  if (w instanceof Tensor) return 'dense';
+  if (w !== null && typeof w === 'object' && Object.hasOwn(FORMATS, w.format)) return w.format;
+  throw new FormatError(
+    'formats',
+    'format',
+    `formatOf: expected a Tensor or a sparse matrix, got format ${JSON.stringify((w as { format?: unknown })?.format)}`,
+  );
+}
+
+/**
+ * Store a dense w [M,K] as `spec` says. `{ format: 'dense' }` returns w itself. Throws FormatError if w
+ * cannot be held (e.g. an N:M group with too many non-zeros: prune first).
+ *
+ * ```ts
+ * const a = toFormat(nmPruneMagnitude(w, 2, 4), { format: 'nm', n: 2, m: 4 });
+ * ```
+ */
+export function toFormat<S extends FormatSpec>(w: Tensor, spec: S): WeightOf<S> {
+  return convert(w, spec) as WeightOf<S>;
+}
+
+function convert(w: Tensor, spec: FormatSpec): Weight {
+  switch (spec.format) {
+    case 'dense':
+      return w;
+    case 'csr':
+      return csr.fromDense(w);
+    case 'bsr':
+      return bsr.fromDense(w, spec.blockRows, spec.blockCols);
+    case 'nm':
+      return nm.fromDense(w, spec.n, spec.m);
+    case 'bitmask':
+      return bitmask.fromDense(w);
+    case 'coo':
+      return coo.fromDense(w);
+    default:
+      throw new FormatError(
+        'formats',
+        'format',
+        `toFormat: unknown format ${JSON.stringify((spec as FormatSpec).format)}`,
+      );
+  }
+}
+
+/** A dense [M,K] tensor for any weight; a Tensor is returned as is (not copied). */
+export function toDense(w: Weight): Tensor {
+  if (w instanceof Tensor) return w;
+  switch (w.format) {
+    case 'csr':
+      return csr.toDense(w);
+    case 'bsr':
+      return bsr.toDense(w);
+    case 'nm':
+      return nm.toDense(w);
+    case 'bitmask':
+      return bitmask.toDense(w);
+    case 'coo':
+      return coo.toDense(w);
+    default:
+      return formatOf(w) as never;
+  }
+}
+
+/**
+ * Number of non-zero elements (NaN counts), without densifying. Stored explicit zeros and padding are not
+ * counted, so nnz is the same for a matrix in every format.
+ */
+export function nnz(w: Weight): number {
+  return countNonZero(w instanceof Tensor ? w.data : w.values);
+}
+
+/** nnz(w) / (number of elements); 0 for an empty matrix. */
+export function density(w: Weight): number {
+  const size = w instanceof Tensor ? w.size : w.rows * w.cols;
+  return size === 0 ? 0 : nnz(w) / size;
+}
