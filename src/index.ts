@@ -3,4 +3,5 @@
  * The only public entry point; grouped re-exports of each layer.
  */
 export * from './backend/index.js';
+export * from './formats/index.js';
 export * from './tensor/index.js';
