@@ -11,6 +11,8 @@ export const TOL = {
   spmv: 1e-5,
   /** sparse × dense block, same reductions as spmv. */
   spmm: 1e-5,
+  /** column-sparse GEMV (active inputs only), reductions over up to ~11k active inputs. */
+  colsparse: 1e-5,
 } as const;
 
 /** max |a − b| / max(1, max |b|): the error measure every parity test uses. */

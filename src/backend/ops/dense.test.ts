@@ -3,9 +3,10 @@ import { test } from 'node:test';
 import { randn } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { setBackendMode } from '../dispatch.js';
+import { gemmPackBRef } from '../reference/dense.js';
 import { relError, TOL } from '../tolerances.js';
-import { useRuntime, type WasmVariant } from '../wasm.js';
-import { denseMatmulRef, denseMatmulWasm } from './dense.js';
+import { runtime, useRuntime, type WasmVariant } from '../wasm.js';
+import { denseMatmulRef, denseMatmulWasm, gemmPackedBytes } from './dense.js';
 import { matmul } from './matmul.js';
 
 const variants: WasmVariant[] = ['simd', 'relaxed'];
@@ -29,6 +30,76 @@ for (const variant of variants) {
     });
   }
 }
+
+/** Largest GEMM parity error over the given [M, K, N] shapes (random A and B). */
+function gemmError(shapes: ReadonlyArray<readonly [number, number, number]>): { err: number; at: string } {
+  let worst = { err: 0, at: '' };
+  for (const [M, K, N] of shapes) {
+    const a = randn([M, K], M * 31 + K * 7 + N);
+    const b = randn([K, N], K * 13 + N);
+    const err = relError(denseMatmulWasm(a, b).data, denseMatmulRef(a, b).data);
+    if (!(err <= worst.err)) worst = { err, at: `${M}×${K}·${K}×${N}` };
+  }
+  return worst;
+}
+
+for (const variant of variants) {
+  for (const threads of [1, 2]) {
+    const label = `${variant}, ${threads} thread${threads > 1 ? 's' : ''}`;
+    test(`dense GEMM matches its twin on odd shapes and tails (${label})`, () => {
+      useRuntime({ variant, threads });
+      // M not a multiple of 4, N not a multiple of 8, K across the kernel's 256-deep blocks
+      const { err, at } = gemmError([
+        [1, 1, 2],
+        [5, 17, 3],
+        [17, 5, 9],
+        [33, 257, 17],
+        [257, 33, 33],
+        [6, 600, 12],
+        [33, 257, 512],
+      ]);
+      assert.ok(err <= TOL.gemm, `${at}: error ${err} > TOL.gemm ${TOL.gemm}`);
+    });
+
+    test(`dense GEMM matches its twin for every N from 2 to 64 (${label})`, () => {
+      useRuntime({ variant, threads });
+      const shapes: Array<[number, number, number]> = [];
+      for (let N = 2; N <= 64; N++) shapes.push([N % 2 ? 19 : 130, N % 3 ? 21 : 300, N]);
+      const { err, at } = gemmError(shapes);
+      assert.ok(err <= TOL.gemm, `${at}: error ${err} > TOL.gemm ${TOL.gemm}`);
+    });
+  }
+}
+
+test('dense GEMM: K = 0 gives zeros, M = 0 gives an empty result', () => {
+  useRuntime({ variant: 'simd', threads: 1 });
+  assert.deepEqual(
+    [...denseMatmulWasm(Tensor.zeros([3, 0]), Tensor.zeros([0, 5])).data],
+    new Array(15).fill(0),
+  );
+  assert.deepEqual(denseMatmulWasm(Tensor.zeros([0, 4]), randn([4, 3], 1)).shape, [0, 3]);
+});
+
+test('GEMM packing kernel writes the documented strip layout (zero-padded last strip)', () => {
+  const rt = useRuntime({ variant: 'simd', threads: 1 });
+  for (const [K, N] of [
+    [5, 13],
+    [1, 8],
+    [3, 2],
+  ] as const) {
+    const b = randn([K, N], K + N);
+    const bp = rt.upload(b.data);
+    const packed = rt.alloc(gemmPackedBytes(K, N));
+    try {
+      rt.parallel('gemm_pack_b_f32', [bp, packed, K, N], [[0, Math.ceil(N / 8)]]);
+      const want = gemmPackBRef(b.data, K, N);
+      assert.deepEqual([...runtime().f32(packed, want.length)], [...want]);
+    } finally {
+      rt.free(bp);
+      rt.free(packed);
+    }
+  }
+});
 
 test('matmul: names the argument when shapes do not fit', () => {
   const w = randn([4, 3], 1);

@@ -1,5 +1,6 @@
 /** Registers every op family with the dispatcher (import for side effects) and re-exports their APIs. */
 export * from './bsr.js';
+export * from './colsparse.js';
 export * from './csr.js';
 export * from './dense.js';
 export * from './matmul.js';

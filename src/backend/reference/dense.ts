@@ -30,3 +30,18 @@ export function gemmRef(
     }
   }
 }
+
+/**
+ * B[K,N] packed into 8-column strips, the layout the GEMM kernel reads (src/kernels/gemm.ts):
+ * packed[(s·K + k)·8 + j] = B[k, 8s + j], zero where 8s + j ≥ N. Length ceil(N/8)·K·8.
+ */
+export function gemmPackBRef(b: Float32Array, K: number, N: number): Float32Array {
+  const strips = Math.ceil(N / 8);
+  const packed = new Float32Array(strips * K * 8);
+  for (let s = 0; s < strips; s++) {
+    for (let k = 0; k < K; k++) {
+      for (let j = 0; j < 8 && s * 8 + j < N; j++) packed[(s * K + k) * 8 + j] = b[k * N + s * 8 + j]!;
+    }
+  }
+  return packed;
+}
