@@ -70,6 +70,14 @@ export function runSparseMatmul(
   }
 }
 
+/** Copy `src` into a fresh heap block followed by `pad` zero bytes (for kernels that read whole vectors). */
+export function uploadPadded(rt: WasmRuntime, src: Float32Array | Uint8Array, pad: number): number {
+  const ptr = rt.alloc(src.byteLength + pad);
+  rt.write(ptr, src);
+  new Uint8Array(rt.memory.buffer, ptr + src.byteLength, pad).fill(0);
+  return ptr;
+}
+
 /**
  * Ranges for a kernel over `rows` rows given the cumulative cost `prefix` (length rows+1, e.g. rowPtr):
  * one range when the work (`prefix[rows]·N` multiply-adds) is below MIN_PARALLEL_WORK, else one per

@@ -4,4 +4,5 @@ export * from './colsparse.js';
 export * from './csr.js';
 export * from './dense.js';
 export * from './matmul.js';
+export * from './nm.js';
 export * from './select.js';

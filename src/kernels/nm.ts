@@ -1,0 +1,312 @@
+// N:M SpMV / SpMM: C = W · B for W with at most n non-zeros in every group of m columns, rows [r0, r1).
+// TypeScript twin: src/formats/nm.ts nmMatmul. Layout (byte offsets; G = ceil(K/m) groups per row):
+//   values f32[M·G·n] ([row][group][slot]); meta u8[M·G·mb] ([row][group][byte], mb = ceil(n·bits/8),
+//   bits = ceil(log2 m)): slot s's position inside its group is the `bits`-wide field at bit s·bits,
+//   LSB first. The host pads x / B with zero rows to G·m and meta with 8 zero bytes, so a kernel may
+//   read whole groups (and a whole 8-byte meta record) without bounds checks. Padding slots hold value 0
+//   at position 0, so every slot of every group can be processed blindly.
+// 2:4 has its own SpMV: four groups per step, each group's 4 x values loaded as one v128 and its two
+// selected lanes moved into place by a swizzle whose mask comes from a 16-entry table indexed by the
+// meta byte (p0 | p1 << 2). The relaxed build uses i8x16.relaxed_swizzle (one pshufb on x64), the plain
+// build i8x16.swizzle (same result for these masks: index 0x80 gives 0 in both).
+
+/**
+ * Swizzle masks for 2:4, 16 bytes each. Entry m (0…15) of the first half places group lanes p0 = m & 3
+ * and p1 = m >> 2 into lanes 0, 1 and zeroes lanes 2, 3; entry m of the second half places them into
+ * lanes 2, 3 and zeroes lanes 0, 1. OR-ing one of each gives the 4 x values two groups' values multiply.
+ */
+const SWIZZLE_24: usize = memory.data<u8>([
+  0x00, 0x01, 0x02, 0x03, 0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x04, 0x05, 0x06, 0x07, 0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x08, 0x09, 0x0a, 0x0b, 0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x0c, 0x0d, 0x0e, 0x0f, 0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x04, 0x05, 0x06, 0x07, 0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x08, 0x09, 0x0a, 0x0b, 0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x0c, 0x0d, 0x0e, 0x0f, 0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x08, 0x09, 0x0a, 0x0b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x08, 0x09, 0x0a, 0x0b, 0x08, 0x09, 0x0a, 0x0b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x0c, 0x0d, 0x0e, 0x0f, 0x08, 0x09, 0x0a, 0x0b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x04, 0x05, 0x06, 0x07, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x0c, 0x0d, 0x0e, 0x0f, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x00, 0x01, 0x02, 0x03,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x04, 0x05, 0x06, 0x07, 0x00, 0x01, 0x02, 0x03,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x08, 0x09, 0x0a, 0x0b, 0x00, 0x01, 0x02, 0x03,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x0c, 0x0d, 0x0e, 0x0f, 0x00, 0x01, 0x02, 0x03,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x04, 0x05, 0x06, 0x07, 0x04, 0x05, 0x06, 0x07,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x08, 0x09, 0x0a, 0x0b, 0x04, 0x05, 0x06, 0x07,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x0c, 0x0d, 0x0e, 0x0f, 0x04, 0x05, 0x06, 0x07,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x08, 0x09, 0x0a, 0x0b,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x08, 0x09, 0x0a, 0x0b, 0x08, 0x09, 0x0a, 0x0b,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x0c, 0x0d, 0x0e, 0x0f, 0x08, 0x09, 0x0a, 0x0b,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x0c, 0x0d, 0x0e, 0x0f,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x04, 0x05, 0x06, 0x07, 0x0c, 0x0d, 0x0e, 0x0f,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x0c, 0x0d, 0x0e, 0x0f, 0x0c, 0x0d, 0x0e, 0x0f,
+], 16);
+const SWIZZLE_24_HI: usize = SWIZZLE_24 + 256;
+
+// @ts-ignore: decorator
+@inline function swizzle(a: v128, s: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(a, s);
+  return i8x16.swizzle(a, s);
+}
+
+// ---- SpMV ------------------------------------------------------------------------------------------
+
+/** y[i] = Σ_g Σ_s values[i,g,s] · x[g·m + pos(i,g,s)] for i in [r0, r1), any n:m with m ≤ 16. */
+export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, G: i32, n: i32, m: i32, r0: i32, r1: i32): void {
+  const bits = 32 - clz(m - 1);
+  const mask: u64 = (1 << bits) - 1;
+  const mb = <usize>((n * bits + 7) >> 3);
+  const groupBytes = <usize>m << 2;
+  const slotBytes = <usize>n << 2;
+  for (let i = r0; i < r1; i++) {
+    let vp = values + <usize>i * <usize>G * slotBytes;
+    let mp = meta + <usize>i * <usize>G * mb;
+    let xg = x;
+    let a = f32x4.splat(0);
+    let acc: f32 = 0;
+    for (let g = 0; g < G; g++) {
+      let rec = load<u64>(mp);
+      let s = 0;
+      // four slots at a time: one v128 of values times four x values gathered lane by lane
+      for (; s + 4 <= n; s += 4) {
+        let gx = v128.load32_zero(xg + (<usize>(rec & mask) << 2));
+        gx = v128.load32_lane(xg + (<usize>((rec >> bits) & mask) << 2), gx, 1);
+        gx = v128.load32_lane(xg + (<usize>((rec >> (2 * bits)) & mask) << 2), gx, 2);
+        gx = v128.load32_lane(xg + (<usize>((rec >> (3 * bits)) & mask) << 2), gx, 3);
+        a = f32x4.add(a, f32x4.mul(v128.load(vp + (<usize>s << 2)), gx));
+        rec >>= 4 * bits;
+      }
+      for (; s < n; s++) {
+        acc += load<f32>(vp + (<usize>s << 2)) * load<f32>(xg + (<usize>(rec & mask) << 2));
+        rec >>= bits;
+      }
+      vp += slotBytes;
+      mp += mb;
+      xg += groupBytes;
+    }
+    store<f32>(y + (<usize>i << 2), acc + hsum(a));
+  }
+}
+
+/** nm_spmv_f32 for 2:4 (one meta byte per group): swizzle-gathered x, four groups per step. */
+export function nm24_spmv_f32(values: usize, meta: usize, x: usize, y: usize, G: i32, r0: i32, r1: i32): void {
+  for (let i = r0; i < r1; i++) {
+    const vRow = values + ((<usize>i * <usize>G) << 3);
+    const mRow = meta + <usize>i * <usize>G;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let g = 0;
+    for (; g + 4 <= G; g += 4) {
+      const mm = load<u32>(mRow + <usize>g);
+      const xp = x + (<usize>g << 4);
+      const vp = vRow + (<usize>g << 3);
+      const s0 = swizzle(v128.load(xp), v128.load(SWIZZLE_24 + <usize>((mm << 4) & 0xf0)));
+      const s1 = swizzle(v128.load(xp, 16), v128.load(SWIZZLE_24_HI + <usize>((mm >> 4) & 0xf0)));
+      const s2 = swizzle(v128.load(xp, 32), v128.load(SWIZZLE_24 + <usize>((mm >> 12) & 0xf0)));
+      const s3 = swizzle(v128.load(xp, 48), v128.load(SWIZZLE_24_HI + <usize>((mm >> 20) & 0xf0)));
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(vp), v128.or(s0, s1)));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(vp, 16), v128.or(s2, s3)));
+    }
+    let acc = hsum(f32x4.add(a0, a1));
+    for (; g < G; g++) {
+      const mm = <usize>load<u8>(mRow + <usize>g);
+      const xp = x + (<usize>g << 4);
+      const vp = vRow + (<usize>g << 3);
+      acc += load<f32>(vp) * load<f32>(xp + ((mm & 3) << 2)) + load<f32>(vp, 4) * load<f32>(xp + (((mm >> 2) & 3) << 2));
+    }
+    store<f32>(y + (<usize>i << 2), acc);
+  }
+}
+
+/** nm24_spmv_f32 with the x values gathered lane by lane instead of swizzled (kept for measurement). */
+export function nm24_spmv_gather_f32(values: usize, meta: usize, x: usize, y: usize, G: i32, r0: i32, r1: i32): void {
+  for (let i = r0; i < r1; i++) {
+    const vRow = values + ((<usize>i * <usize>G) << 3);
+    const mRow = meta + <usize>i * <usize>G;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let g = 0;
+    for (; g + 4 <= G; g += 4) {
+      const mm = <usize>load<u32>(mRow + <usize>g);
+      const xp = x + (<usize>g << 4);
+      const vp = vRow + (<usize>g << 3);
+      let g0 = v128.load32_zero(xp + ((mm << 2) & 12));
+      let g1 = v128.load32_zero(xp + 32 + ((mm >> 14) & 12));
+      g0 = v128.load32_lane(xp + ((mm >> 0) & 12), g0, 1);
+      g1 = v128.load32_lane(xp + 32 + ((mm >> 16) & 12), g1, 1);
+      g0 = v128.load32_lane(xp + 16 + ((mm >> 6) & 12), g0, 2);
+      g1 = v128.load32_lane(xp + 48 + ((mm >> 22) & 12), g1, 2);
+      g0 = v128.load32_lane(xp + 16 + ((mm >> 8) & 12), g0, 3);
+      g1 = v128.load32_lane(xp + 48 + ((mm >> 24) & 12), g1, 3);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(vp), g0));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(vp, 16), g1));
+    }
+    let acc = hsum(f32x4.add(a0, a1));
+    for (; g < G; g++) {
+      const mm = <usize>load<u8>(mRow + <usize>g);
+      const xp = x + (<usize>g << 4);
+      const vp = vRow + (<usize>g << 3);
+      acc += load<f32>(vp) * load<f32>(xp + ((mm & 3) << 2)) + load<f32>(vp, 4) * load<f32>(xp + (((mm >> 2) & 3) << 2));
+    }
+    store<f32>(y + (<usize>i << 2), acc);
+  }
+}
+
+// ---- SpMM ------------------------------------------------------------------------------------------
+
+/** C[i, :] = Σ_g Σ_s values[i,g,s] · B[g·m + pos(i,g,s), :] for i in [r0, r1), any n:m; B [G·m, N]. */
+export function nm_spmm_f32(values: usize, meta: usize, b: usize, out: usize, N: i32, G: i32, n: i32, m: i32, r0: i32, r1: i32): void {
+  const bits = 32 - clz(m - 1);
+  const mask: u64 = (1 << bits) - 1;
+  const mb = <usize>((n * bits + 7) >> 3);
+  const ldb = <usize>N << 2;
+  const groupStride = <usize>m * ldb;
+  const slotBytes = <usize>n << 2;
+  for (let i = r0; i < r1; i++) {
+    const vRow = values + <usize>i * <usize>G * slotBytes;
+    const mRow = meta + <usize>i * <usize>G * mb;
+    const cRow = out + <usize>i * ldb;
+    let j = 0;
+    for (; j + 16 <= N; j += 16) {
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0);
+      let vp = vRow;
+      let mp = mRow;
+      let bg = b + (<usize>j << 2);
+      for (let g = 0; g < G; g++) {
+        let rec = load<u64>(mp);
+        for (let s = 0; s < n; s++) {
+          const w = v128.load32_splat(vp + (<usize>s << 2));
+          const br = bg + <usize>(rec & mask) * ldb;
+          a0 = f32x4.add(a0, f32x4.mul(w, v128.load(br)));
+          a1 = f32x4.add(a1, f32x4.mul(w, v128.load(br, 16)));
+          a2 = f32x4.add(a2, f32x4.mul(w, v128.load(br, 32)));
+          a3 = f32x4.add(a3, f32x4.mul(w, v128.load(br, 48)));
+          rec >>= bits;
+        }
+        vp += slotBytes;
+        mp += mb;
+        bg += groupStride;
+      }
+      const o = cRow + (<usize>j << 2);
+      v128.store(o, a0);
+      v128.store(o, a1, 16);
+      v128.store(o, a2, 32);
+      v128.store(o, a3, 48);
+    }
+    for (; j + 4 <= N; j += 4) {
+      let a0 = f32x4.splat(0);
+      let vp = vRow;
+      let mp = mRow;
+      let bg = b + (<usize>j << 2);
+      for (let g = 0; g < G; g++) {
+        let rec = load<u64>(mp);
+        for (let s = 0; s < n; s++) {
+          a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(vp + (<usize>s << 2)), v128.load(bg + <usize>(rec & mask) * ldb)));
+          rec >>= bits;
+        }
+        vp += slotBytes;
+        mp += mb;
+        bg += groupStride;
+      }
+      v128.store(cRow + (<usize>j << 2), a0);
+    }
+    for (; j < N; j++) {
+      let acc: f32 = 0;
+      let vp = vRow;
+      let mp = mRow;
+      let bg = b + (<usize>j << 2);
+      for (let g = 0; g < G; g++) {
+        let rec = load<u64>(mp);
+        for (let s = 0; s < n; s++) {
+          acc += load<f32>(vp + (<usize>s << 2)) * load<f32>(bg + <usize>(rec & mask) * ldb);
+          rec >>= bits;
+        }
+        vp += slotBytes;
+        mp += mb;
+        bg += groupStride;
+      }
+      store<f32>(cRow + (<usize>j << 2), acc);
+    }
+  }
+}
+
+/**
+ * nm_spmm_f32 for 2:4: both slots of a group per step with their products summed before the accumulator
+ * add (16-column tile: 4 accumulators + 8 B loads + 2 splats = 14 SIMD registers), then 4-column tiles
+ * two groups per step, then scalar columns.
+ */
+export function nm24_spmm_f32(values: usize, meta: usize, b: usize, out: usize, N: i32, G: i32, r0: i32, r1: i32): void {
+  const ldb = <usize>N << 2;
+  const groupStride = ldb << 2;
+  for (let i = r0; i < r1; i++) {
+    const vRow = values + ((<usize>i * <usize>G) << 3);
+    const mRow = meta + <usize>i * <usize>G;
+    const cRow = out + <usize>i * ldb;
+    let j = 0;
+    for (; j + 16 <= N; j += 16) {
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0);
+      let bg = b + (<usize>j << 2);
+      for (let g = 0; g < G; g++) {
+        const mm = <usize>load<u8>(mRow + <usize>g);
+        const vp = vRow + (<usize>g << 3);
+        const w0 = v128.load32_splat(vp);
+        const w1 = v128.load32_splat(vp, 4);
+        const b0 = bg + (mm & 3) * ldb;
+        const b1 = bg + ((mm >> 2) & 3) * ldb;
+        a0 = f32x4.add(a0, f32x4.add(f32x4.mul(w0, v128.load(b0)), f32x4.mul(w1, v128.load(b1))));
+        a1 = f32x4.add(a1, f32x4.add(f32x4.mul(w0, v128.load(b0, 16)), f32x4.mul(w1, v128.load(b1, 16))));
+        a2 = f32x4.add(a2, f32x4.add(f32x4.mul(w0, v128.load(b0, 32)), f32x4.mul(w1, v128.load(b1, 32))));
+        a3 = f32x4.add(a3, f32x4.add(f32x4.mul(w0, v128.load(b0, 48)), f32x4.mul(w1, v128.load(b1, 48))));
+        bg += groupStride;
+      }
+      const o = cRow + (<usize>j << 2);
+      v128.store(o, a0);
+      v128.store(o, a1, 16);
+      v128.store(o, a2, 32);
+      v128.store(o, a3, 48);
+    }
+    for (; j + 4 <= N; j += 4) {
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let bg = b + (<usize>j << 2);
+      for (let g = 0; g < G; g++) {
+        const mm = <usize>load<u8>(mRow + <usize>g);
+        const vp = vRow + (<usize>g << 3);
+        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(vp), v128.load(bg + (mm & 3) * ldb)));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(vp, 4), v128.load(bg + ((mm >> 2) & 3) * ldb)));
+        bg += groupStride;
+      }
+      v128.store(cRow + (<usize>j << 2), f32x4.add(a0, a1));
+    }
+    for (; j < N; j++) {
+      let acc: f32 = 0;
+      let bg = b + (<usize>j << 2);
+      for (let g = 0; g < G; g++) {
+        const mm = <usize>load<u8>(mRow + <usize>g);
+        const vp = vRow + (<usize>g << 3);
+        acc += load<f32>(vp) * load<f32>(bg + (mm & 3) * ldb) + load<f32>(vp, 4) * load<f32>(bg + ((mm >> 2) & 3) * ldb);
+        bg += groupStride;
+      }
+      store<f32>(cRow + (<usize>j << 2), acc);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
