@@ -1,0 +1,209 @@
+/**
+ * BENCHMARKS.md from the JSON results: one section per suite run (full first, then quick), each with
+ * the machine, the issue's targets as PASS/MISS, the break-even table, and one table per shape and
+ * batch preceded by the command that reproduces it. Pure functions of the results, so tests can render.
+ */
+
+import {
+  attachRatios,
+  type BreakEvenRow,
+  breakEven,
+  breakEvenFormats,
+  breakEvenText,
+  evaluateTargets,
+  type TargetRow,
+} from './analysis.js';
+import { formatLabel } from './cases.js';
+import type { CaseResult, SuiteResult } from './results.js';
+
+/** A markdown table with columns padded to equal width (readable as plain text too). */
+export function markdownTable(header: string[], rows: string[][], rightAligned: boolean[] = []): string {
+  const width = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length), 3));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (rightAligned[i] ? c.padStart(width[i]!) : c.padEnd(width[i]!))).join(' | ')} |`;
+  const rule = `|${width.map((w, i) => (rightAligned[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+/** Milliseconds with sensible precision. */
+export function ms(v: number | undefined): string {
+  if (v === undefined) return '—';
+  return v < 1 ? v.toFixed(3) : v < 100 ? v.toFixed(2) : v.toFixed(1);
+}
+
+const num = (v: number | undefined, digits = 1) => (v === undefined ? '—' : v.toFixed(digits));
+const ratio = (v: number | undefined) => (v === undefined ? '—' : `${v.toFixed(2)}×`);
+
+/** The break-even table: per shape, batch and threads, for each format the sparsity from which it wins. */
+export function breakEvenMarkdown(rows: readonly BreakEvenRow[]): string {
+  const formats = breakEvenFormats(rows);
+  const header = [
+    'shape M×K',
+    'batch',
+    'threads',
+    ...formats.flatMap((f) => [`${f} vs dense`, `${f} vs ORT`]),
+  ];
+  const body = rows.map((r) => [
+    `${r.M}×${r.K}`,
+    String(r.N),
+    String(r.threads),
+    ...formats.flatMap((f) => [breakEvenText(r.cells[f], 'vsDense'), breakEvenText(r.cells[f], 'vsOrt')]),
+  ]);
+  return markdownTable(header, body, [false, true, true, ...formats.flatMap(() => [true, true])]);
+}
+
+/** The targets table. */
+export function targetsMarkdown(rows: readonly TargetRow[]): string {
+  const verdict = (p: boolean | null) => (p === null ? 'not measured' : p ? 'PASS' : 'MISS');
+  return markdownTable(
+    ['target', 'where', 'threshold', 'measured', 'result'],
+    rows.map((r) => [r.target, r.where, r.threshold, r.measured, verdict(r.pass)]),
+  );
+}
+
+/** What a case row is called in a table: `sparsekit csr 90%`, `onnxruntime (x·Wᵀ)`. */
+export function caseLabel(c: CaseResult): string {
+  if (c.impl === 'onnxruntime')
+    return `onnxruntime dense (${c.layout === 'xw' ? 'x·Wᵀ' : 'W·x'})${c.peerBaseline ? ' *' : ''}`;
+  if (c.op === 'colsparse_gemv')
+    return `sparsekit column-sparse GEMV, ${formatLabel(c).replace('dense ', '')}`;
+  return `sparsekit ${formatLabel(c)}`;
+}
+
+function caseRows(cases: readonly CaseResult[]): string[][] {
+  return cases.map((c) => [
+    caseLabel(c),
+    String(c.threads),
+    c.status === 'ok' ? ms(c.medianMs) : c.status,
+    ms(c.minMs),
+    num(c.usefulGflops),
+    num(c.denseEqGflops),
+    num(c.gbps),
+    ratio(c.vsDense),
+    ratio(c.vsOrt),
+    c.note ?? '',
+  ]);
+}
+
+const CASE_HEADER = [
+  'case',
+  'threads',
+  'median ms',
+  'min ms',
+  'GFLOP/s useful',
+  'GFLOP/s dense-eq',
+  'GB/s',
+  '× sk dense',
+  '× ORT',
+  'note',
+];
+const CASE_ALIGN = [false, true, true, true, true, true, true, true, true, false];
+
+/** The command that re-runs one table's cases (plus the baselines they are compared with). */
+export function reproduceCommand(r: SuiteResult, only: string): string {
+  const threads = r.options.threads.join(',');
+  const quick = r.mode === 'quick' ? ' --quick' : '';
+  return `npx sparsekit bench kernels${quick} --threads ${threads} --only "${only}"`;
+}
+
+function order(a: CaseResult, b: CaseResult): number {
+  const rank = (c: CaseResult) =>
+    c.impl === 'onnxruntime' ? 0 : c.pattern === 'dense' ? 1 : c.op === 'colsparse_gemv' ? 2 : 3;
+  return (
+    rank(a) - rank(b) ||
+    a.format.localeCompare(b.format) ||
+    a.sparsity - b.sparsity ||
+    (a.layout ?? '').localeCompare(b.layout ?? '') ||
+    a.threads - b.threads
+  );
+}
+
+/** One section for one suite run. */
+export function suiteMarkdown(r: SuiteResult): string {
+  const cases = attachRatios(r.cases.map((c) => ({ ...c })));
+  const m = r.machine;
+  const out: string[] = [];
+  out.push(`## ${r.suite}: ${r.mode} run`);
+  out.push('');
+  out.push(
+    `Command: \`${r.command}\` — ${r.date.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(r.durationSeconds)} s.`,
+  );
+  out.push('');
+  out.push(
+    `Machine: ${m.cpu}, ${m.cores} cores, last-level cache ${(m.llcBytes / 2 ** 20).toFixed(0)} MiB, ` +
+      `${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM; Node ${m.node} (V8 ${m.v8}); WebAssembly build: ` +
+      `${m.wasmVariant}; onnxruntime-node ${m.onnxruntime}. Threads: ${r.options.threads.join(', ')}; ` +
+      `≥ ${r.options.reps} timed calls per case. 1-minute load average at the start: ` +
+      `${m.loadAtStart?.toFixed(2) ?? 'not recorded'}.`,
+  );
+  out.push('');
+  out.push('### Targets (issue 2)');
+  out.push('');
+  out.push(targetsMarkdown(evaluateTargets(cases)));
+  out.push('');
+  out.push('### Break-even');
+  out.push('');
+  out.push(
+    'Lowest measured sparsity from which a format is faster than sparsekit dense / onnxruntime dense at that ' +
+      'point and at every sparser point measured; "> x%" means not even at the sparsest point measured (x%).',
+  );
+  out.push('');
+  out.push(breakEvenMarkdown(breakEven(cases)));
+  const arenas = new Map<string, CaseResult[]>();
+  for (const c of cases) {
+    const key = `${c.op === 'gemm' ? 'gemm' : 'matmul'} ${c.M}x${c.K} N=${c.N}`;
+    arenas.set(key, [...(arenas.get(key) ?? []), c]);
+  }
+  for (const [key, list] of arenas) {
+    const c0 = list[0]!;
+    const title =
+      c0.op === 'gemm'
+        ? `Dense GEMM ${c0.M}×${c0.K}×${c0.N}`
+        : `${c0.M}×${c0.K}, batch ${c0.N}${c0.N === 1 ? ' (GEMV / SpMV)' : ''}`;
+    out.push('');
+    out.push(`### ${title}`);
+    out.push('');
+    out.push(`\`${reproduceCommand(r, key.replace(/^matmul /, ''))}\``);
+    out.push('');
+    out.push(markdownTable(CASE_HEADER, caseRows([...list].sort(order)), CASE_ALIGN));
+  }
+  return out.join('\n');
+}
+
+const HOW = `Each case multiplies a weight W [M,K] by a right-hand side B [K,N] through sparsekit's public API
+(\`matmul\`, or \`columnSparseGemv\` for activation sparsity) or through onnxruntime-node's dense MatMul
+(the peer, weight as an initializer; both operand orders are timed and the faster one, marked *, is the
+baseline; intra-op threads = the thread count, inter-op 1, spinning off). Weights stay resident; the
+input is copied in and the output out on every call on both sides. Cold cache: every timed call uses
+the next of several distinct weight copies that together exceed twice the last-level cache; after one
+warm-up call per copy, the median (and min) of at least \`reps\` calls is reported. GFLOP/s useful =
+2·nnz·N / t; dense-eq = 2·M·K·N / t; GB/s = (weight bytes in its format + input + output) / t;
+"× sk dense" and "× ORT" are speed-ups over sparsekit dense and onnxruntime dense on the same shape,
+batch and threads in the same run (> 1 = faster). Unstructured sparsity zeroes a seeded random subset
+of a seeded normal weight (nested across levels); BSR 4×4 zeroes whole blocks; 2:4 keeps the 2 largest
+of every 4; the column-sparse GEMV uses a seeded half of the inputs. Every case's first output is
+checked against sparsekit dense on the same pruned weight. A format with no WebAssembly kernel is
+listed as "no fast path" and not timed.`;
+
+/** BENCHMARKS.md for every suite result (full runs first, then quick; partial runs are left out). */
+export function benchmarksMarkdown(results: readonly SuiteResult[]): string {
+  const shown = results
+    .filter((r) => r.mode !== 'partial')
+    .sort(
+      (a, b) => a.suite.localeCompare(b.suite) || (a.mode === 'full' ? -1 : 1) - (b.mode === 'full' ? -1 : 1),
+    );
+  const out = [
+    '# Benchmarks',
+    '',
+    'Generated by `npm run bench` (or any `sparsekit bench` run) from the JSON files in `bench/results/`;',
+    'do not edit by hand. Full runs: `npm run bench` (every suite) or `npx sparsekit bench kernels`;',
+    'the quick subset: `npx sparsekit bench kernels --quick`.',
+    '',
+    '## How the kernels are measured',
+    '',
+    HOW,
+  ];
+  if (!shown.length) out.push('', 'No results yet: run `npm run bench`.');
+  for (const r of shown) out.push('', suiteMarkdown(r));
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,117 @@
+/** Benchmark result records, machine info, and safe reading/writing of the JSON files in bench/results. */
+
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { KernelCaseSpec } from './cases.js';
+
+/** What a case's timing came to. `no fast path`: the format only has a reference, so it was not timed. */
+export type CaseStatus = 'ok' | 'no fast path' | 'unavailable' | 'error';
+
+/** One measured (or skipped) case. Times in ms; rates per second; ratios are speed-ups (> 1 = faster). */
+export interface CaseResult extends KernelCaseSpec {
+  id: string;
+  status: CaseStatus;
+  /** Why a case was not timed, or what to know about it. */
+  note?: string;
+  /** Model of the work: non-zeros multiplied, weight bytes (cases.ts) and, when known, the real nbytes. */
+  nnz: number;
+  weightBytes: number;
+  measuredWeightBytes?: number;
+  copies?: number;
+  samples?: number;
+  medianMs?: number;
+  minMs?: number;
+  /** 2·nnz·N / median. */
+  usefulGflops?: number;
+  /** 2·M·K·N / median (what a dense kernel would need to match). */
+  denseEqGflops?: number;
+  /** (weight + input + output bytes) / median. */
+  gbps?: number;
+  /** Median of sparsekit dense on the same shape, batch and threads ÷ this median. */
+  vsDense?: number;
+  /** Median of onnxruntime dense (its faster layout) on the same shape, batch and threads ÷ this median. */
+  vsOrt?: number;
+  /** This onnxruntime record is the faster layout, the one ratios use. */
+  peerBaseline?: boolean;
+  /** Max relative difference of the first output against sparsekit dense on the same pruned weight. */
+  relError?: number;
+}
+
+/** Where a suite ran. */
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  llcBytes: number;
+  llcSource: string;
+  memoryBytes: number;
+  node: string;
+  v8: string;
+  wasmVariant: string;
+  onnxruntime: string;
+  /** 1-minute load average when the run started (other work on the machine makes timings noisy). */
+  loadAtStart: number;
+}
+
+/** One suite run, as written to bench/results/<suite>[-quick].json. */
+export interface SuiteResult {
+  suite: string;
+  mode: 'full' | 'quick' | 'partial';
+  /** The command that produced this file. */
+  command: string;
+  date: string;
+  durationSeconds: number;
+  machine: MachineInfo;
+  options: { threads: number[]; reps: number; only?: string };
+  cases: CaseResult[];
+}
+
+/** Machine facts for the results header (`wasmVariant`/`onnxruntime`/`loadAtStart` are filled by the suite). */
+export function machineInfo(llc: { bytes: number; source: string }): MachineInfo {
+  return {
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: availableParallelism(),
+    llcBytes: llc.bytes,
+    llcSource: llc.source,
+    memoryBytes: totalmem(),
+    node: process.version,
+    v8: process.versions.v8,
+    wasmVariant: 'unknown',
+    onnxruntime: 'not loaded',
+    loadAtStart: loadavg()[0]!,
+  };
+}
+
+/** The file a run writes: full runs `<suite>.json`, `--quick` `<suite>-quick.json`, `--only` `<suite>-partial.json`. */
+export function resultFile(dir: string, suite: string, mode: SuiteResult['mode']): string {
+  return join(dir, mode === 'full' ? `${suite}.json` : `${suite}-${mode}.json`);
+}
+
+/** Write `text` to `file` atomically: a temp file in the same folder, then a rename. */
+export function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } finally {
+    if (existsSync(tmp)) rmSync(tmp);
+  }
+}
+
+/** Every suite result in `dir` (files ending in .json), sorted by file name; unreadable files are reported. */
+export function readResults(dir: string): { results: SuiteResult[]; problems: string[] } {
+  const results: SuiteResult[] = [];
+  const problems: string[] = [];
+  if (!existsSync(dir)) return { results, problems };
+  for (const name of readdirSync(dir).sort()) {
+    if (!name.endsWith('.json')) continue;
+    try {
+      const r = JSON.parse(readFileSync(join(dir, name), 'utf8')) as SuiteResult;
+      if (typeof r.suite !== 'string' || !Array.isArray(r.cases)) throw new Error('not a suite result');
+      results.push(r);
+    } catch (e) {
+      problems.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  return { results, problems };
+}

@@ -1,0 +1,44 @@
+/**
+ * The `sparsekit` command: one commander program, one file per subcommand. Bad flags or arguments exit
+ * with code 2 after commander's message (which names the flag); help and --version exit 0.
+ */
+
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { addBenchCommand, runBench } from './bench.js';
+
+function version(): string {
+  try {
+    const pkg = new URL('../../../package.json', import.meta.url);
+    return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The program, with `run` hooks injectable for tests. */
+export function program(argv: readonly string[], bench = runBench): Command {
+  const p = new Command('sparsekit')
+    .description('sparsity for neural networks in TypeScript')
+    .version(version())
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)');
+  addBenchCommand(p, (suites, opts) => bench(suites, opts, argv));
+  return p;
+}
+
+/** Run the command line; returns the process exit code. */
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  process.exitCode = 0;
+  try {
+    await program(argv).parseAsync([...argv]);
+    return Number(process.exitCode ?? 0);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      const fine = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(e.code);
+      return fine ? 0 : 2;
+    }
+    process.stderr.write(`sparsekit: ${(e as Error).stack ?? e}\n`);
+    return 1;
+  }
+}
