@@ -13,6 +13,12 @@ export const TOL = {
   spmm: 1e-5,
   /** column-sparse GEMV (active inputs only), reductions over up to ~11k active inputs. */
   colsparse: 1e-5,
+  /** row softmax (probabilities ≤ 1; SIMD exp ≈ 2 ulp plus the row sum's rounding). */
+  softmax: 1e-6,
+  /** the SIMD exp itself: max relative error per element vs f64 Math.exp over [-87.3, 88]. */
+  exp: 2.5e-7,
+  /** blocked causal attention vs exact masked softmax(QKᵀ·scale)·V, keys up to ~1k, head dim up to 256. */
+  attention: 1e-5,
 } as const;
 
 /** max |a − b| / max(1, max |b|): the error measure every parity test uses. */

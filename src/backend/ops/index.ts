@@ -1,4 +1,5 @@
 /** Registers every op family with the dispatcher (import for side effects) and re-exports their APIs. */
+export * from './attention.js';
 export * from './bsr.js';
 export * from './colsparse.js';
 export * from './csr.js';
@@ -6,3 +7,4 @@ export * from './dense.js';
 export * from './matmul.js';
 export * from './nm.js';
 export * from './select.js';
+export * from './softmax.js';

@@ -1,0 +1,188 @@
+/**
+ * Blocked causal attention forward with online softmax and an optional block mask (block-sparse attention):
+ * the kernel skips every query-block × key-block tile the mask turns off. Work is split across threads by
+ * (head, query block), balanced by the number of tiles each one computes.
+ */
+
+import { Tensor } from '../../tensor/tensor.js';
+import { register, resolve } from '../dispatch.js';
+import { splitByPrefix } from '../pool.js';
+import { type AttentionDims, type AttentionMasking, attentionRef } from '../reference/attention.js';
+import { runtime } from '../wasm.js';
+import { MIN_PARALLEL_WORK } from './dense.js';
+import { slottedRanges } from './select.js';
+
+/** Options of {@link attention}. */
+export interface AttentionOptions {
+  /** Mask keys after each query's absolute position (default true). */
+  causal?: boolean;
+  /** Tile size B of the block mask and of the kernel's query blocks (default 64). */
+  blockSize?: number;
+  /**
+   * [H, ceil(Tq/B), ceil(Tk/B)] bytes, row-major: nonzero = compute this query-block × key-block tile,
+   * 0 = skip it. Query blocks count from the first query row (not its absolute position). Default: all tiles.
+   */
+  blockMask?: Uint8Array;
+  /** Score scale (default 1/√d). */
+  scale?: number;
+}
+
+function dims3(t: unknown, name: string, like: string): [number, number, number] {
+  if (!(t instanceof Tensor)) throw new TypeError(`attention: ${name} must be a Tensor ${like}`);
+  if (t.rank !== 3)
+    throw new RangeError(`attention: ${name} must be ${like}, got shape [${t.shape.join(', ')}]`);
+  return [t.shape[0]!, t.shape[1]!, t.shape[2]!];
+}
+
+/** Checks shapes and options; returns the call's sizes and masking with defaults filled in. */
+function attentionPlan(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  opts: AttentionOptions,
+): { dims: AttentionDims; masking: AttentionMasking } {
+  const [H, Tq, d] = dims3(q, 'q', '[H, Tq, d]');
+  const [Hkv, Tk, dk] = dims3(k, 'k', '[Hkv, Tk, d]');
+  dims3(v, 'v', '[Hkv, Tk, d]');
+  if (d < 1)
+    throw new RangeError(`attention: the head dim d must be ≥ 1, got q of shape [${q.shape.join(', ')}]`);
+  if (dk !== d) throw new RangeError(`attention: k has head dim ${dk} but q has ${d}`);
+  if (v.shape.join() !== k.shape.join()) {
+    throw new RangeError(
+      `attention: v must have k's shape [${k.shape.join(', ')}], got [${v.shape.join(', ')}]`,
+    );
+  }
+  if (Hkv < 1 || H % Hkv !== 0) {
+    throw new RangeError(
+      `attention: q's ${H} heads must be a multiple of k's ${Hkv} kv heads (grouped-query)`,
+    );
+  }
+  if (Tq > Tk) {
+    throw new RangeError(
+      `attention: q has ${Tq} queries but k has ${Tk} keys; queries are the last Tq of the Tk positions, so Tq ≤ Tk`,
+    );
+  }
+  const { causal = true, blockSize: B = 64, blockMask, scale = 1 / Math.sqrt(d) } = opts;
+  if (!Number.isInteger(B) || B < 1)
+    throw new RangeError(`attention: blockSize must be an integer ≥ 1, got ${B}`);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) {
+    throw new RangeError(`attention: scale must be a finite number, got ${scale}`);
+  }
+  if (blockMask !== undefined) {
+    if (!(blockMask instanceof Uint8Array)) throw new TypeError('attention: blockMask must be a Uint8Array');
+    const nQB = Math.ceil(Tq / B);
+    const nKB = Math.ceil(Tk / B);
+    if (blockMask.length !== H * nQB * nKB) {
+      throw new RangeError(
+        `attention: blockMask must have H·ceil(Tq/B)·ceil(Tk/B) = ${H}·${nQB}·${nKB} = ${H * nQB * nKB} ` +
+          `bytes ([heads, query blocks, key blocks] for B = ${B}), got ${blockMask.length}`,
+      );
+    }
+  }
+  return { dims: { H, Hkv, Tq, Tk, d }, masking: { causal, blockSize: B, blockMask, scale } };
+}
+
+/**
+ * Attention forward: o [H, Tq, d] = softmax(q kᵀ · scale) v per head, with causal and block masking.
+ * q [H, Tq, d]; k, v [Hkv, Tk, d] with H a multiple of Hkv (head h uses kv head floor(h / (H/Hkv))).
+ * Queries are the LAST Tq of the Tk positions: Tq = 1 is a decode step against a cache, Tq = Tk is prefill.
+ * A query whose every key is masked out outputs zeros. A dense (or absent) blockMask is exact attention.
+ * @example attention(q, k, v, { blockSize: 64, blockMask }) // block-sparse prefill
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+  const plan = attentionPlan(q, k, v, opts);
+  return resolve<AttentionFn>('attention', ['dense'])(q, k, v, plan.dims, plan.masking);
+}
+
+type AttentionFn = (
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  dims: AttentionDims,
+  masking: AttentionMasking,
+) => Tensor;
+
+/** Rows of `rows × d` copied into rows of dp ≥ d floats (zero-padded), so the kernel needs no column tail. */
+function padRows(src: Float32Array, rows: number, d: number, dp: number): Float32Array {
+  if (dp === d) return src;
+  const out = new Float32Array(rows * dp);
+  for (let r = 0; r < rows; r++) out.set(src.subarray(r * d, r * d + d), r * dp);
+  return out;
+}
+
+/** Tiles each (head, query block) work item computes, as a cumulative cost for splitting across threads. */
+function tileCosts({ H, Tq, Tk }: AttentionDims, { causal, blockSize: B, blockMask }: AttentionMasking) {
+  const nQB = Math.ceil(Tq / B);
+  const nKB = Math.ceil(Tk / B);
+  const prefix = new Float64Array(H * nQB + 1);
+  for (let w = 0; w < H * nQB; w++) {
+    const qb = w % nQB;
+    const lastPos = Tk - Tq + Math.min(Tq, qb * B + B) - 1;
+    let tiles = 1; // the item's own set-up and normalisation
+    for (let kb = 0; kb < nKB && !(causal && kb * B > lastPos); kb++) {
+      if (blockMask === undefined || blockMask[w * nKB + kb] !== 0) tiles++;
+    }
+    prefix[w + 1] = prefix[w]! + tiles;
+  }
+  return prefix;
+}
+
+function attentionWasm(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  dims: AttentionDims,
+  masking: AttentionMasking,
+): Tensor {
+  const { H, Hkv, Tq, Tk, d } = dims;
+  const B = masking.blockSize;
+  const out = Tensor.zeros([H, Tq, d]);
+  if (H * Tq === 0) return out;
+  const dp = Math.ceil(d / 4) * 4;
+  const rt = runtime();
+  const ptrs: number[] = [];
+  const upload = (a: Float32Array | Uint8Array) => {
+    const p = rt.upload(a);
+    ptrs.push(p);
+    return p;
+  };
+  try {
+    const qp = upload(padRows(q.data, H * Tq, d, dp));
+    const kp = upload(padRows(k.data, Hkv * Tk, d, dp));
+    const vp = upload(padRows(v.data, Hkv * Tk, d, dp));
+    const mp = masking.blockMask ? upload(masking.blockMask) : 0;
+    const op = rt.alloc(H * Tq * dp * 4);
+    ptrs.push(op);
+    const items = H * Math.ceil(Tq / B);
+    const prefix = tileCosts(dims, masking);
+    const work = prefix[items]! * B * B * dp * 4; // ≈ flops: 4 per (query, key, column) in a tile
+    const ranges =
+      work < MIN_PARALLEL_WORK ? [[0, items] as [number, number]] : splitByPrefix(prefix, rt.threads);
+    const slotBytes = rt.kernels.attention_scratch_bytes!(B, dp) as number;
+    const scratch = rt.alloc(ranges.length * slotBytes);
+    ptrs.push(scratch);
+    const args = [qp, kp, vp, op, H, Hkv, Tq, Tk, dp, B, mp, masking.causal ? 1 : 0, masking.scale, scratch];
+    rt.parallel('attention_f32', args, slottedRanges(ranges, items));
+    const o = rt.f32(op, H * Tq * dp);
+    if (dp === d) out.data.set(o);
+    else for (let r = 0; r < H * Tq; r++) out.data.set(o.subarray(r * dp, r * dp + d), r * d);
+    return out;
+  } finally {
+    for (const p of ptrs) rt.free(p);
+  }
+}
+
+function attentionReference(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  dims: AttentionDims,
+  masking: AttentionMasking,
+): Tensor {
+  const out = Tensor.zeros([dims.H, dims.Tq, dims.d]);
+  attentionRef(q.data, k.data, v.data, out.data, dims, masking);
+  return out;
+}
+
+register('attention', ['dense'], 'fast', attentionWasm);
+register('attention', ['dense'], 'reference', attentionReference);
