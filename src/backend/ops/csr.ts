@@ -8,7 +8,7 @@ import { FormatError } from '../../formats/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { splitByPrefix } from '../pool.js';
-import { resident } from '../resident.js';
+import { type Resident, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import { MIN_PARALLEL_WORK, outputFor, rhsCols } from './dense.js';
 
@@ -104,21 +104,26 @@ export interface ResidentCSR {
   hostRowPtr: Uint32Array;
 }
 
+/** Upload a valid CSR's arrays (the caller validates; the blocks are freed with the resident entry). */
+export function uploadCsr(rt: WasmRuntime, w: CSR): Resident<ResidentCSR> {
+  const ptrs = [rt.upload(w.rowPtr), rt.upload(w.colIdx), rt.upload(w.values)];
+  const value: ResidentCSR = {
+    rows: w.rows,
+    cols: w.cols,
+    rowPtr: ptrs[0]!,
+    colIdx: ptrs[1]!,
+    values: ptrs[2]!,
+    index: w.colIdx instanceof Uint16Array ? 'u16' : 'u32',
+    hostRowPtr: w.rowPtr.slice(),
+  };
+  return { ptrs, value };
+}
+
 /** Validate `w` (once) and upload it, or return the copy already resident in `rt`. */
-export function residentCsr(rt: WasmRuntime, w: CSR, owner: object = w): ResidentCSR {
-  return resident(rt, owner, 'csr', () => {
+export function residentCsr(rt: WasmRuntime, w: CSR): ResidentCSR {
+  return resident(rt, w, 'csr', () => {
     csrValidate(w);
-    const ptrs = [rt.upload(w.rowPtr), rt.upload(w.colIdx), rt.upload(w.values)];
-    const value: ResidentCSR = {
-      rows: w.rows,
-      cols: w.cols,
-      rowPtr: ptrs[0]!,
-      colIdx: ptrs[1]!,
-      values: ptrs[2]!,
-      index: w.colIdx instanceof Uint16Array ? 'u16' : 'u32',
-      hostRowPtr: w.rowPtr.slice(),
-    };
-    return { ptrs, value };
+    return uploadCsr(rt, w);
   });
 }
 

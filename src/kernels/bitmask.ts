@@ -1,0 +1,212 @@
+// Bitmask SpMV / SpMM: C = W · B for W stored as one presence bit per element plus the packed non-zeros,
+// rows [r0, r1). TypeScript twin: src/formats/bitmask.ts bitmaskMatmul. Layout (byte offsets):
+//   mask u8[M·bpr] (bpr = ceil(K/8); bit j of byte b of row i ↔ column 8b + j, LSB first; padding bits 0),
+//   rowPtr u32[M+1], values f32[nnz] (row-major, column order), x f32[bpr·8] / B f32[K, N].
+// The host pads values with 16 zero bytes, mask with 8, and x with zeros to bpr·8 entries.
+// SpMV expands each mask nibble with SIMD: load 4 packed values, swizzle them into the nibble's set lanes
+// (mask from a 16-entry table, index 0x80 = zero lane), multiply with 4 consecutive x: no index loads and
+// no scalar gathers. Pruned lanes contribute 0·x, so like a dense GEMV (and unlike the twin, which skips
+// them) an infinite or NaN x at a pruned column makes the row NaN.
+// SpMM walks each row's set bits 64 at a time with ctz and adds value · B[k, tile] per non-zero.
+
+/** Entry v (0…15): swizzle mask that places packed values 0…popcnt(v)−1 at the set lanes of v, 0 elsewhere. */
+const EXPAND: usize = memory.data<u8>([
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80,
+  0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80,
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x80, 0x80, 0x80, 0x80,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03,
+  0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x04, 0x05, 0x06, 0x07,
+  0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x04, 0x05, 0x06, 0x07,
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80, 0x08, 0x09, 0x0a, 0x0b,
+  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+  0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
+  0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+], 16);
+
+// @ts-ignore: decorator
+@inline function swizzle(a: v128, s: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(a, s);
+  return i8x16.swizzle(a, s);
+}
+
+/** The 4 dense lanes of the mask nibble `byte & 15`, filled from the packed values at vp (0 at unset lanes). */
+// @ts-ignore: decorator
+@inline function expandByte(byte: u32, vp: usize): v128 {
+  return swizzle(v128.load(vp), v128.load(EXPAND + <usize>((byte & 15) << 4)));
+}
+
+/** y[i] = Σ_k W[i,k] · x[k] for i in [r0, r1). bpr = ceil(K/8). */
+export function bitmask_spmv_f32(mask: usize, rowPtr: usize, values: usize, x: usize, y: usize, bpr: i32, r0: i32, r1: i32): void {
+  for (let i = r0; i < r1; i++) {
+    const mRow = mask + <usize>i * <usize>bpr;
+    let vp = values + (<usize>load<u32>(rowPtr + (<usize>i << 2)) << 2);
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let b = 0;
+    // two mask bytes (16 columns) per step
+    for (; b + 2 <= bpr; b += 2) {
+      const mm = <u32>load<u16>(mRow + <usize>b);
+      const xp = x + (<usize>b << 5);
+      const n0 = <usize>popcnt(mm & 15) << 2;
+      const n1 = <usize>popcnt(mm & 0xf0) << 2;
+      const n2 = <usize>popcnt(mm & 0xf00) << 2;
+      const v0 = expandByte(mm, vp);
+      const v1 = expandByte(mm >> 4, vp + n0);
+      const v2 = expandByte(mm >> 8, vp + n0 + n1);
+      const v3 = expandByte(mm >> 12, vp + n0 + n1 + n2);
+      vp += <usize>popcnt(mm) << 2;
+      a0 = f32x4.add(a0, f32x4.mul(v0, v128.load(xp)));
+      a1 = f32x4.add(a1, f32x4.mul(v1, v128.load(xp, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(v2, v128.load(xp, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(v3, v128.load(xp, 48)));
+    }
+    if (b < bpr) {
+      const mm = <u32>load<u8>(mRow + <usize>b);
+      const xp = x + (<usize>b << 5);
+      a0 = f32x4.add(a0, f32x4.mul(expandByte(mm, vp), v128.load(xp)));
+      a1 = f32x4.add(a1, f32x4.mul(expandByte(mm >> 4, vp + (<usize>popcnt(mm & 15) << 2)), v128.load(xp, 16)));
+    }
+    store<f32>(y + (<usize>i << 2), hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3))));
+  }
+}
+
+/** C[i, :] = Σ_k W[i,k] · B[k, :] for i in [r0, r1); B [K, N]. */
+export function bitmask_spmm_f32(mask: usize, rowPtr: usize, values: usize, b: usize, out: usize, N: i32, bpr: i32, r0: i32, r1: i32): void {
+  const ldb = <usize>N << 2;
+  for (let i = r0; i < r1; i++) {
+    const mRow = mask + <usize>i * <usize>bpr;
+    const vRow = values + (<usize>load<u32>(rowPtr + (<usize>i << 2)) << 2);
+    const cRow = out + <usize>i * ldb;
+    let j = 0;
+    for (; j + 24 <= N; j += 24) tile24(mRow, bpr, vRow, b + (<usize>j << 2), ldb, cRow + (<usize>j << 2));
+    for (; j + 8 <= N; j += 8) tile8(mRow, bpr, vRow, b + (<usize>j << 2), ldb, cRow + (<usize>j << 2));
+    for (; j + 4 <= N; j += 4) tile4(mRow, bpr, vRow, b + (<usize>j << 2), ldb, cRow + (<usize>j << 2));
+    for (; j < N; j++) {
+      const bj = b + (<usize>j << 2);
+      let acc: f32 = 0;
+      let vp = vRow;
+      for (let w = 0; w < bpr; w += 8) {
+        let bits = maskWord(mRow, w, bpr);
+        const bw = bj + (<usize>w << 3) * ldb;
+        while (bits) {
+          acc += load<f32>(vp) * load<f32>(bw + <usize>ctz(bits) * ldb);
+          bits &= bits - 1;
+          vp += 4;
+        }
+      }
+      store<f32>(cRow + (<usize>j << 2), acc);
+    }
+  }
+}
+
+/** Mask bits of columns [8w, 8w + 64) of a row (bytes past the row's bpr are cleared). */
+// @ts-ignore: decorator
+@inline function maskWord(mRow: usize, w: i32, bpr: i32): u64 {
+  const word = load<u64>(mRow + <usize>w);
+  const left = bpr - w;
+  return left >= 8 ? word : word & ((<u64>1 << (<u64>left << 3)) - 1);
+}
+
+/** C row tile of 24 columns: 6 accumulators, one non-zero per step. */
+// @ts-ignore: decorator
+@inline function tile24(mRow: usize, bpr: i32, vRow: usize, bj: usize, ldb: usize, out: usize): void {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let a4 = f32x4.splat(0);
+  let a5 = f32x4.splat(0);
+  let vp = vRow;
+  for (let w = 0; w < bpr; w += 8) {
+    let bits = maskWord(mRow, w, bpr);
+    const bw = bj + (<usize>w << 3) * ldb;
+    while (bits) {
+      const v = v128.load32_splat(vp);
+      const br = bw + <usize>ctz(bits) * ldb;
+      a0 = f32x4.add(a0, f32x4.mul(v, v128.load(br)));
+      a1 = f32x4.add(a1, f32x4.mul(v, v128.load(br, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(v, v128.load(br, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(v, v128.load(br, 48)));
+      a4 = f32x4.add(a4, f32x4.mul(v, v128.load(br, 64)));
+      a5 = f32x4.add(a5, f32x4.mul(v, v128.load(br, 80)));
+      bits &= bits - 1;
+      vp += 4;
+    }
+  }
+  v128.store(out, a0);
+  v128.store(out, a1, 16);
+  v128.store(out, a2, 32);
+  v128.store(out, a3, 48);
+  v128.store(out, a4, 64);
+  v128.store(out, a5, 80);
+}
+
+/** C row tile of 8 columns: two accumulator pairs taking alternate non-zeros. */
+// @ts-ignore: decorator
+@inline function tile8(mRow: usize, bpr: i32, vRow: usize, bj: usize, ldb: usize, out: usize): void {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let c0 = f32x4.splat(0);
+  let c1 = f32x4.splat(0);
+  let vp = vRow;
+  for (let w = 0; w < bpr; w += 8) {
+    let bits = maskWord(mRow, w, bpr);
+    const bw = bj + (<usize>w << 3) * ldb;
+    while (bits) {
+      const v = v128.load32_splat(vp);
+      const br = bw + <usize>ctz(bits) * ldb;
+      a0 = f32x4.add(a0, f32x4.mul(v, v128.load(br)));
+      a1 = f32x4.add(a1, f32x4.mul(v, v128.load(br, 16)));
+      bits &= bits - 1;
+      if (!bits) {
+        vp += 4;
+        break;
+      }
+      const u = v128.load32_splat(vp, 4);
+      const bq = bw + <usize>ctz(bits) * ldb;
+      c0 = f32x4.add(c0, f32x4.mul(u, v128.load(bq)));
+      c1 = f32x4.add(c1, f32x4.mul(u, v128.load(bq, 16)));
+      bits &= bits - 1;
+      vp += 8;
+    }
+  }
+  v128.store(out, f32x4.add(a0, c0));
+  v128.store(out, f32x4.add(a1, c1), 16);
+}
+
+/** C row tile of 4 columns: two accumulators taking alternate non-zeros. */
+// @ts-ignore: decorator
+@inline function tile4(mRow: usize, bpr: i32, vRow: usize, bj: usize, ldb: usize, out: usize): void {
+  let a0 = f32x4.splat(0);
+  let c0 = f32x4.splat(0);
+  let vp = vRow;
+  for (let w = 0; w < bpr; w += 8) {
+    let bits = maskWord(mRow, w, bpr);
+    const bw = bj + (<usize>w << 3) * ldb;
+    while (bits) {
+      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(vp), v128.load(bw + <usize>ctz(bits) * ldb)));
+      bits &= bits - 1;
+      if (!bits) {
+        vp += 4;
+        break;
+      }
+      c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(vp, 4), v128.load(bw + <usize>ctz(bits) * ldb)));
+      bits &= bits - 1;
+      vp += 8;
+    }
+  }
+  v128.store(out, f32x4.add(a0, c0));
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
