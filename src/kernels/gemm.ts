@@ -1,17 +1,31 @@
 // Dense GEMM: C[M,N] = A[M,K] · B[K,N], all f32 row-major; rows [r0, r1) of C only, so a pool can split rows.
-// Two steps: gemm_pack_b_f32 copies B once into 8-column strips, then gemm_f32 runs a 4×8 register-blocked
-// micro-kernel over the packed strips, K in blocks of KC so a strip block stays in L1.
-// TypeScript twins: src/backend/reference/dense.ts gemmPackBRef (the packing) and gemmRef (pack + multiply).
+// B is packed once into 8-column strips (gemm_pack_b_f32); gemm_f32 then walks K in blocks of KC, packs its
+// own rows of A for the block into 4-row panels, and runs a 4×8 register-blocked micro-kernel over every
+// (panel, strip) pair. Both packed operands are read at unit stride, so the loop is loads and multiply-adds.
+// TypeScript twins: src/backend/reference/dense.ts gemmPackBRef (B strips) and gemmRef (the product).
 //
-// Packed B layout ("strips"): S = ceil(N/8) strips; strip s holds columns [8s, 8s+8) for every k as
-//   bp[(s·K + k)·8 + j] = B[k, 8s + j]   (0 where 8s + j ≥ N)
-// so one k-step of the micro-kernel reads 32 contiguous bytes and a whole strip is K·32 contiguous bytes;
-// the packed copy takes ceil(N/8)·K·32 bytes (the host allocates it).
+// Packed B ("strips"): S = ceil(N/8) strips; strip s holds columns [8s, 8s+8) for every k:
+//   bp[(s·K + k)·8 + j] = B[k, 8s + j]   (0 where 8s + j ≥ N)           gemm_pack_b_bytes(K, N)
+// Packed A ("panels"), scratch rewritten for every K block [k0, k0+kc): 4-row panel p (rows 4p..4p+3) is
+//   ap[(4p·KC) + 4·kk + r] = A[4p + r, k0 + kk]   (0 where 4p + r ≥ M)   gemm_scratch_bytes(M)
+// A thread with rows [r0, r1) (r0 a multiple of 4) only touches panels r0/4 … so threads share the scratch.
 
 /** Columns per packed strip (two f32x4 per row of C). */
 const NR = 8;
-/** k-block: a KC×8 strip block is 8 KiB and stays in L1 while the row blocks sweep over it. */
-const KC = 256;
+/** Rows per packed panel (four broadcasts per k-step). */
+const MR = 4;
+/** k-block: a KC×8 strip block (8 KiB) stays in L1 and a thread's KC-deep A panels (≤ 1 MiB) in L2. */
+const GEMM_KC: i32 = 256;
+
+/** Bytes the host allocates for B[K,N] packed into strips. */
+export function gemm_pack_b_bytes(K: i32, N: i32): usize {
+  return (<usize>((N + NR - 1) / NR) * <usize>K * NR) << 2;
+}
+
+/** Bytes the host allocates for gemm_f32's A-panel scratch (all M rows, one K block). */
+export function gemm_scratch_bytes(M: i32): usize {
+  return (<usize>((M + MR - 1) / MR) * MR * <usize>GEMM_KC) << 2;
+}
 
 /** Pack strips [s0, s1) of B[K,N] (row-major, byte offset b) into bp (layout above). */
 export function gemm_pack_b_f32(b: usize, bp: usize, K: i32, N: i32, s0: i32, s1: i32): void {
@@ -39,28 +53,62 @@ export function gemm_pack_b_f32(b: usize, bp: usize, K: i32, N: i32, s0: i32, s1
 }
 
 /**
- * C[i, :] = A[i, :] · B for i in [r0, r1). a: A [M,K] row-major; bp: B packed by gemm_pack_b_f32; c: C [M,N].
- * Row blocks of 4 (split rows in multiples of 4 so every thread but the last gets whole blocks).
+ * C[i, :] = A[i, :] · B for i in [r0, r1). a: A [M,K] row-major; bp: B packed by gemm_pack_b_f32; c: C [M,N];
+ * ap: scratch for packed A panels (layout above). r0 must be a multiple of 4 (split rows with align 4).
  */
-export function gemm_f32(a: usize, bp: usize, c: usize, M: i32, K: i32, N: i32, r0: i32, r1: i32): void {
+export function gemm_f32(a: usize, bp: usize, c: usize, M: i32, K: i32, N: i32, ap: usize, r0: i32, r1: i32): void {
   const strips = (N + NR - 1) / NR;
-  const lda = <usize>K << 2;
   const ldc = <usize>N << 2;
   if (K == 0) memory.fill(c + <usize>r0 * ldc, 0, <usize>(r1 - r0) * ldc);
-  for (let k0 = 0; k0 < K; k0 += KC) {
-    const kc = min(KC, K - k0);
+  const panel0 = ap + <usize>r0 * (<usize>GEMM_KC << 2);
+  for (let k0 = 0; k0 < K; k0 += GEMM_KC) {
+    const kc = min(GEMM_KC, K - k0);
     const first = k0 == 0;
+    for (let i = r0; i < r1; i += MR) packPanel(a, K, k0, kc, i, min(MR, r1 - i), panel0 + <usize>(i - r0) * (<usize>GEMM_KC << 2));
     for (let s = 0; s < strips; s++) {
       const j0 = s * NR;
       const cols = min(NR, N - j0);
       const bs = bp + ((<usize>s * <usize>K + <usize>k0) * NR << 2);
-      let i = r0;
-      for (; i + 4 <= r1; i += 4) {
-        tile4x8(a + <usize>i * lda + (<usize>k0 << 2), lda, bs, kc, c + <usize>i * ldc + (<usize>j0 << 2), ldc, cols, first);
+      let pa = panel0;
+      for (let i = r0; i < r1; i += MR) {
+        tile4x8(pa, bs, kc, c + <usize>i * ldc + (<usize>j0 << 2), ldc, min(MR, r1 - i), cols, first);
+        pa += <usize>GEMM_KC << 4; // next panel: 4 rows × KC floats
       }
-      for (; i < r1; i++) {
-        tile1x8(a + <usize>i * lda + (<usize>k0 << 2), bs, kc, c + <usize>i * ldc + (<usize>j0 << 2), cols, first);
-      }
+    }
+  }
+}
+
+// Pack rows [i, i+rows) (rows ≤ 4) × columns [k0, k0+kc) of A[·,K] into one panel at dst: dst[4·kk + r].
+// Full panels transpose 4×4 tiles with shuffles; a short last panel is zero-padded.
+function packPanel(a: usize, K: i32, k0: i32, kc: i32, i: i32, rows: i32, dst: usize): void {
+  const lda = <usize>K << 2;
+  const src = a + <usize>i * lda + (<usize>k0 << 2);
+  let kk = 0;
+  if (rows == MR) {
+    const s1 = src + lda;
+    const s2 = s1 + lda;
+    const s3 = s2 + lda;
+    for (; kk + 4 <= kc; kk += 4) {
+      const off = <usize>kk << 2;
+      const x0 = v128.load(src + off); // row 0, k..k+3
+      const x1 = v128.load(s1 + off);
+      const x2 = v128.load(s2 + off);
+      const x3 = v128.load(s3 + off);
+      const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5); // a0k a1k a0k' a1k'
+      const t1 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+      const t2 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+      const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+      const d = dst + (off << 2);
+      v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5)); // column k: a0k a1k a2k a3k
+      v128.store(d, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16);
+      v128.store(d, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32);
+      v128.store(d, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48);
+    }
+  }
+  for (; kk < kc; kk++) {
+    for (let r = 0; r < MR; r++) {
+      const v: f32 = r < rows ? load<f32>(src + <usize>r * lda + (<usize>kk << 2)) : 0;
+      store<f32>(dst + ((<usize>(kk * MR + r)) << 2), v);
     }
   }
 }
@@ -75,10 +123,10 @@ export function gemm_f32(a: usize, bp: usize, c: usize, M: i32, K: i32, N: i32, 
   }
 }
 
-// The micro-kernel: C[4 rows, 8 cols] (+)= A[4 rows, kc] · Bstrip[kc, 8].
-// Per k: 2 strip loads + 4 broadcasts of A + 8 accumulators + 1 = 15 SIMD registers, V8's x64 budget.
+// The micro-kernel: C[rows ≤ 4, cols ≤ 8] (+)= Apanel[kc, 4]ᵀ · Bstrip[kc, 8] (panel rows past `rows` are zero).
+// Per k: 2 strip loads + 4 broadcasts + 8 accumulators + 1 = 15 SIMD registers, V8's x64 budget.
 // @ts-ignore: decorator
-@inline function tile4x8(a: usize, lda: usize, b: usize, kc: i32, c: usize, ldc: usize, cols: i32, first: bool): void {
+@inline function tile4x8(a: usize, b: usize, kc: i32, c: usize, ldc: usize, rows: i32, cols: i32, first: bool): void {
   let c00 = f32x4.splat(0);
   let c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0);
@@ -87,31 +135,28 @@ export function gemm_f32(a: usize, bp: usize, c: usize, M: i32, K: i32, N: i32, 
   let c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0);
   let c31 = f32x4.splat(0);
-  const a1 = a + lda;
-  const a2 = a1 + lda;
-  const a3 = a2 + lda;
-  const end = <usize>kc << 2;
-  for (let off: usize = 0; off < end; off += 4) {
+  const end = a + (<usize>kc << 4);
+  for (; a < end; a += MR << 2) {
     const b0 = v128.load(b);
     const b1 = v128.load(b, 16);
-    const x0 = v128.load32_splat(a + off);
+    const x0 = v128.load32_splat(a);
     c00 = madd(x0, b0, c00);
     c01 = madd(x0, b1, c01);
-    const x1 = v128.load32_splat(a1 + off);
+    const x1 = v128.load32_splat(a, 4);
     c10 = madd(x1, b0, c10);
     c11 = madd(x1, b1, c11);
-    const x2 = v128.load32_splat(a2 + off);
+    const x2 = v128.load32_splat(a, 8);
     c20 = madd(x2, b0, c20);
     c21 = madd(x2, b1, c21);
-    const x3 = v128.load32_splat(a3 + off);
+    const x3 = v128.load32_splat(a, 12);
     c30 = madd(x3, b0, c30);
     c31 = madd(x3, b1, c31);
     b += NR << 2;
   }
-  const d1 = c + ldc;
-  const d2 = d1 + ldc;
-  const d3 = d2 + ldc;
-  if (cols == NR) {
+  if (rows == MR && cols == NR) {
+    const d1 = c + ldc;
+    const d2 = d1 + ldc;
+    const d3 = d2 + ldc;
     if (!first) {
       c00 = f32x4.add(c00, v128.load(c));
       c01 = f32x4.add(c01, v128.load(c, 16));
@@ -132,37 +177,13 @@ export function gemm_f32(a: usize, bp: usize, c: usize, M: i32, K: i32, N: i32, 
     v128.store(d3, c31, 16);
   } else {
     storeCols(c, c00, c01, cols, first);
-    storeCols(d1, c10, c11, cols, first);
-    storeCols(d2, c20, c21, cols, first);
-    storeCols(d3, c30, c31, cols, first);
+    if (rows > 1) storeCols(c + ldc, c10, c11, cols, first);
+    if (rows > 2) storeCols(c + 2 * ldc, c20, c21, cols, first);
+    if (rows > 3) storeCols(c + 3 * ldc, c30, c31, cols, first);
   }
 }
 
-// One row of C for the rows left over after the 4-row blocks: C[1, 8] (+)= A[1, kc] · Bstrip[kc, 8].
-// @ts-ignore: decorator
-@inline function tile1x8(a: usize, b: usize, kc: i32, c: usize, cols: i32, first: bool): void {
-  let c0 = f32x4.splat(0);
-  let c1 = f32x4.splat(0);
-  const end = <usize>kc << 2;
-  for (let off: usize = 0; off < end; off += 4) {
-    const x = v128.load32_splat(a + off);
-    c0 = madd(x, v128.load(b), c0);
-    c1 = madd(x, v128.load(b, 16), c1);
-    b += NR << 2;
-  }
-  if (cols == NR) {
-    if (!first) {
-      c0 = f32x4.add(c0, v128.load(c));
-      c1 = f32x4.add(c1, v128.load(c, 16));
-    }
-    v128.store(c, c0);
-    v128.store(c, c1, 16);
-  } else {
-    storeCols(c, c0, c1, cols, first);
-  }
-}
-
-// Write (or add to) the first `cols` (< 8) floats of a C row from the two halves lo | hi of a tile row.
+// Write (or add to) the first `cols` (≤ 8) floats of a C row from the two halves lo | hi of a tile row.
 function storeCols(c: usize, lo: v128, hi: v128, cols: i32, first: bool): void {
   for (let j = 0; j < cols; j++) {
     const v = j < 4 ? lane(lo, j) : lane(hi, j - 4);

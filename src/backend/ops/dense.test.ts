@@ -6,7 +6,7 @@ import { setBackendMode } from '../dispatch.js';
 import { gemmPackBRef } from '../reference/dense.js';
 import { relError, TOL } from '../tolerances.js';
 import { runtime, useRuntime, type WasmVariant } from '../wasm.js';
-import { denseMatmulRef, denseMatmulWasm, gemmPackedBytes } from './dense.js';
+import { denseMatmulRef, denseMatmulWasm } from './dense.js';
 import { matmul } from './matmul.js';
 
 const variants: WasmVariant[] = ['simd', 'relaxed'];
@@ -89,7 +89,7 @@ test('GEMM packing kernel writes the documented strip layout (zero-padded last s
   ] as const) {
     const b = randn([K, N], K + N);
     const bp = rt.upload(b.data);
-    const packed = rt.alloc(gemmPackedBytes(K, N));
+    const packed = rt.alloc(Number(rt.kernels.gemm_pack_b_bytes!(K, N)));
     try {
       rt.parallel('gemm_pack_b_f32', [bp, packed, K, N], [[0, Math.ceil(N / 8)]]);
       const want = gemmPackBRef(b.data, K, N);

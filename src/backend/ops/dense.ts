@@ -18,14 +18,6 @@ export function residentDense(w: Tensor): number {
   });
 }
 
-/** Columns per packed B strip in the GEMM kernel (src/kernels/gemm.ts): the micro-kernel is 4 rows × 8 columns. */
-export const GEMM_STRIP = 8;
-
-/** Bytes of B[K,N] packed into 8-column strips for gemm_f32 (the last strip zero-padded). */
-export function gemmPackedBytes(K: number, N: number): number {
-  return Math.ceil(N / GEMM_STRIP) * K * GEMM_STRIP * 4;
-}
-
 /** Columns of a right-hand side: 1 for a vector [K], N for [K,N]. */
 export function rhsCols(b: Tensor): number {
   return b.rank === 1 ? 1 : b.shape[1]!;
@@ -60,18 +52,25 @@ export function denseMatmulWasm(w: Tensor, b: Tensor): Tensor {
 }
 
 /**
- * C[M,N] = A[M,K] · B[K,N] on kernel memory (byte offsets): packs B into strips (split over threads by
- * strip), then runs the 4×8 micro-kernel with rows split in multiples of 4.
+ * C[M,N] = A[M,K] · B[K,N] on kernel memory (byte offsets): packs B into 8-column strips (threads split
+ * the strips), then runs the 4×8 micro-kernel with rows split in multiples of 4 (src/kernels/gemm.ts).
  */
 export function runGemm(a: number, b: number, c: number, M: number, K: number, N: number): void {
   const rt = runtime();
-  const packed = rt.alloc(gemmPackedBytes(K, N));
+  const k = rt.kernels;
+  const packed = rt.alloc(Number(k.gemm_pack_b_bytes!(K, N)));
+  const scratch = rt.alloc(Number(k.gemm_scratch_bytes!(M)));
   try {
-    const strips = Math.ceil(N / GEMM_STRIP);
+    const strips = Math.ceil(N / 8);
     rt.parallel('gemm_pack_b_f32', [b, packed, K, N], rt.rowRanges(strips, 1, K * N, MIN_PARALLEL_WORK));
-    rt.parallel('gemm_f32', [a, packed, c, M, K, N], rt.rowRanges(M, 4, M * K * N, MIN_PARALLEL_WORK));
+    rt.parallel(
+      'gemm_f32',
+      [a, packed, c, M, K, N, scratch],
+      rt.rowRanges(M, 4, M * K * N, MIN_PARALLEL_WORK),
+    );
   } finally {
     rt.free(packed);
+    rt.free(scratch);
   }
 }
 
