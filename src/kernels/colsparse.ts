@@ -28,26 +28,9 @@ export function colsparse_gemv_f32(
     const wt0 = wt + (<usize>m0 << 2);
     memory.fill(yt, 0, <usize>n << 2);
     let j = 0;
-    // 4 active columns per pass over the y tile: 4 weight loads + y + 4 broadcasts of x, 1 y load/store per 4.
-    for (; j + 4 <= nIdx; j += 4) {
-      const p = idx + (<usize>j << 2);
-      const k0 = load<u32>(p);
-      const k1 = load<u32>(p, 4);
-      const k2 = load<u32>(p, 8);
-      const k3 = load<u32>(p, 12);
-      axpy4(
-        yt,
-        n,
-        wt0 + <usize>k0 * ldw,
-        wt0 + <usize>k1 * ldw,
-        wt0 + <usize>k2 * ldw,
-        wt0 + <usize>k3 * ldw,
-        load<f32>(x + (<usize>k0 << 2)),
-        load<f32>(x + (<usize>k1 << 2)),
-        load<f32>(x + (<usize>k2 << 2)),
-        load<f32>(x + (<usize>k3 << 2)),
-      );
-    }
+    // 8 active columns per pass over the y tile: 8 concurrent column streams for the prefetchers and one
+    // y load/store per 8 multiply-adds (the 8 broadcasts of x may spill; they are loop-invariant L1 loads)
+    for (; j + 8 <= nIdx; j += 8) axpy8(yt, n, wt0, ldw, x, idx + (<usize>j << 2));
     for (; j < nIdx; j++) {
       const k = load<u32>(idx + (<usize>j << 2));
       axpy1(yt, n, wt0 + <usize>k * ldw, load<f32>(x + (<usize>k << 2)));
@@ -55,24 +38,42 @@ export function colsparse_gemv_f32(
   }
 }
 
-// y[0, n) += c0·x0 + c1·x1 + c2·x2 + c3·x3 for four column slices c0..c3 (byte offsets of n floats each).
+// y[0, n) += Σ_{c<8} Wt[k_c, ·]·x[k_c] for the 8 indices k_c at idx; wt0 is the tile's first output in row 0
+// of Wt, so column k's slice starts at wt0 + k·ldw.
 // @ts-ignore: decorator
-@inline function axpy4(
-  y: usize,
-  n: i32,
-  c0: usize,
-  c1: usize,
-  c2: usize,
-  c3: usize,
-  x0: f32,
-  x1: f32,
-  x2: f32,
-  x3: f32,
-): void {
+@inline function axpy8(y: usize, n: i32, wt0: usize, ldw: usize, x: usize, idx: usize): void {
+  const k0 = load<u32>(idx);
+  const k1 = load<u32>(idx, 4);
+  const k2 = load<u32>(idx, 8);
+  const k3 = load<u32>(idx, 12);
+  const k4 = load<u32>(idx, 16);
+  const k5 = load<u32>(idx, 20);
+  const k6 = load<u32>(idx, 24);
+  const k7 = load<u32>(idx, 28);
+  const c0 = wt0 + <usize>k0 * ldw;
+  const c1 = wt0 + <usize>k1 * ldw;
+  const c2 = wt0 + <usize>k2 * ldw;
+  const c3 = wt0 + <usize>k3 * ldw;
+  const c4 = wt0 + <usize>k4 * ldw;
+  const c5 = wt0 + <usize>k5 * ldw;
+  const c6 = wt0 + <usize>k6 * ldw;
+  const c7 = wt0 + <usize>k7 * ldw;
+  const x0 = load<f32>(x + (<usize>k0 << 2));
+  const x1 = load<f32>(x + (<usize>k1 << 2));
+  const x2 = load<f32>(x + (<usize>k2 << 2));
+  const x3 = load<f32>(x + (<usize>k3 << 2));
+  const x4 = load<f32>(x + (<usize>k4 << 2));
+  const x5 = load<f32>(x + (<usize>k5 << 2));
+  const x6 = load<f32>(x + (<usize>k6 << 2));
+  const x7 = load<f32>(x + (<usize>k7 << 2));
   const v0 = f32x4.splat(x0);
   const v1 = f32x4.splat(x1);
   const v2 = f32x4.splat(x2);
   const v3 = f32x4.splat(x3);
+  const v4 = f32x4.splat(x4);
+  const v5 = f32x4.splat(x5);
+  const v6 = f32x4.splat(x6);
+  const v7 = f32x4.splat(x7);
   const end = <usize>(n & ~3) << 2;
   let off: usize = 0;
   for (; off < end; off += 16) {
@@ -81,16 +82,28 @@ export function colsparse_gemv_f32(
     acc = madd(v128.load(c1 + off), v1, acc);
     acc = madd(v128.load(c2 + off), v2, acc);
     acc = madd(v128.load(c3 + off), v3, acc);
+    acc = madd(v128.load(c4 + off), v4, acc);
+    acc = madd(v128.load(c5 + off), v5, acc);
+    acc = madd(v128.load(c6 + off), v6, acc);
+    acc = madd(v128.load(c7 + off), v7, acc);
     v128.store(y + off, acc);
   }
   const tail = <usize>n << 2;
   for (; off < tail; off += 4) {
-    const s = load<f32>(c0 + off) * x0 + load<f32>(c1 + off) * x1 + load<f32>(c2 + off) * x2 + load<f32>(c3 + off) * x3;
-    store<f32>(y + off, load<f32>(y + off) + s);
+    let s = load<f32>(y + off);
+    s += load<f32>(c0 + off) * x0;
+    s += load<f32>(c1 + off) * x1;
+    s += load<f32>(c2 + off) * x2;
+    s += load<f32>(c3 + off) * x3;
+    s += load<f32>(c4 + off) * x4;
+    s += load<f32>(c5 + off) * x5;
+    s += load<f32>(c6 + off) * x6;
+    s += load<f32>(c7 + off) * x7;
+    store<f32>(y + off, s);
   }
 }
 
-// y[0, n) += c·x for one column slice c (the active inputs left over after groups of 4).
+// y[0, n) += c·x for one column slice c (the active inputs left over after groups of 8).
 // @ts-ignore: decorator
 @inline function axpy1(y: usize, n: i32, c: usize, x: f32): void {
   const v = f32x4.splat(x);
