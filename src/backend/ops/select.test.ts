@@ -90,8 +90,8 @@ test('topk: exact results on tiny vectors (ties, abs, smallest, k = 0, k = n, ±
   });
 });
 
-test('topk: ties at the k-th value go to the lowest indices on every path (rank, radix, chunked)', () => {
-  for (const n of [60, 200, 100_000]) {
+test('topk: ties at the k-th value go to the lowest indices on every path (one-pass buffer, quickselect, radix, chunked)', () => {
+  for (const n of [60, 600, 2000, 100_000]) {
     // x[i] = i mod 10: the 9s are all kept, then the first five 8s.
     const x = Tensor.from(Array.from({ length: n }, (_, i) => i % 10));
     const nines = Array.from({ length: n / 10 }, (_, j) => 10 * j + 9);
@@ -119,9 +119,24 @@ test('topk: a constant vector keeps its first k entries (ties split across threa
   });
 });
 
+test('topk: sorted and reversed 100k vectors (worst cases of the fast paths) match the twin', () => {
+  const n = 100_000;
+  const up = Tensor.from(Array.from({ length: n }, (_, i) => i - n / 2));
+  const down = Tensor.from(Array.from({ length: n }, (_, i) => n / 2 - i));
+  const cases = [up, down].flatMap((x) =>
+    [5, 32, 33, 1000].flatMap((k) => [{}, { largest: false }].map((opts) => ({ x, k, opts }))),
+  );
+  const expected = cases.map(({ x, k, opts }) => topkRef(x.data, k, opts));
+  onEveryBackend((where) => {
+    cases.forEach(({ x, k, opts }, c) => {
+      assertSameSelection(topk(x, k, opts), expected[c]!, `k = ${k}, ${JSON.stringify(opts)}, ${where}`);
+    });
+  }, false);
+});
+
 test('topk: 100k random vectors match the sort-based twin exactly', () => {
   const n = 100_000;
-  const ks = [1, 777, 50_000, n - 1];
+  const ks = [1, 32, 777, 50_000, n - 1];
   const cases = [randn([n], 11), tiedVector(n, 12)].flatMap((x, v) =>
     OPTIONS.map((opts, o) => ({ x, k: ks[(v + o) % ks.length]!, opts })),
   );
@@ -133,13 +148,14 @@ test('topk: 100k random vectors match the sort-based twin exactly', () => {
   }, false);
 });
 
-test('topkRows: every row matches the twin (short rows by rank, long rows by radix)', () => {
+test('topkRows: every row matches the twin (small k, short rows, long rows: every kernel path)', () => {
   const cases: Array<[number, number, number]> = [
     [3, 1, 1],
     [7, 5, 2],
     [33, 64, 10],
     [9, 65, 64],
     [20, 300, 17],
+    [5, 1024, 1000],
     [5, 5000, 2500],
     [4, 40, 0],
     [4, 40, 40],
@@ -163,6 +179,27 @@ test('topkRows: every row matches the twin (short rows by rank, long rows by rad
         assert.equal(got.k, k);
       }
     }
+  }, false);
+});
+
+test('topkRows: sorted, reversed, constant and two-valued rows (quickselect pivots) match the twin', () => {
+  const C = 1000;
+  const rows = [
+    (j: number) => j,
+    (j: number) => C - j,
+    () => 1,
+    (j: number) => j % 2,
+    (j: number) => (j < C / 2 ? j : C - j),
+    (j: number) => ((j * 7919) % 13) - 6,
+  ];
+  const x = Tensor.from(
+    rows.flatMap((f) => Array.from({ length: C }, (_, j) => f(j))),
+    [rows.length, C],
+  );
+  const ks = [1, 2, 499, 500, 501, 999];
+  const expected = ks.map((k) => topkRowsRef(x.data, rows.length, C, k));
+  onEveryBackend((where) => {
+    ks.forEach((k, i) => assertSameSelection(topkRows(x, k), expected[i]!, `k = ${k}, ${where}`));
   }, false);
 });
 

@@ -27,15 +27,13 @@ import { MIN_PARALLEL_WORK } from './dense.js';
 
 export type { RowSelection, RowThreshold, Selection, SelectOptions };
 
-/** Histogram scratch per thread or chunk in the selection kernels (2048 u32 buckets). */
-const HIST_BYTES = 8192;
 /** Vectors at least this long are split into per-thread chunks for top-k and threshold selection. */
 const MIN_CHUNK = 1 << 16;
-/** The radix-select digits, most significant first: shift, bucket mask, and the key bits known before. */
+/** The radix-select digits of kernels/select.ts, most significant first: shift and bucket mask. */
 const DIGITS = [
-  { shift: 21, bmask: 0x7ff, pmask: 0 },
-  { shift: 10, bmask: 0x7ff, pmask: 0xffe00000 },
-  { shift: 0, bmask: 0x3ff, pmask: 0xfffffc00 },
+  { shift: 21, bmask: 0x7ff },
+  { shift: 10, bmask: 0x7ff },
+  { shift: 0, bmask: 0x3ff },
 ] as const;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -195,8 +193,10 @@ function topkWasm(x: Tensor, k: number, opts: SelectOptions, op: string): Select
     const vp = alloc(k * 4);
     const ip = alloc(k * 4);
     const { chunkLen, chunks } = chunking(rt, n);
-    if (chunks === 1 || k === 0 || k === n) {
-      rt.parallel('topk_rows_f32', [xp, 1, n, k, mode, alloc(HIST_BYTES), vp, ip], [[0, 1]]);
+    // Small k: one thread's single pass (kernels/select.ts topkByInsertion) beats chunked radix select.
+    if (chunks === 1 || k === 0 || k === n || k <= (rt.kernels.topk_small_k!() as number)) {
+      const scratch = alloc(rt.kernels.topk_rows_scratch_bytes!() as number);
+      rt.parallel('topk_rows_f32', [xp, 1, n, k, mode, scratch, vp, ip], [[0, 1]]);
     } else {
       topkChunked(rt, xp, n, k, mode, chunkLen, chunks, alloc, vp, ip);
     }
@@ -224,15 +224,16 @@ function topkChunked(
   ip: number,
 ): void {
   const ranges = splitEven(chunks, rt.threads);
-  const hist = alloc(chunks * HIST_BYTES);
+  const stride = (rt.kernels.select_hist_bytes!() as number) / 4; // u32 per chunk histogram
+  const hist = alloc(chunks * stride * 4);
   const above = new Float64Array(chunks); // per chunk: keys known to be above the k-th key
   let tied = new Float64Array(chunks); // per chunk: keys equal to the k-th key (after the last pass)
   let t = 0;
   let kk = k;
-  for (const { shift, bmask, pmask } of DIGITS) {
-    rt.parallel('select_hist_f32', [xp, n, chunkLen, mode, pmask, t, shift, bmask, hist], ranges);
-    const h = rt.u32(hist, chunks * (HIST_BYTES / 4));
-    const at = (c: number, b: number) => h[c * (HIST_BYTES / 4) + b]!;
+  DIGITS.forEach(({ shift, bmask }, pass) => {
+    rt.parallel('select_hist_f32', [xp, n, chunkLen, mode, pass, t, hist], ranges);
+    const h = rt.u32(hist, chunks * stride);
+    const at = (c: number, b: number) => h[c * stride + b]!;
     let b = bmask;
     for (; b > 0; b--) {
       let count = 0;
@@ -243,15 +244,16 @@ function topkChunked(
     }
     t = (t | (b << shift)) >>> 0;
     tied = tied.map((_, c) => at(c, b));
-  }
-  const plan = new Uint32Array(chunks * 2);
+  });
+  // Per chunk: output offset, tie quota, output count, unused (ties go to the earliest chunks first).
+  const plan = new Uint32Array(chunks * 4);
   let offset = 0;
   let ties = kk;
   for (let c = 0; c < chunks; c++) {
     const quota = Math.min(ties, tied[c]!);
-    plan[2 * c] = offset;
-    plan[2 * c + 1] = quota;
-    offset += above[c]! + quota;
+    const count = above[c]! + quota;
+    plan.set([offset, quota, count], 4 * c);
+    offset += count;
     ties -= quota;
   }
   const pp = alloc(plan.byteLength);
@@ -273,7 +275,7 @@ function topkRowsWasm(x: Tensor, k: number, opts: SelectOptions, op: string): Ro
     ptrs.push(ip);
     if (R > 0) {
       const ranges = rt.rowRanges(R, 1, R * C, MIN_PARALLEL_WORK);
-      const scratch = rt.alloc(ranges.length * HIST_BYTES);
+      const scratch = rt.alloc(ranges.length * (rt.kernels.topk_rows_scratch_bytes!() as number));
       ptrs.push(scratch);
       rt.parallel('topk_rows_f32', [xp, R, C, k, modeOf(opts), scratch, vp, ip], slottedRanges(ranges, R));
     }
