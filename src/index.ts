@@ -4,4 +4,5 @@
  */
 export * from './backend/index.js';
 export * from './formats/index.js';
+export * from './io/index.js';
 export * from './tensor/index.js';
