@@ -182,7 +182,8 @@ warm-up call per copy, the median (and min) of at least \`reps\` calls is report
 batch and threads in the same run (> 1 = faster). Unstructured sparsity zeroes a seeded random subset
 of a seeded normal weight (nested across levels); BSR 4×4 zeroes whole blocks; 2:4 keeps the 2 largest
 of every 4; the column-sparse GEMV uses a seeded half of the inputs. Every case's first output is
-checked against sparsekit dense on the same pruned weight. A format with no WebAssembly kernel is
+checked on 64 rows against the exact product (f64 sums in TypeScript); a mismatch is listed
+as an error and makes the command exit with code 1. A format with no WebAssembly kernel is
 listed as "no fast path" and not timed.`;
 
 /** BENCHMARKS.md for every suite result (full runs first, then quick; partial runs are left out). */

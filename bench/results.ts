@@ -34,7 +34,7 @@ export interface CaseResult extends KernelCaseSpec {
   vsOrt?: number;
   /** This onnxruntime record is the faster layout, the one ratios use. */
   peerBaseline?: boolean;
-  /** Max relative difference of the first output against sparsekit dense on the same pruned weight. */
+  /** relError of the first output's check rows against the exact product (f64 sums in TypeScript). */
   relError?: number;
 }
 
@@ -89,7 +89,7 @@ export function resultFile(dir: string, suite: string, mode: SuiteResult['mode']
 
 /** Write `text` to `file` atomically: a temp file in the same folder, then a rename. */
 export function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = `${file}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, text);
     renameSync(tmp, file);
