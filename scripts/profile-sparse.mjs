@@ -5,8 +5,9 @@
 // (bench/ compares against onnxruntime). Needs a build: `node scripts/build-wasm.mjs && npx tsc`.
 //
 // Usage: node scripts/profile-sparse.mjs [--variant simd|relaxed] [--threads 1|2] [--size 4096]
-//                                        [--only csr,bsr,nm,bitmask,coo,dense] [--n 1,8,64] [--rounds 5]
+//                                        [--only csr,bsr,nm,bitmask,coo] [--n 1,8,64] [--rounds 5]
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -18,7 +19,7 @@ const { values: opt } = parseArgs({
     variant: { type: 'string', default: 'relaxed' },
     threads: { type: 'string', default: '1' },
     size: { type: 'string', default: '4096' },
-    only: { type: 'string', default: 'dense,csr,bsr,nm,bitmask,coo' },
+    only: { type: 'string', default: 'csr,bsr,nm,bitmask,coo' },
     n: { type: 'string', default: '1,8,64' },
     rounds: { type: 'string', default: '5' },
   },
@@ -58,20 +59,20 @@ function copiesOf(w, bytes) {
   return out;
 }
 
-/** Median ms per call of matmul(w_copy, b), cycling copies; one warm-up call per copy. */
-function time(copies, b) {
-  for (const w of copies) sk.matmul(w, b);
-  const ms = [];
+/** Median ms per call of matmul(copy, b) for each list of copies, alternating the lists round by round. */
+function timeRounds(lists, b) {
+  for (const copies of lists) for (const w of copies) sk.matmul(w, b);
+  const ms = lists.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
-    for (const w of copies) {
-      const t0 = performance.now();
-      sk.matmul(w, b);
-      ms.push(performance.now() - t0);
-    }
+    lists.forEach((copies, l) => {
+      for (const w of copies) {
+        const t0 = performance.now();
+        sk.matmul(w, b);
+        ms[l].push(performance.now() - t0);
+      }
+    });
   }
-  ms.sort((a, c) => a - c);
-  for (const w of copies) sk.release(w);
-  return ms[ms.length >> 1];
+  return ms.map((xs) => xs.sort((a, c) => a - c)[xs.length >> 1]);
 }
 
 function rhs(N, seed) {
@@ -79,41 +80,49 @@ function rhs(N, seed) {
 }
 
 const dense = sk.randn([S, S], 1);
-const denseMs = {};
+const denseCopies = copiesOf(dense, S * S * 4);
 const rows = [];
-function report(name, bytes, N, ms, nnz) {
-  const base = denseMs[N];
-  const flops = 2 * nnz * N;
-  rows.push({
-    case: name,
-    N,
-    'MB/weight': (bytes / 2 ** 20).toFixed(1),
-    ms: ms.toFixed(3),
-    'GB/s': (bytes / ms / 1e6).toFixed(1),
-    'GFLOP/s (useful)': (flops / ms / 1e6).toFixed(1),
-    'vs dense': base ? `${(base / ms).toFixed(2)}×` : '',
-  });
-  console.error(`${name} N=${N}: ${ms.toFixed(3)} ms`);
-}
 
-for (const N of NS) {
-  const copies = copiesOf(dense, S * S * 4);
-  const ms = time(copies, rhs(N, 2));
-  denseMs[N] = ms;
-  report(`dense (${copies.length} copies)`, S * S * 4, N, ms, S * S);
-}
-
+/** Time a sparse weight against the dense one (same rounds, so machine load affects both alike). */
 function sparseCase(name, w) {
   const bytes = formats.FORMATS[w.format].nbytes(w);
   const nnz = formats.nnz(w);
   const copies = copiesOf(w, bytes);
-  for (const N of NS) report(`${name} (${copies.length} copies)`, bytes, N, time(copies, rhs(N, 3)), nnz);
+  for (const N of NS) {
+    const [ms, denseMs] = timeRounds([copies, denseCopies], rhs(N, 3));
+    rows.push({
+      case: `${name} (${copies.length} copies)`,
+      N,
+      'MB/weight': (bytes / 2 ** 20).toFixed(1),
+      ms: ms.toFixed(3),
+      'dense ms': denseMs.toFixed(3),
+      'GB/s': (bytes / ms / 1e6).toFixed(1),
+      'useful GFLOP/s': ((2 * nnz * N) / ms / 1e6).toFixed(1),
+      'vs dense': `${(denseMs / ms).toFixed(2)}×`,
+    });
+    console.error(`${name} N=${N}: ${ms.toFixed(3)} ms, dense ${denseMs.toFixed(3)} ms`);
+  }
+  for (const c of copies) sk.release(c);
 }
 
 const pruned = {};
 function unstructured(sparsity) {
   pruned[sparsity] ??= sk.sparsify(dense, sparsity, 5);
   return pruned[sparsity];
+}
+
+/** Zero a seeded fraction `sparsity` of the r×c blocks of the dense weight. */
+function blockPrune(r, c, sparsity) {
+  const out = dense.data.slice();
+  const next = sk.rng(9);
+  for (let bi = 0; bi < Math.ceil(S / r); bi++) {
+    for (let bj = 0; bj < Math.ceil(S / c); bj++) {
+      if (next() >= sparsity) continue;
+      for (let i = bi * r; i < Math.min(S, bi * r + r); i++)
+        out.fill(0, i * S + bj * c, i * S + Math.min(S, bj * c + c));
+    }
+  }
+  return new sk.Tensor(out, [S, S]);
 }
 
 if (ONLY.has('csr')) {
@@ -139,28 +148,14 @@ if (ONLY.has('bsr')) {
     [16, 16],
     [3, 5],
   ]) {
-    const w = formats.bsrFromDense(blockPrune(dense, r, c, 0.9), r, c);
-    sparseCase(`bsr ${r}×${c} 90%`, w);
+    sparseCase(`bsr ${r}×${c} 90%`, formats.bsrFromDense(blockPrune(r, c, 0.9), r, c));
   }
-}
-
-/** Zero a seeded 90% of the r×c blocks of t. */
-function blockPrune(t, r, c, sparsity) {
-  const out = t.data.slice();
-  const nbc = Math.ceil(S / c);
-  const next = sk.rng(9);
-  for (let bi = 0; bi < Math.ceil(S / r); bi++) {
-    for (let bj = 0; bj < nbc; bj++) {
-      if (next() >= sparsity) continue;
-      for (let i = bi * r; i < Math.min(S, bi * r + r); i++)
-        out.fill(0, i * S + bj * c, i * S + Math.min(S, bj * c + c));
-    }
-  }
-  return new sk.Tensor(out, [S, S]);
 }
 
 console.log(
   `\nprofile-sparse: ${S}×${S}, variant ${opt.variant}, ${THREADS} thread(s), LLC ${(LLC / 2 ** 20).toFixed(0)} MiB, ` +
-    `median of ${ROUNDS} rounds over the copies`,
+    `median of ${ROUNDS} rounds over the copies; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
 );
 console.table(rows);

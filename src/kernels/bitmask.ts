@@ -140,12 +140,12 @@ export function bitmask_spmm_f32(mask: usize, rowPtr: usize, values: usize, b: u
     while (bits) {
       const v = v128.load32_splat(vp);
       const br = bw + <usize>ctz(bits) * ldb;
-      a0 = f32x4.add(a0, f32x4.mul(v, v128.load(br)));
-      a1 = f32x4.add(a1, f32x4.mul(v, v128.load(br, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(v, v128.load(br, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(v, v128.load(br, 48)));
-      a4 = f32x4.add(a4, f32x4.mul(v, v128.load(br, 64)));
-      a5 = f32x4.add(a5, f32x4.mul(v, v128.load(br, 80)));
+      a0 = madd(v, v128.load(br), a0);
+      a1 = madd(v, v128.load(br, 16), a1);
+      a2 = madd(v, v128.load(br, 32), a2);
+      a3 = madd(v, v128.load(br, 48), a3);
+      a4 = madd(v, v128.load(br, 64), a4);
+      a5 = madd(v, v128.load(br, 80), a5);
       bits &= bits - 1;
       vp += 4;
     }
@@ -172,8 +172,8 @@ export function bitmask_spmm_f32(mask: usize, rowPtr: usize, values: usize, b: u
     while (bits) {
       const v = v128.load32_splat(vp);
       const br = bw + <usize>ctz(bits) * ldb;
-      a0 = f32x4.add(a0, f32x4.mul(v, v128.load(br)));
-      a1 = f32x4.add(a1, f32x4.mul(v, v128.load(br, 16)));
+      a0 = madd(v, v128.load(br), a0);
+      a1 = madd(v, v128.load(br, 16), a1);
       bits &= bits - 1;
       if (!bits) {
         vp += 4;
@@ -181,8 +181,8 @@ export function bitmask_spmm_f32(mask: usize, rowPtr: usize, values: usize, b: u
       }
       const u = v128.load32_splat(vp, 4);
       const bq = bw + <usize>ctz(bits) * ldb;
-      c0 = f32x4.add(c0, f32x4.mul(u, v128.load(bq)));
-      c1 = f32x4.add(c1, f32x4.mul(u, v128.load(bq, 16)));
+      c0 = madd(u, v128.load(bq), c0);
+      c1 = madd(u, v128.load(bq, 16), c1);
       bits &= bits - 1;
       vp += 8;
     }
@@ -213,6 +213,13 @@ export function bitmask_spmm_f32(mask: usize, rowPtr: usize, values: usize, b: u
     }
   }
   v128.store(out, f32x4.add(a0, c0));
+}
+
+/** a·b + c: fused (relaxed_madd) in the relaxed build, a multiply and an add in the plain SIMD build. */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
 }
 
 // @ts-ignore: decorator

@@ -244,17 +244,17 @@ export function bsr_spmm_u32_f32(
       const b0 = v128.load(br);
       const b1 = v128.load(br, 16);
       const w0 = v128.load32_splat(v);
-      a00 = f32x4.add(a00, f32x4.mul(w0, b0));
-      a01 = f32x4.add(a01, f32x4.mul(w0, b1));
+      a00 = madd(w0, b0, a00);
+      a01 = madd(w0, b1, a01);
       const w1 = v128.load32_splat(v + rowBytes);
-      a10 = f32x4.add(a10, f32x4.mul(w1, b0));
-      a11 = f32x4.add(a11, f32x4.mul(w1, b1));
+      a10 = madd(w1, b0, a10);
+      a11 = madd(w1, b1, a11);
       const w2 = v128.load32_splat(v + 2 * rowBytes);
-      a20 = f32x4.add(a20, f32x4.mul(w2, b0));
-      a21 = f32x4.add(a21, f32x4.mul(w2, b1));
+      a20 = madd(w2, b0, a20);
+      a21 = madd(w2, b1, a21);
       const w3 = v128.load32_splat(v + 3 * rowBytes);
-      a30 = f32x4.add(a30, f32x4.mul(w3, b0));
-      a31 = f32x4.add(a31, f32x4.mul(w3, b1));
+      a30 = madd(w3, b0, a30);
+      a31 = madd(w3, b1, a31);
       br += ldb;
     }
     vp += blockBytes;
@@ -295,10 +295,10 @@ export function bsr_spmm_u32_f32(
         let br = bj + <usize>load<I>(bi + (p << S)) * kStride;
         for (let v = vb; v < vb + rowBytes; v += 4) {
           const w = v128.load32_splat(v);
-          a0 = f32x4.add(a0, f32x4.mul(w, v128.load(br)));
-          a1 = f32x4.add(a1, f32x4.mul(w, v128.load(br, 16)));
-          a2 = f32x4.add(a2, f32x4.mul(w, v128.load(br, 32)));
-          a3 = f32x4.add(a3, f32x4.mul(w, v128.load(br, 48)));
+          a0 = madd(w, v128.load(br), a0);
+          a1 = madd(w, v128.load(br, 16), a1);
+          a2 = madd(w, v128.load(br, 32), a2);
+          a3 = madd(w, v128.load(br, 48), a3);
           br += ldb;
         }
         vb += blockBytes;
@@ -319,11 +319,11 @@ export function bsr_spmm_u32_f32(
         let v = vb;
         const vEnd = vb + rowBytes;
         for (; v + 8 <= vEnd; v += 8) {
-          a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(v), v128.load(br)));
-          a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(v, 4), v128.load(br + ldb)));
+          a0 = madd(v128.load32_splat(v), v128.load(br), a0);
+          a1 = madd(v128.load32_splat(v, 4), v128.load(br + ldb), a1);
           br += 2 * ldb;
         }
-        if (v < vEnd) a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(v), v128.load(br)));
+        if (v < vEnd) a0 = madd(v128.load32_splat(v), v128.load(br), a0);
         vb += blockBytes;
       }
       v128.store(out + (<usize>j << 2), f32x4.add(a0, a1));
@@ -343,6 +343,13 @@ export function bsr_spmm_u32_f32(
       store<f32>(out + (<usize>j << 2), acc);
     }
   }
+}
+
+/** a·b + c: fused (relaxed_madd) in the relaxed build, a multiply and an add in the plain SIMD build. */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
 }
 
 // @ts-ignore: decorator

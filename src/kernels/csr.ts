@@ -137,12 +137,12 @@ export function csr_spmm_u32_f32(
   for (let q: usize = 0; q < n; q++) {
     const v = v128.load32_splat(vp + (q << 2));
     const br = bj + <usize>load<I>(ip + (q << S)) * rowBytes;
-    a0 = f32x4.add(a0, f32x4.mul(v, v128.load(br)));
-    a1 = f32x4.add(a1, f32x4.mul(v, v128.load(br, 16)));
-    a2 = f32x4.add(a2, f32x4.mul(v, v128.load(br, 32)));
-    a3 = f32x4.add(a3, f32x4.mul(v, v128.load(br, 48)));
-    a4 = f32x4.add(a4, f32x4.mul(v, v128.load(br, 64)));
-    a5 = f32x4.add(a5, f32x4.mul(v, v128.load(br, 80)));
+    a0 = madd(v, v128.load(br), a0);
+    a1 = madd(v, v128.load(br, 16), a1);
+    a2 = madd(v, v128.load(br, 32), a2);
+    a3 = madd(v, v128.load(br, 48), a3);
+    a4 = madd(v, v128.load(br, 64), a4);
+    a5 = madd(v, v128.load(br, 80), a5);
   }
   v128.store(out, a0);
   v128.store(out, a1, 16);
@@ -167,18 +167,18 @@ export function csr_spmm_u32_f32(
     const v1 = v128.load32_splat(vp + (q << 2), 4);
     const b0 = bj + <usize>load<I>(ip + (q << S)) * rowBytes;
     const b1 = bj + <usize>load<I>(ip + (q << S), B) * rowBytes;
-    a0 = f32x4.add(a0, f32x4.add(f32x4.mul(v0, v128.load(b0)), f32x4.mul(v1, v128.load(b1))));
-    a1 = f32x4.add(a1, f32x4.add(f32x4.mul(v0, v128.load(b0, 16)), f32x4.mul(v1, v128.load(b1, 16))));
-    a2 = f32x4.add(a2, f32x4.add(f32x4.mul(v0, v128.load(b0, 32)), f32x4.mul(v1, v128.load(b1, 32))));
-    a3 = f32x4.add(a3, f32x4.add(f32x4.mul(v0, v128.load(b0, 48)), f32x4.mul(v1, v128.load(b1, 48))));
+    a0 = madd(v1, v128.load(b1), madd(v0, v128.load(b0), a0));
+    a1 = madd(v1, v128.load(b1, 16), madd(v0, v128.load(b0, 16), a1));
+    a2 = madd(v1, v128.load(b1, 32), madd(v0, v128.load(b0, 32), a2));
+    a3 = madd(v1, v128.load(b1, 48), madd(v0, v128.load(b0, 48), a3));
   }
   if (q < n) {
     const v = v128.load32_splat(vp + (q << 2));
     const br = bj + <usize>load<I>(ip + (q << S)) * rowBytes;
-    a0 = f32x4.add(a0, f32x4.mul(v, v128.load(br)));
-    a1 = f32x4.add(a1, f32x4.mul(v, v128.load(br, 16)));
-    a2 = f32x4.add(a2, f32x4.mul(v, v128.load(br, 32)));
-    a3 = f32x4.add(a3, f32x4.mul(v, v128.load(br, 48)));
+    a0 = madd(v, v128.load(br), a0);
+    a1 = madd(v, v128.load(br, 16), a1);
+    a2 = madd(v, v128.load(br, 32), a2);
+    a3 = madd(v, v128.load(br, 48), a3);
   }
   v128.store(out, a0);
   v128.store(out, a1, 16);
@@ -214,8 +214,8 @@ export function csr_spmm_u32_f32(
   for (; q < n; q++) {
     const v = v128.load32_splat(vp + (q << 2));
     const br = bj + <usize>load<I>(ip + (q << S)) * rowBytes;
-    a0 = f32x4.add(a0, f32x4.mul(v, v128.load(br)));
-    a1 = f32x4.add(a1, f32x4.mul(v, v128.load(br, 16)));
+    a0 = madd(v, v128.load(br), a0);
+    a1 = madd(v, v128.load(br, 16), a1);
   }
   v128.store(out, a0);
   v128.store(out, a1, 16);
@@ -244,6 +244,13 @@ export function csr_spmm_u32_f32(
     a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(vp + (q << 2)), v128.load(bj + <usize>load<I>(ip + (q << S)) * rowBytes)));
   }
   v128.store(out, a0);
+}
+
+/** a·b + c: fused (relaxed_madd) in the relaxed build, a multiply and an add in the plain SIMD build. */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
 }
 
 // @ts-ignore: decorator

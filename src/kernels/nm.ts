@@ -190,10 +190,10 @@ export function nm_spmm_f32(values: usize, meta: usize, b: usize, out: usize, N:
         for (let s = 0; s < n; s++) {
           const w = v128.load32_splat(vp + (<usize>s << 2));
           const br = bg + <usize>(rec & mask) * ldb;
-          a0 = f32x4.add(a0, f32x4.mul(w, v128.load(br)));
-          a1 = f32x4.add(a1, f32x4.mul(w, v128.load(br, 16)));
-          a2 = f32x4.add(a2, f32x4.mul(w, v128.load(br, 32)));
-          a3 = f32x4.add(a3, f32x4.mul(w, v128.load(br, 48)));
+          a0 = madd(w, v128.load(br), a0);
+          a1 = madd(w, v128.load(br, 16), a1);
+          a2 = madd(w, v128.load(br, 32), a2);
+          a3 = madd(w, v128.load(br, 48), a3);
           rec >>= bits;
         }
         vp += slotBytes;
@@ -269,10 +269,10 @@ export function nm24_spmm_f32(values: usize, meta: usize, b: usize, out: usize, 
         const w1 = v128.load32_splat(vp, 4);
         const b0 = bg + (mm & 3) * ldb;
         const b1 = bg + ((mm >> 2) & 3) * ldb;
-        a0 = f32x4.add(a0, f32x4.add(f32x4.mul(w0, v128.load(b0)), f32x4.mul(w1, v128.load(b1))));
-        a1 = f32x4.add(a1, f32x4.add(f32x4.mul(w0, v128.load(b0, 16)), f32x4.mul(w1, v128.load(b1, 16))));
-        a2 = f32x4.add(a2, f32x4.add(f32x4.mul(w0, v128.load(b0, 32)), f32x4.mul(w1, v128.load(b1, 32))));
-        a3 = f32x4.add(a3, f32x4.add(f32x4.mul(w0, v128.load(b0, 48)), f32x4.mul(w1, v128.load(b1, 48))));
+        a0 = madd(w1, v128.load(b1), madd(w0, v128.load(b0), a0));
+        a1 = madd(w1, v128.load(b1, 16), madd(w0, v128.load(b0, 16), a1));
+        a2 = madd(w1, v128.load(b1, 32), madd(w0, v128.load(b0, 32), a2));
+        a3 = madd(w1, v128.load(b1, 48), madd(w0, v128.load(b0, 48), a3));
         bg += groupStride;
       }
       const o = cRow + (<usize>j << 2);
@@ -306,6 +306,13 @@ export function nm24_spmm_f32(values: usize, meta: usize, b: usize, out: usize, 
       store<f32>(cRow + (<usize>j << 2), acc);
     }
   }
+}
+
+/** a·b + c: fused (relaxed_madd) in the relaxed build, a multiply and an add in the plain SIMD build. */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
 }
 
 // @ts-ignore: decorator
