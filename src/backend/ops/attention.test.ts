@@ -56,7 +56,7 @@ function exact(c: Case, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions 
 }
 
 // Odd T (1, 5, 17, 130) and d (1, 3, 16, 64, 256); decode (Tq = 1), prefill (Tq = Tk) and Tq < Tk;
-// multi-head, grouped-query (H = 4 over Hkv = 2) and multi-query (Hkv = 1).
+// multi-head, grouped-query (H = 4 over Hkv = 2, H = 8 over Hkv = 2) and multi-query (Hkv = 1).
 const CASES: Case[] = [
   { H: 1, Hkv: 1, Tq: 1, Tk: 1, d: 1, B: 64 },
   { H: 4, Hkv: 2, Tq: 5, Tk: 5, d: 3, B: 4 },
@@ -67,6 +67,9 @@ const CASES: Case[] = [
   { H: 4, Hkv: 1, Tq: 5, Tk: 17, d: 64, B: 4 },
   { H: 1, Hkv: 1, Tq: 130, Tk: 130, d: 3, B: 32 },
   { H: 2, Hkv: 1, Tq: 40, Tk: 70, d: 256, B: 16 },
+  // kv groups of 4 and 8 heads: the kernel runs 4 heads of a group together.
+  { H: 8, Hkv: 2, Tq: 1, Tk: 130, d: 64, B: 16 },
+  { H: 8, Hkv: 1, Tq: 33, Tk: 40, d: 16, B: 8 },
 ];
 
 test('attention with a dense (or absent) mask equals exact attention, causal and not', () => {
@@ -160,17 +163,27 @@ test('grouped-query attention equals multi-head attention with each kv head repe
 
 test('a query row whose every key is masked out outputs zeros', () => {
   // Tq = Tk = 8, B = 4: query block 0 (rows 0–3) may only see key block 0 under the causal mask, and the
-  // mask turns that tile off, so rows 0–3 have no key. Rows 4–7 keep key block 1.
-  const c = { H: 1, Hkv: 1, Tq: 8, Tk: 8, d: 6, B: 4 };
+  // mask turns that tile off for head 2, so head 2's rows 0–3 have no key. Its rows 4–7 keep key block 1.
+  // Four heads over one kv head run together in the kernel, so heads 0, 1, 3 must be unaffected.
+  const c = { H: 4, Hkv: 1, Tq: 8, Tk: 8, d: 6, B: 4 };
   const { q, k, v } = inputs(c, 9);
-  const blockMask = Uint8Array.from([0, 1, 0, 1]);
+  const blockMask = new Uint8Array(4 * 2 * 2).fill(1);
+  blockMask[2 * 4] = 0; // head 2, query block 0, key block 0
+  const dense = exact(c, q, k, v);
   const check = (where: string) => {
     const o = attention(q, k, v, { blockSize: 4, blockMask });
-    assert.deepEqual([...o.data.subarray(0, 24)], new Array(24).fill(0), `${where}: rows 0–3`);
+    const head = (h: number) => o.data.subarray(h * 48, h * 48 + 48);
+    assert.deepEqual([...head(2).subarray(0, 24)], new Array(24).fill(0), `${where}: head 2 rows 0–3`);
     assert.ok(
-      o.data.subarray(24).some((x) => x !== 0),
-      `${where}: rows 4–7 are not zero`,
+      head(2)
+        .subarray(24)
+        .some((x) => x !== 0),
+      `${where}: head 2 rows 4–7 are not zero`,
     );
+    for (const h of [0, 1, 3]) {
+      const err = relError(head(h), dense.subarray(h * 48, h * 48 + 48));
+      assert.ok(err <= TOL.attention, `${where}: head ${h} matches dense attention`);
+    }
     assert.ok(relError(o.data, exact(c, q, k, v, { blockMask })) <= TOL.attention, where);
   };
   onEveryRuntime(check);

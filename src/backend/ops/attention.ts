@@ -1,7 +1,7 @@
 /**
  * Blocked causal attention forward with online softmax and an optional block mask (block-sparse attention):
  * the kernel skips every query-block × key-block tile the mask turns off. Work is split across threads by
- * (head, query block), balanced by the number of tiles each one computes.
+ * (head, query block) — or (4 heads of one kv group, query block) — balanced by the tiles each computes.
  */
 
 import { Tensor } from '../../tensor/tensor.js';
@@ -110,17 +110,37 @@ function padRows(src: Float32Array, rows: number, d: number, dp: number): Float3
   return out;
 }
 
-/** Tiles each (head, query block) work item computes, as a cumulative cost for splitting across threads. */
-function tileCosts({ H, Tq, Tk }: AttentionDims, { causal, blockSize: B, blockMask }: AttentionMasking) {
+/**
+ * The kernel's work items: (head, query block), or (4 heads, query block) when the kv group size H/Hkv is a
+ * multiple of 4, so one pass over a kv head's K and V serves 4 query heads (see kernels/attention.ts).
+ */
+function workItems({ H, Hkv, Tq }: AttentionDims, B: number): { heads4: boolean; items: number } {
+  const heads4 = (H / Hkv) % 4 === 0;
+  return { heads4, items: (heads4 ? H / 4 : H) * Math.ceil(Tq / B) };
+}
+
+/** Cumulative cost of the work items (tiles computed × heads) for splitting them across threads. */
+function itemCosts(dims: AttentionDims, { causal, blockSize: B, blockMask }: AttentionMasking): Float64Array {
+  const { Tq, Tk } = dims;
+  const { heads4, items } = workItems(dims, B);
+  const lanes = heads4 ? 4 : 1;
   const nQB = Math.ceil(Tq / B);
   const nKB = Math.ceil(Tk / B);
-  const prefix = new Float64Array(H * nQB + 1);
-  for (let w = 0; w < H * nQB; w++) {
+  const tileOn = (h: number, qb: number, kb: number) =>
+    blockMask === undefined || blockMask[(h * nQB + qb) * nKB + kb] !== 0;
+  const prefix = new Float64Array(items + 1);
+  for (let w = 0; w < items; w++) {
+    const h0 = Math.floor(w / nQB) * lanes;
     const qb = w % nQB;
     const lastPos = Tk - Tq + Math.min(Tq, qb * B + B) - 1;
     let tiles = 1; // the item's own set-up and normalisation
     for (let kb = 0; kb < nKB && !(causal && kb * B > lastPos); kb++) {
-      if (blockMask === undefined || blockMask[w * nKB + kb] !== 0) tiles++;
+      for (let t = 0; t < lanes; t++) {
+        if (tileOn(h0 + t, qb, kb)) {
+          tiles += lanes;
+          break;
+        }
+      }
     }
     prefix[w + 1] = prefix[w]! + tiles;
   }
@@ -153,15 +173,16 @@ function attentionWasm(
     const mp = masking.blockMask ? upload(masking.blockMask) : 0;
     const op = rt.alloc(H * Tq * dp * 4);
     ptrs.push(op);
-    const items = H * Math.ceil(Tq / B);
-    const prefix = tileCosts(dims, masking);
-    const work = prefix[items]! * B * B * dp * 4; // ≈ flops: 4 per (query, key, column) in a tile
+    const { heads4, items } = workItems(dims, B);
+    const prefix = itemCosts(dims, masking);
+    const work = (prefix[items]! * B * B * dp * 4) / (heads4 ? 1 : 4); // ≈ flops: 4 per (row, key, column)
     const ranges =
       work < MIN_PARALLEL_WORK ? [[0, items] as [number, number]] : splitByPrefix(prefix, rt.threads);
-    const slotBytes = rt.kernels.attention_scratch_bytes!(B, dp) as number;
+    const slotBytes = rt.kernels.attention_scratch_bytes!(B) as number;
     const scratch = rt.alloc(ranges.length * slotBytes);
     ptrs.push(scratch);
-    const args = [qp, kp, vp, op, H, Hkv, Tq, Tk, dp, B, mp, masking.causal ? 1 : 0, masking.scale, scratch];
+    const causal = masking.causal ? 1 : 0;
+    const args = [qp, kp, vp, op, H, Hkv, Tq, Tk, dp, B, mp, causal, heads4 ? 1 : 0, masking.scale, scratch];
     rt.parallel('attention_f32', args, slottedRanges(ranges, items));
     const o = rt.f32(op, H * Tq * dp);
     if (dp === d) out.data.set(o);

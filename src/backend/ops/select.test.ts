@@ -199,7 +199,9 @@ test('topkRows: sorted, reversed, constant and two-valued rows (quickselect pivo
   const ks = [1, 2, 499, 500, 501, 999];
   const expected = ks.map((k) => topkRowsRef(x.data, rows.length, C, k));
   onEveryBackend((where) => {
-    ks.forEach((k, i) => assertSameSelection(topkRows(x, k), expected[i]!, `k = ${k}, ${where}`));
+    ks.forEach((k, i) => {
+      assertSameSelection(topkRows(x, k), expected[i]!, `k = ${k}, ${where}`);
+    });
   }, false);
 });
 
