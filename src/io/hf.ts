@@ -82,7 +82,10 @@ export interface HfFolderContents {
   tokenizerJson?: string | object;
   /** tokenizer_config.json as text or an object. */
   tokenizerConfig?: string | object;
-  /** Largest shard in bytes of tensor data (default 5e9, transformers' "5GB"); more → sharded with an index. */
+  /**
+   * Largest shard in bytes of tensor data; more → sharded with an index. Default: a WeightSource keeps its
+   * own layout (same files, same tensors in each); tensors given directly use 5e9 (transformers' "5GB").
+   */
   maxShardBytes?: number;
   /** Replace an existing folder at `dir` (default false). */
   overwrite?: boolean;
@@ -122,8 +125,8 @@ function writeText(path: string, text: string): void {
 /**
  * Write a model folder atomically: everything goes into a temporary folder beside `dir`, which is renamed
  * to `dir` only once complete (never a half-written model). Weights are written as transformers'
- * `save_pretrained` writes them (`{ format: 'pt' }` metadata, sharded above `maxShardBytes`), one tensor in
- * memory at a time when copying from a WeightSource. The config is validated first.
+ * `save_pretrained` writes them (`{ format: 'pt' }` metadata, sharded above `maxShardBytes`); copying from a
+ * WeightSource keeps its sharding and holds one tensor in memory at a time. The config is validated first.
  */
 export function writeHfFolder(dir: string, contents: HfFolderContents): void {
   const configRaw = rawOf(contents.config);
@@ -131,7 +134,9 @@ export function writeHfFolder(dir: string, contents: HfFolderContents): void {
   const generationRaw =
     contents.generationConfig === undefined ? undefined : rawOf(contents.generationConfig);
   if (generationRaw !== undefined) parseGenerationConfig(generationRaw, join(dir, 'generation_config.json'));
-  const weights = isWeightSource(contents.weights) ? entriesFromSource(contents.weights) : contents.weights;
+  const source = isWeightSource(contents.weights) ? contents.weights : undefined;
+  const weights = source ? entriesFromSource(source) : (contents.weights as TensorEntries);
+  const keepLayout = source !== undefined && contents.maxShardBytes === undefined;
   const text = (v: string | object) => (typeof v === 'string' ? v : `${JSON.stringify(v, null, 2)}\n`);
   writeDirAtomic(
     dir,
@@ -146,6 +151,7 @@ export function writeHfFolder(dir: string, contents: HfFolderContents): void {
       }
       writeShardedSafetensors(tmp, weights, {
         metadata: { format: 'pt' },
+        ...(keepLayout ? { shards: source.layout() } : {}),
         ...(contents.maxShardBytes !== undefined ? { maxShardBytes: contents.maxShardBytes } : {}),
       });
     },

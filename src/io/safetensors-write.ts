@@ -145,6 +145,8 @@ export interface ShardOptions extends WriteOptions {
   maxShardBytes?: number;
   /** File name stem (default `model` → `model-00001-of-00003.safetensors`, `model.safetensors.index.json`). */
   stem?: string;
+  /** An explicit partition: tensor names per shard, in shard order (e.g. a source's `layout()`); overrides maxShardBytes. */
+  shards?: readonly (readonly string[])[];
 }
 
 /** What `writeShardedSafetensors` wrote. */
@@ -167,36 +169,23 @@ export function writeShardedSafetensors(
   tensors: TensorEntries,
   options: ShardOptions = {},
 ): ShardedWrite {
-  const max = options.maxShardBytes ?? 5e9;
   const stem = options.stem ?? 'model';
-  if (!(max > 0)) throw new RangeError(`writeShardedSafetensors: maxShardBytes must be > 0, got ${max}`);
-  const shards: Planned[][] = [];
-  let current: Planned[] = [];
-  let size = 0;
+  const list: Planned[] = [];
   const seen = new Set<string>();
   for (const [name, entry] of entryList(tensors)) {
     if (seen.has(name)) throw new Error(`${dir}: tensor "${name}" is given twice`);
     seen.add(name);
-    const t = { name, entry, bytes: byteCount(dir, name, entry) };
-    if (t.bytes > max) {
-      shards.push([t]);
-      continue;
-    }
-    if (size + t.bytes > max && current.length > 0) {
-      shards.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(t);
-    size += t.bytes;
+    list.push({ name, entry, bytes: byteCount(dir, name, entry) });
   }
-  if (current.length > 0 || shards.length === 0) shards.push(current);
+  const shards = options.shards
+    ? partitionAs(dir, list, options.shards)
+    : partitionBySize(list, options.maxShardBytes ?? 5e9);
   if (shards.length === 1) {
     const file = `${stem}.safetensors`;
     writeSafetensors(
       join(dir, file),
       shards[0]!.map((t) => [t.name, t.entry] as const),
-      options,
+      { metadata: options.metadata },
     );
     return { files: [file], indexFile: undefined };
   }
@@ -208,7 +197,7 @@ export function writeShardedSafetensors(
     writeSafetensors(
       join(dir, files[i]!),
       shard.map((t) => [t.name, t.entry] as const),
-      options,
+      { metadata: options.metadata },
     );
     for (const t of shard) {
       weightMap[t.name] = files[i]!;
@@ -224,6 +213,51 @@ export function writeShardedSafetensors(
   const text = `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: sorted }, null, 2)}\n`;
   writeFileAtomic(join(dir, indexFile), (fd) => writeAll(fd, new TextEncoder().encode(text)));
   return { files, indexFile };
+}
+
+/** Greedy split as huggingface_hub's `split_state_dict_into_shards_factory`: fill, tip over, oversized alone. */
+function partitionBySize(list: readonly Planned[], max: number): Planned[][] {
+  if (!(max > 0)) throw new RangeError(`writeShardedSafetensors: maxShardBytes must be > 0, got ${max}`);
+  const shards: Planned[][] = [];
+  let current: Planned[] = [];
+  let size = 0;
+  for (const t of list) {
+    if (t.bytes > max) {
+      shards.push([t]);
+      continue;
+    }
+    if (size + t.bytes > max && current.length > 0) {
+      shards.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(t);
+    size += t.bytes;
+  }
+  if (current.length > 0 || shards.length === 0) shards.push(current);
+  return shards;
+}
+
+/** The given partition, checked to name every tensor exactly once. */
+function partitionAs(
+  dir: string,
+  list: readonly Planned[],
+  groups: readonly (readonly string[])[],
+): Planned[][] {
+  const byName = new Map(list.map((t) => [t.name, t]));
+  const shards = groups.map((g) =>
+    g.map((name) => {
+      const t = byName.get(name);
+      if (!t)
+        throw new Error(
+          `${dir}: shard layout names tensor "${name}", which is not being written (or is named twice)`,
+        );
+      byName.delete(name);
+      return t;
+    }),
+  );
+  if (byName.size > 0) throw new Error(`${dir}: shard layout leaves out tensor "${[...byName.keys()][0]}"`);
+  return shards.length > 0 ? shards : [[]];
 }
 
 /**

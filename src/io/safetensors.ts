@@ -47,6 +47,8 @@ export interface WeightSource {
   info(name: string): TensorInfo;
   /** Read one tensor's data from disk. */
   readTensor(name: string): RawTensor;
+  /** Tensor names grouped by file, files in order (one group for a single file); lets a copy keep the sharding. */
+  layout(): string[][];
   /** Close open file handles; reading after close reopens nothing and throws. */
   close(): void;
 }
@@ -272,6 +274,10 @@ export class SafetensorsFile implements WeightSource {
 
   has(name: string): boolean {
     return this.byName.has(name);
+  }
+
+  layout(): string[][] {
+    return [this.names()];
   }
 
   info(name: string): TensorInfo {

@@ -102,6 +102,13 @@ export class ShardedSafetensors implements WeightSource {
     return [...this.weightMap.keys()];
   }
 
+  /** Names grouped by shard, shards sorted by file name (`model-00001-of-…` first), names in index order. */
+  layout(): string[][] {
+    return this.shardFiles()
+      .sort()
+      .map((file) => [...this.weightMap].filter(([, f]) => f === file).map(([t]) => t));
+  }
+
   has(name: string): boolean {
     return this.weightMap.has(name);
   }
