@@ -203,10 +203,6 @@ function readFully(fd: number, target: Uint8Array, position: number, file: strin
   }
 }
 
-if (endianness() !== 'LE') {
-  throw new Error('sparsekit io: safetensors data is little-endian and this machine is big-endian');
-}
-
 /**
  * One safetensors file, opened lazily: `open` reads and validates the header only; `readTensor` reads one
  * tensor's bytes with a positioned read. Memory held between reads is the header alone.
@@ -231,6 +227,12 @@ export class SafetensorsFile implements WeightSource {
 
   /** Open `path` and validate its header (see `parseHeader`); throws IoError naming what is wrong. */
   static open(path: string): SafetensorsFile {
+    if (endianness() !== 'LE') {
+      throw new IoError(
+        path,
+        'safetensors data is little-endian and this machine is big-endian; sparsekit cannot view it in place',
+      );
+    }
     const fd = openSync(path, 'r');
     try {
       const size = fstatSync(fd).size;
