@@ -275,9 +275,3 @@ export function entriesFromSource(
   }
   return out;
 }
-
-/** Write a small JSON file atomically with the 2-space indent and trailing newline transformers uses. */
-export function writeJsonFile(path: string, value: unknown): void {
-  const text = typeof value === 'string' ? value : `${JSON.stringify(value, null, 2)}\n`;
-  writeFileAtomic(path, (fd) => writeAll(fd, new TextEncoder().encode(text)));
-}
