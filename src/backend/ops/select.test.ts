@@ -90,8 +90,8 @@ test('topk: exact results on tiny vectors (ties, abs, smallest, k = 0, k = n, ±
   });
 });
 
-test('topk: ties at the k-th value go to the lowest indices on every path (one-pass buffer, quickselect, radix, chunked)', () => {
-  for (const n of [60, 600, 2000, 100_000]) {
+test('topk: ties at the k-th value go to the lowest indices (one-pass buffer, radix select, chunked radix select)', () => {
+  for (const n of [60, 2000, 100_000]) {
     // x[i] = i mod 10: the 9s are all kept, then the first five 8s.
     const x = Tensor.from(Array.from({ length: n }, (_, i) => i % 10));
     const nines = Array.from({ length: n / 10 }, (_, j) => 10 * j + 9);
@@ -155,6 +155,7 @@ test('topkRows: every row matches the twin (small k, short rows, long rows: ever
     [33, 64, 10],
     [9, 65, 64],
     [20, 300, 17],
+    [5, 128, 100],
     [5, 1024, 1000],
     [5, 5000, 2500],
     [4, 40, 0],
@@ -183,7 +184,7 @@ test('topkRows: every row matches the twin (small k, short rows, long rows: ever
 });
 
 test('topkRows: sorted, reversed, constant and two-valued rows (quickselect pivots) match the twin', () => {
-  const C = 1000;
+  const C = 128;
   const rows = [
     (j: number) => j,
     (j: number) => C - j,
@@ -196,7 +197,7 @@ test('topkRows: sorted, reversed, constant and two-valued rows (quickselect pivo
     rows.flatMap((f) => Array.from({ length: C }, (_, j) => f(j))),
     [rows.length, C],
   );
-  const ks = [1, 2, 499, 500, 501, 999];
+  const ks = [1, 2, 33, 63, 64, 65, 127];
   const expected = ks.map((k) => topkRowsRef(x.data, rows.length, C, k));
   onEveryBackend((where) => {
     ks.forEach((k, i) => {
