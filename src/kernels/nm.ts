@@ -59,9 +59,128 @@ const SWIZZLE_24_HI: usize = SWIZZLE_24 + 256;
 
 // ---- SpMV ------------------------------------------------------------------------------------------
 
-/** y[i] = Σ_g Σ_s values[i,g,s] · x[g·m + pos(i,g,s)] for i in [r0, r1), any n:m with m ≤ 16. */
+/**
+ * y[i] = Σ_g Σ_s values[i,g,s] · x[g·m + pos(i,g,s)] for i in [r0, r1), any n:m with m ≤ 16 (2:4 has
+ * nm24_spmv_f32). n = 1, 2 and 4 gather four slots into one v128 per step (four groups, two groups, one
+ * group); other n decode a group's whole record as one u64 and gather four slots at a time, then one.
+ */
 export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, G: i32, n: i32, m: i32, r0: i32, r1: i32): void {
   const bits = 32 - clz(m - 1);
+  // the inlined n = 2 and n = 4 bodies are instantiated per field width so their shifts are constants
+  if (n == 1) nmSpmv1(values, meta, x, y, G, m, r0, r1);
+  else if (n == 2 && bits == 2) nmSpmv2(values, meta, x, y, G, m, 2, r0, r1);
+  else if (n == 2 && bits == 3) nmSpmv2(values, meta, x, y, G, m, 3, r0, r1);
+  else if (n == 2) nmSpmv2(values, meta, x, y, G, m, 4, r0, r1);
+  else if (n == 4 && bits == 3) nmSpmv4(values, meta, x, y, G, m, 3, r0, r1);
+  else if (n == 4) nmSpmv4(values, meta, x, y, G, m, 4, r0, r1);
+  else nmSpmvAny(values, meta, x, y, G, n, m, bits, r0, r1);
+}
+
+/** n = 1: one meta byte (the position) and one value per group; four groups per step. */
+// @ts-ignore: decorator
+@inline function nmSpmv1(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, r0: i32, r1: i32): void {
+  const groupBytes = <usize>m << 2;
+  for (let i = r0; i < r1; i++) {
+    const vRow = values + ((<usize>i * <usize>G) << 2);
+    const mRow = meta + <usize>i * <usize>G;
+    let a = f32x4.splat(0);
+    let xg = x;
+    let g = 0;
+    for (; g + 4 <= G; g += 4) {
+      const mp = mRow + <usize>g;
+      let gx = v128.load32_zero(xg + (<usize>load<u8>(mp) << 2));
+      gx = v128.load32_lane(xg + groupBytes + (<usize>load<u8>(mp, 1) << 2), gx, 1);
+      gx = v128.load32_lane(xg + 2 * groupBytes + (<usize>load<u8>(mp, 2) << 2), gx, 2);
+      gx = v128.load32_lane(xg + 3 * groupBytes + (<usize>load<u8>(mp, 3) << 2), gx, 3);
+      a = madd(v128.load(vRow + (<usize>g << 2)), gx, a);
+      xg += 4 * groupBytes;
+    }
+    let acc = hsum(a);
+    for (; g < G; g++) {
+      acc += load<f32>(vRow + (<usize>g << 2)) * load<f32>(xg + (<usize>load<u8>(mRow + <usize>g) << 2));
+      xg += groupBytes;
+    }
+    store<f32>(y + (<usize>i << 2), acc);
+  }
+}
+
+/** n = 2 (m ≠ 4): one meta byte holds both positions (bits ≤ 4 each); two groups per step. */
+// @ts-ignore: decorator
+@inline function nmSpmv2(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, bits: i32, r0: i32, r1: i32): void {
+  const groupBytes = <usize>m << 2;
+  const mask: usize = (1 << bits) - 1;
+  for (let i = r0; i < r1; i++) {
+    const vRow = values + ((<usize>i * <usize>G) << 3);
+    const mRow = meta + <usize>i * <usize>G;
+    let a = f32x4.splat(0);
+    let xg = x;
+    let g = 0;
+    for (; g + 2 <= G; g += 2) {
+      const b0 = <usize>load<u8>(mRow + <usize>g);
+      const b1 = <usize>load<u8>(mRow + <usize>g, 1);
+      const xh = xg + groupBytes;
+      let gx = v128.load32_zero(xg + ((b0 & mask) << 2));
+      gx = v128.load32_lane(xg + ((b0 >> bits) << 2), gx, 1);
+      gx = v128.load32_lane(xh + ((b1 & mask) << 2), gx, 2);
+      gx = v128.load32_lane(xh + ((b1 >> bits) << 2), gx, 3);
+      a = madd(v128.load(vRow + (<usize>g << 3)), gx, a);
+      xg += 2 * groupBytes;
+    }
+    let acc = hsum(a);
+    if (g < G) {
+      const b0 = <usize>load<u8>(mRow + <usize>g);
+      const vp = vRow + (<usize>g << 3);
+      acc += load<f32>(vp) * load<f32>(xg + ((b0 & mask) << 2)) + load<f32>(vp, 4) * load<f32>(xg + ((b0 >> bits) << 2));
+    }
+    store<f32>(y + (<usize>i << 2), acc);
+  }
+}
+
+/** n = 4 (m ≥ 5): a two-byte record holds the four positions (bits = 3 or 4); one group per step. */
+// @ts-ignore: decorator
+@inline function nmSpmv4(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, bits: i32, r0: i32, r1: i32): void {
+  const groupBytes = <usize>m << 2;
+  const mask: usize = (1 << bits) - 1;
+  const b2 = <usize>(2 * bits);
+  const b3 = <usize>(3 * bits);
+  for (let i = r0; i < r1; i++) {
+    const vRow = values + ((<usize>i * <usize>G) << 4);
+    const mRow = meta + ((<usize>i * <usize>G) << 1);
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let xg = x;
+    let g = 0;
+    for (; g + 2 <= G; g += 2) {
+      const r = <usize>load<u16>(mRow + (<usize>g << 1));
+      const t = <usize>load<u16>(mRow + (<usize>g << 1), 2);
+      const xh = xg + groupBytes;
+      let gx = v128.load32_zero(xg + ((r & mask) << 2));
+      let hx = v128.load32_zero(xh + ((t & mask) << 2));
+      gx = v128.load32_lane(xg + (((r >> <usize>bits) & mask) << 2), gx, 1);
+      hx = v128.load32_lane(xh + (((t >> <usize>bits) & mask) << 2), hx, 1);
+      gx = v128.load32_lane(xg + (((r >> b2) & mask) << 2), gx, 2);
+      hx = v128.load32_lane(xh + (((t >> b2) & mask) << 2), hx, 2);
+      gx = v128.load32_lane(xg + (((r >> b3) & mask) << 2), gx, 3);
+      hx = v128.load32_lane(xh + (((t >> b3) & mask) << 2), hx, 3);
+      a0 = madd(v128.load(vRow + (<usize>g << 4)), gx, a0);
+      a1 = madd(v128.load(vRow + (<usize>g << 4), 16), hx, a1);
+      xg += 2 * groupBytes;
+    }
+    if (g < G) {
+      const r = <usize>load<u16>(mRow + (<usize>g << 1));
+      let gx = v128.load32_zero(xg + ((r & mask) << 2));
+      gx = v128.load32_lane(xg + (((r >> <usize>bits) & mask) << 2), gx, 1);
+      gx = v128.load32_lane(xg + (((r >> b2) & mask) << 2), gx, 2);
+      gx = v128.load32_lane(xg + (((r >> b3) & mask) << 2), gx, 3);
+      a0 = madd(v128.load(vRow + (<usize>g << 4)), gx, a0);
+    }
+    store<f32>(y + (<usize>i << 2), hsum(f32x4.add(a0, a1)));
+  }
+}
+
+/** Any n: a group's record (≤ 8 bytes) as one u64, four slots at a time, then one at a time. */
+// @ts-ignore: decorator
+@inline function nmSpmvAny(values: usize, meta: usize, x: usize, y: usize, G: i32, n: i32, m: i32, bits: i32, r0: i32, r1: i32): void {
   const mask: u64 = (1 << bits) - 1;
   const mb = <usize>((n * bits + 7) >> 3);
   const groupBytes = <usize>m << 2;
@@ -75,13 +194,12 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, G: i
     for (let g = 0; g < G; g++) {
       let rec = load<u64>(mp);
       let s = 0;
-      // four slots at a time: one v128 of values times four x values gathered lane by lane
       for (; s + 4 <= n; s += 4) {
         let gx = v128.load32_zero(xg + (<usize>(rec & mask) << 2));
         gx = v128.load32_lane(xg + (<usize>((rec >> bits) & mask) << 2), gx, 1);
         gx = v128.load32_lane(xg + (<usize>((rec >> (2 * bits)) & mask) << 2), gx, 2);
         gx = v128.load32_lane(xg + (<usize>((rec >> (3 * bits)) & mask) << 2), gx, 3);
-        a = f32x4.add(a, f32x4.mul(v128.load(vp + (<usize>s << 2)), gx));
+        a = madd(v128.load(vp + (<usize>s << 2)), gx, a);
         rec >>= 4 * bits;
       }
       for (; s < n; s++) {

@@ -17,11 +17,12 @@ const RUNTIMES: Array<[WasmVariant, number]> = [
   ['relaxed', 1],
   ['relaxed', 2],
 ];
-/** 2:4 (own kernels), and generic n:m with 1-, 2- and 3-slot-aligned records. */
+/** 2:4 (own kernels); the generic kernel's n = 1, 2 and 4 paths (1:4, 2:8, 4:8) and its any-n path (3:16). */
 const PATTERNS: Array<[number, number]> = [
   [2, 4],
   [4, 8],
   [1, 4],
+  [2, 8],
   [3, 16],
 ];
 /** Column counts with a partial last group for every m above (and one exact multiple). */
@@ -56,7 +57,7 @@ function assertTwin(w: NM, N: number, what: string): void {
 for (const [variant, threads] of RUNTIMES) {
   const rt = `${variant}, ${threads} thread${threads > 1 ? 's' : ''}`;
 
-  test(`nm: SpMV and SpMM match nmMatmul for 2:4, 4:8, 1:4, 3:16 with partial last groups (${rt})`, () => {
+  test(`nm: SpMV and SpMM match nmMatmul for 2:4, 4:8, 1:4, 2:8, 3:16 with partial last groups (${rt})`, () => {
     useRuntime({ variant, threads });
     let seed = 1;
     for (const [n, m] of PATTERNS) {
