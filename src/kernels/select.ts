@@ -11,9 +11,9 @@
 // first) find the k-th largest key T and how many of its ties to take (`quota`); one compaction pass then
 // writes, in ascending index order, every element with key > T and the first `quota` with key == T.
 // So the result is exactly k entries, indices ascending, ties broken toward the lower index. O(n) per row.
-// Two shortcuts find T faster and then compact the same way: for k ≤ SMALL_K one pass keeps the k best keys
-// in a sorted buffer; rows of at most SMALL_ROW elements quickselect a copy of their keys. Both give up
-// on adversarial inputs (bounded work) and fall back to radix select.
+// Two shortcuts: for k ≤ SMALL_K one pass keeps the k best (key, column) pairs in a sorted buffer (no
+// compaction pass); rows of at most SMALL_ROW elements quickselect T on a copy of their keys, then compact.
+// Both give up on adversarial inputs (bounded work) and fall back to radix select.
 
 const SIGN: u32 = 0x80000000;
 /** One histogram of the widest digit (11 bits): 2048 u32 buckets. */
@@ -176,9 +176,9 @@ function compactRange(
     const v = v128.load(x + (<usize>i << 2));
     const keys = keysOf(v, am, fl);
     let take = i32x4.bitmask(i32x4.gt_u(keys, tv));
-    if (quota > 0) {
+    const eq = quota > 0 ? i32x4.bitmask(i32x4.eq(keys, tv)) : 0;
+    if (eq != 0) {
       // Ties take the quota in index order: fold the first `quota` tie lanes into the taken set.
-      const eq = i32x4.bitmask(i32x4.eq(keys, tv));
       for (let lane = 0; lane < 4 && quota > 0; lane++) {
         if ((eq >> lane) & 1) {
           take |= 1 << lane;
@@ -285,53 +285,66 @@ function topkBySelect(
 }
 
 /**
- * Inserts key into the descending buffer buf[0, len] that has room at position len (the old buf[len], if any,
- * is dropped). Equal keys stay in arrival order, so among ties the earlier element is kept.
+ * Inserts (key, col) into the buffer of keys (descending) and their columns, which has room at position
+ * len (the old entry there, if any, is dropped). Equal keys stay in arrival order, so among ties the
+ * earlier element is kept.
  */
 // @ts-ignore: decorator
-@inline function insertKey(buf: usize, len: i32, key: u32): void {
-  let p = len;
-  while (p > 0 && load<u32>(buf + (<usize>(p - 1) << 2)) < key) {
-    store<u32>(buf + (<usize>p << 2), load<u32>(buf + (<usize>(p - 1) << 2)));
-    p--;
+@inline function insertEntry(keys: usize, cols: usize, len: i32, key: u32, col: u32): void {
+  let p = <usize>len << 2;
+  while (p > 0 && load<u32>(keys + p - 4) < key) {
+    store<u32>(keys + p, load<u32>(keys + p - 4));
+    store<u32>(cols + p, load<u32>(cols + p - 4));
+    p -= 4;
   }
-  store<u32>(buf + (<usize>p << 2), key);
+  store<u32>(keys + p, key);
+  store<u32>(cols + p, col);
 }
 
 /**
- * Top-k for small k in one pass: a sorted buffer keeps the k largest keys seen so far, and a group of 4
- * elements is skipped unless one beats the buffer's smallest key (the k-th largest so far). Random orders
+ * Top-k for small k in one pass: a buffer keeps the k largest keys seen so far (sorted, with their columns
+ * in outIdx), and a group of 4 elements is skipped unless one beats the buffer's smallest key. Random orders
  * insert about k·ln(n/k) times; after `budget` insertions (adversarial orders, e.g. ascending input) it
- * gives up and returns false, writing nothing, so the caller falls back to radix select. Otherwise the
- * buffer's smallest key is T and the same compaction as radix select writes the result.
+ * gives up and returns false so the caller falls back to radix select. At the end the k columns are sorted
+ * ascending and their values written.
  */
 function topkByInsertion(
-  x: usize, start: i32, n: i32, k: i32, absMask: u32, flip: u32, buf: usize, outVal: usize, outIdx: usize,
+  x: usize, start: i32, n: i32, k: i32, absMask: u32, flip: u32, keys: usize, outVal: usize, outIdx: usize,
 ): bool {
-  for (let i = 0; i < k; i++) insertKey(buf, i, keyOf(load<u32>(x + (<usize>(start + i) << 2)), absMask, flip));
-  const last = buf + (<usize>(k - 1) << 2);
+  const row = x + (<usize>start << 2);
+  for (let i = 0; i < k; i++) insertEntry(keys, outIdx, i, keyOf(load<u32>(row + (<usize>i << 2)), absMask, flip), i);
+  const last = keys + (<usize>(k - 1) << 2);
   let budget = 2 * k * (32 - clz(n));
   const am = i32x4.splat(<i32>absMask);
   const fl = i32x4.splat(<i32>flip);
   let i = k;
   for (; i + 4 <= n; i += 4) {
-    const keys = keysOf(v128.load(x + (<usize>(start + i) << 2)), am, fl);
-    if (!v128.any_true(i32x4.gt_u(keys, i32x4.splat(load<u32>(last))))) continue;
+    const group = keysOf(v128.load(row + (<usize>i << 2)), am, fl);
+    if (!v128.any_true(i32x4.gt_u(group, i32x4.splat(load<u32>(last))))) continue;
     for (let lane = 0; lane < 4; lane++) {
-      const key = keyOf(load<u32>(x + (<usize>(start + i + lane) << 2)), absMask, flip);
+      const key = keyOf(load<u32>(row + (<usize>(i + lane) << 2)), absMask, flip);
       if (key <= load<u32>(last)) continue;
       if (budget-- == 0) return false;
-      insertKey(buf, k - 1, key);
+      insertEntry(keys, outIdx, k - 1, key, i + lane);
     }
   }
   for (; i < n; i++) {
-    const key = keyOf(load<u32>(x + (<usize>(start + i) << 2)), absMask, flip);
-    if (key > load<u32>(last)) insertKey(buf, k - 1, key);
+    const key = keyOf(load<u32>(row + (<usize>i << 2)), absMask, flip);
+    if (key > load<u32>(last)) insertEntry(keys, outIdx, k - 1, key, i);
   }
-  const t = load<u32>(last);
-  let above = 0;
-  for (let j = 0; j < k; j++) above += <i32>(load<u32>(buf + (<usize>j << 2)) > t);
-  compactRange(x, start, start + n, start, absMask, flip, t, <u32>(k - above), outVal, outIdx, <u32>k);
+  // Columns ascending (insertion sort of k ≤ SMALL_K entries), then their values.
+  for (let j = 1; j < k; j++) {
+    const c = load<u32>(outIdx + (<usize>j << 2));
+    let p = <usize>j << 2;
+    while (p > 0 && load<u32>(outIdx + p - 4) > c) {
+      store<u32>(outIdx + p, load<u32>(outIdx + p - 4));
+      p -= 4;
+    }
+    store<u32>(outIdx + p, c);
+  }
+  for (let j = 0; j < k; j++) {
+    store<f32>(outVal + (<usize>j << 2), load<f32>(row + (<usize>load<u32>(outIdx + (<usize>j << 2)) << 2)));
+  }
   return true;
 }
 
