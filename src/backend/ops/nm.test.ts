@@ -62,7 +62,7 @@ for (const [variant, threads] of RUNTIMES) {
     let seed = 1;
     for (const [n, m] of PATTERNS) {
       for (const [M, K] of SHAPES) {
-        for (const d of [0, 0.5, 1]) {
+        for (const d of [0, 0.1, 0.5, 1]) {
           const w = nmWeight(M, K, d, n, m, seed++);
           for (const N of NS) assertTwin(w, N, `${n}:${m} ${M}×${K} density ${d}`);
         }
