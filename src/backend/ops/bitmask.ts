@@ -10,7 +10,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
-import { checkSparseCall, prefixRanges, runSparseMatmul, uploadPadded } from './csr.js';
+import { checkSparseCall, prefixRanges, runSparseMatmul, sameShape, uploadPadded } from './csr.js';
 
 /** A bitmask weight packed in kernel memory. */
 export interface ResidentBitmask {
@@ -28,7 +28,7 @@ export interface ResidentBitmask {
 
 /** Validate `w` (once) and upload it, or return the copy already resident in `rt`. */
 export function residentBitmask(rt: WasmRuntime, w: Bitmask): ResidentBitmask {
-  return resident(rt, w, 'bitmask', () => {
+  const r = resident(rt, w, 'bitmask', () => {
     bitmaskValidate(w);
     const ptrs = [uploadPadded(rt, w.mask, 8), rt.upload(w.rowPtr), uploadPadded(rt, w.values, 16)];
     const value: ResidentBitmask = {
@@ -42,6 +42,7 @@ export function residentBitmask(rt: WasmRuntime, w: Bitmask): ResidentBitmask {
     };
     return { ptrs, value };
   });
+  return sameShape(r, w);
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
-import { checkSparseCall, prefixRanges, runSparseMatmul } from './csr.js';
+import { checkSparseCall, prefixRanges, runSparseMatmul, sameShape } from './csr.js';
 
 /** A BSR weight packed in kernel memory. */
 export interface ResidentBSR {
@@ -28,7 +28,7 @@ export interface ResidentBSR {
 
 /** Validate `w` (once) and upload it, or return the copy already resident in `rt`. */
 export function residentBsr(rt: WasmRuntime, w: BSR): ResidentBSR {
-  return resident(rt, w, 'bsr', () => {
+  const r = resident(rt, w, 'bsr', () => {
     bsrValidate(w);
     const ptrs = [rt.upload(w.blockRowPtr), rt.upload(w.blockColIdx), rt.upload(w.values)];
     const value: ResidentBSR = {
@@ -44,6 +44,7 @@ export function residentBsr(rt: WasmRuntime, w: BSR): ResidentBSR {
     };
     return { ptrs, value };
   });
+  return sameShape(r, w);
 }
 
 /**

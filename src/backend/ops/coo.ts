@@ -9,7 +9,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { resident } from '../resident.js';
 import { runtime } from '../wasm.js';
-import { checkSparseCall, csrRun, uploadCsr } from './csr.js';
+import { checkSparseCall, csrRun, sameShape, uploadCsr } from './csr.js';
 
 /**
  * W[M,K] · B with W in COO and B [K] (→ [M]) or [K,N] (→ [M,N]), on the CSR kernels. The first call
@@ -23,7 +23,7 @@ export function cooMatmulWasm(w: COO, b: Tensor): Tensor {
     cooValidate(w);
     return uploadCsr(rt, cooToCsr(w));
   });
-  return csrRun(rt, r, b);
+  return csrRun(rt, sameShape(r, w), b);
 }
 
 register('matmul', ['coo', 'dense'], 'fast', cooMatmulWasm);

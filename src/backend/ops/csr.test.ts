@@ -106,4 +106,8 @@ test('csr: the weight is validated once, when it becomes resident; release() re-
   assert.deepEqual(csrMatmulWasm(w, x).data, before.data);
   release(w);
   assert.throws(() => csrMatmulWasm(w, x), FormatError);
+  const v = csrFromDense(testMatrix(6, 8, 0.5, 9));
+  csrMatmulWasm(v, x);
+  const grown = Object.assign(v, { cols: 9 }); // a shape edit without release() is caught, not read past
+  assert.throws(() => csrMatmulWasm(grown, randn([9], 2)), /resident copy is 6×8; call release\(w\)/);
 });

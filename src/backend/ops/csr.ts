@@ -41,6 +41,24 @@ export function checkSparseCall(
 }
 
 /**
+ * Return the resident copy `r` of `w` after checking that w still has the shape it had when it was
+ * uploaded (a weight changed in place needs `release(w)` first; the kernels only ever read `r`).
+ */
+export function sameShape<R extends { rows: number; cols: number }>(
+  r: R,
+  w: { format: string; rows: number; cols: number },
+): R {
+  if (r.rows !== w.rows || r.cols !== w.cols) {
+    throw new FormatError(
+      w.format,
+      'rows',
+      `w is ${w.rows}×${w.cols} but its resident copy is ${r.rows}×${r.cols}; call release(w) after changing a weight in place`,
+    );
+  }
+  return r;
+}
+
+/**
  * Run a sparse kernel on b [K] or [K,N]: upload b zero-padded to `kRows` rows (so block and vector kernels
  * may read whole tiles past K), allocate C [mRows,N], call `run(bPtr, cPtr, N)`, return the first M rows
  * as [M] or [M,N]. Frees both buffers whatever happens.
@@ -121,10 +139,11 @@ export function uploadCsr(rt: WasmRuntime, w: CSR): Resident<ResidentCSR> {
 
 /** Validate `w` (once) and upload it, or return the copy already resident in `rt`. */
 export function residentCsr(rt: WasmRuntime, w: CSR): ResidentCSR {
-  return resident(rt, w, 'csr', () => {
+  const r = resident(rt, w, 'csr', () => {
     csrValidate(w);
     return uploadCsr(rt, w);
   });
+  return sameShape(r, w);
 }
 
 /** C = W · B on a resident CSR: SpMV kernel for a vector, SpMM kernel otherwise. */

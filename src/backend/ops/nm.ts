@@ -9,7 +9,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
-import { checkSparseCall, runSparseMatmul, uploadPadded } from './csr.js';
+import { checkSparseCall, runSparseMatmul, sameShape, uploadPadded } from './csr.js';
 import { MIN_PARALLEL_WORK } from './dense.js';
 
 /** An N:M weight packed in kernel memory. */
@@ -27,7 +27,7 @@ export interface ResidentNM {
 
 /** Validate `w` (once) and upload it, or return the copy already resident in `rt`. */
 export function residentNm(rt: WasmRuntime, w: NM): ResidentNM {
-  return resident(rt, w, 'nm', () => {
+  const r = resident(rt, w, 'nm', () => {
     nmValidate(w);
     const ptrs = [rt.upload(w.values), uploadPadded(rt, w.meta, 8)];
     const { groups } = nmLayout(w.cols, w.n, w.m);
@@ -42,6 +42,7 @@ export function residentNm(rt: WasmRuntime, w: NM): ResidentNM {
     };
     return { ptrs, value };
   });
+  return sameShape(r, w);
 }
 
 /**
