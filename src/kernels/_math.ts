@@ -12,6 +12,9 @@ const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
 const EXP_MIN: f32 = -87.33654;
 const EXP_MAX: f32 = 88.0;
+/** 1.5·2²³: x + ROUND rounds x (|x| < 2²²) to an integer held in the low mantissa bits. */
+const ROUND: f32 = 12582912.0;
+const ROUND_BITS: i32 = 0x4b400000;
 const P0: f32 = 1.9875691500e-4;
 const P1: f32 = 1.3981999507e-3;
 const P2: f32 = 8.3334519073e-3;
@@ -30,9 +33,11 @@ const P5: f32 = 5.0000001201e-1;
 // @ts-ignore: decorator
 @inline export function exp_f32x4(x: v128): v128 {
   const under = f32x4.lt(x, f32x4.splat(EXP_MIN));
-  x = f32x4.min(x, f32x4.splat(EXP_MAX));
-  x = f32x4.max(x, f32x4.splat(EXP_MIN));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  // pmin/pmax are single instructions; with x first they keep a NaN in x.
+  x = f32x4.pmax(f32x4.pmin(x, f32x4.splat(EXP_MAX)), f32x4.splat(EXP_MIN));
+  // n = round(x·log2 e) by the 1.5·2²³ trick: adding it leaves n in the low mantissa bits of t.
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND));
+  const n = f32x4.sub(t, f32x4.splat(ROUND));
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
   let p = madd_f32x4(f32x4.splat(P0), r, f32x4.splat(P1));
@@ -41,7 +46,7 @@ const P5: f32 = 5.0000001201e-1;
   p = madd_f32x4(p, r, f32x4.splat(P4));
   p = madd_f32x4(p, r, f32x4.splat(P5));
   p = madd_f32x4(p, f32x4.mul(r, r), f32x4.add(r, f32x4.splat(1)));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  // 2ⁿ: bits(t) − bits(ROUND) = n, so (n + 127) << 23 is bits(t) + (127 − bits(ROUND)) shifted.
+  const scale = i32x4.shl(i32x4.add(t, i32x4.splat(127 - ROUND_BITS)), 23);
   return v128.andnot(f32x4.mul(p, scale), under);
 }
-
