@@ -15,6 +15,8 @@ export const TOL = {
   colsparse: 1e-5,
   /** row softmax (probabilities ≤ 1; SIMD exp ≈ 2 ulp plus the row sum's rounding). */
   softmax: 1e-6,
+  /** row softmax, relative error of each probability (x − max rounds to f32: ~4e-6 at logits 80 below the max). */
+  softmaxElement: 1e-5,
   /** the SIMD exp itself: max relative error per element vs f64 Math.exp over [-87.3, 88]. */
   exp: 2.5e-7,
   /** blocked causal attention vs exact masked softmax(QKᵀ·scale)·V, keys up to ~1k, head dim up to 256. */

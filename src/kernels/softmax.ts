@@ -4,6 +4,9 @@
 
 import { exp_f32x4 } from './_math';
 
+/** Columns summed in f32 before the running row sum (f64) takes them. */
+const SUM_BLOCK: i32 = 256;
+
 /** y[i] = exp(x[i]) for i < n (the kernel behind the accuracy test of exp_f32x4). */
 export function exp_f32(x: usize, y: usize, n: i32): void {
   let i = 0;
@@ -30,22 +33,28 @@ export function softmax_rows_f32(x: usize, y: usize, R: i32, C: i32, r0: i32, r1
     let m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
     for (; i < C; i++) m = max(m, load<f32>(xr + (<usize>i << 2)));
     if (m == -Infinity) m = 0; // all −∞: every exp is 0 and the row comes out zero
-    // y = exp(x − m), summed.
+    // y = exp(x − m), summed in f32 over blocks of SUM_BLOCK columns and across blocks in f64, so long rows
+    // (10⁵ columns) keep their sum to ~1e-7 instead of losing digits to one long f32 running sum.
     const ms = f32x4.splat(m);
-    let sv = f32x4.splat(0);
-    for (i = 0; i < C4; i += 4) {
-      const e = exp_f32x4(f32x4.sub(v128.load(xr + (<usize>i << 2)), ms));
-      v128.store(yr + (<usize>i << 2), e);
-      sv = f32x4.add(sv, e);
+    let s: f64 = 0;
+    i = 0;
+    while (i < C4) {
+      const blockEnd = min(C4, i + SUM_BLOCK);
+      let sv = f32x4.splat(0);
+      for (; i < blockEnd; i += 4) {
+        const e = exp_f32x4(f32x4.sub(v128.load(xr + (<usize>i << 2)), ms));
+        v128.store(yr + (<usize>i << 2), e);
+        sv = f32x4.add(sv, e);
+      }
+      s += <f64>(f32x4.extract_lane(sv, 0) + f32x4.extract_lane(sv, 1)) + <f64>(f32x4.extract_lane(sv, 2) + f32x4.extract_lane(sv, 3));
     }
-    let s = f32x4.extract_lane(sv, 0) + f32x4.extract_lane(sv, 1) + f32x4.extract_lane(sv, 2) + f32x4.extract_lane(sv, 3);
     for (; i < C; i++) {
       const e = f32x4.extract_lane(exp_f32x4(f32x4.splat(load<f32>(xr + (<usize>i << 2)) - m)), 0);
       store<f32>(yr + (<usize>i << 2), e);
       s += e;
     }
     // Normalise.
-    const inv = f32x4.splat(s == 0 ? 0 : 1 / s);
+    const inv = f32x4.splat(s == 0 ? 0 : <f32>(1 / s));
     for (i = 0; i < C4; i += 4) v128.store(yr + (<usize>i << 2), f32x4.mul(v128.load(yr + (<usize>i << 2)), inv));
     for (; i < C; i++) store<f32>(yr + (<usize>i << 2), load<f32>(yr + (<usize>i << 2)) * f32x4.extract_lane(inv, 0));
   }

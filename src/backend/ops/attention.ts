@@ -87,6 +87,8 @@ function attentionPlan(
  * q [H, Tq, d]; k, v [Hkv, Tk, d] with H a multiple of Hkv (head h uses kv head floor(h / (H/Hkv))).
  * Queries are the LAST Tq of the Tk positions: Tq = 1 is a decode step against a cache, Tq = Tk is prefill.
  * A query whose every key is masked out outputs zeros. A dense (or absent) blockMask is exact attention.
+ * q, k and v are copied into kernel memory on every call (there is no resident KV cache yet), so a decode
+ * step pays for copying the whole cache.
  * @example attention(q, k, v, { blockSize: 64, blockMask }) // block-sparse prefill
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {

@@ -44,6 +44,19 @@ test('softmax matches its twin on every row (odd widths, large logits, any leadi
   });
 });
 
+test('softmax keeps every probability of long rows to TOL.softmaxElement relative (blocked row sums)', () => {
+  const x = randn([4, 100_000], 5);
+  for (let i = 0; i < x.size; i++) x.data[i] = x.data[i]! * 3;
+  const want = new Float32Array(x.size);
+  softmaxRef(x.data, want, 4, 100_000);
+  onEveryRuntime((where) => {
+    const got = softmax(x).data;
+    let worst = 0;
+    for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / want[i]!);
+    assert.ok(worst <= TOL.softmaxElement, `${where}: relative error ${worst} > TOL.softmaxElement`);
+  });
+});
+
 test('softmax: known values, rows sum to 1, −∞ gets 0, an all −∞ row gives zeros', () => {
   const x = Tensor.from(
     [0, Math.log(3), 0, 0, 1000, 1000, -1000, 5, Number.NEGATIVE_INFINITY, 2, Number.NEGATIVE_INFINITY, 2],
