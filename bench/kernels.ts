@@ -205,8 +205,17 @@ class KernelRun {
       variants.set(key, [...(variants.get(key) ?? []), c]);
     }
     for (const cases of variants.values()) {
-      if (cases[0]!.impl === 'onnxruntime') await this.peerCases(w, cases, data);
-      else await this.sparsekitCases(w, cases, data, g);
+      const before = this.results.length;
+      try {
+        if (cases[0]!.impl === 'onnxruntime') await this.peerCases(w, cases, data);
+        else await this.sparsekitCases(w, cases, data, g);
+      } catch (e) {
+        if (e instanceof Interrupted) throw e;
+        // One failing implementation (a kernel error, memory exhausted) must not lose the rest of the run.
+        const done = new Set(this.results.slice(before).map((r) => r.id));
+        const message = (e as Error).message.split('\n')[0]!;
+        for (const c of cases) if (!done.has(c.id)) this.finish(c, emptyResult(c, 'error', message));
+      }
     }
   }
 
