@@ -6,9 +6,10 @@
 // SpMV expands each mask nibble with SIMD: load 4 packed values, swizzle them into the nibble's set lanes
 // (mask from a 16-entry table, index 0x80 = zero lane), multiply with 4 consecutive x: no index loads and
 // no scalar gathers. Pruned lanes contribute 0·x, so like a dense GEMV (and unlike the twin, which skips
-// them) an infinite or NaN x at a pruned column makes the row NaN. The plain SIMD build is ~1.5× slower
-// than the relaxed one: V8 11 lowers i8x16.swizzle with a run-time mask to three instructions (a constant
-// address load and a saturating add that clamps the indices, then pshufb), relaxed_swizzle to one pshufb.
+// them) an infinite or NaN x at a pruned column makes the row NaN. The plain SIMD build measured ~1.4×
+// slower than the relaxed one here; one reason: V8 11 lowers i8x16.swizzle with a run-time mask to three
+// instructions (a constant address load and a saturating add that clamps the indices, then pshufb),
+// relaxed_swizzle to one pshufb.
 // SpMM walks each row's set bits 64 at a time with ctz and adds value · B[k, tile] per non-zero.
 
 /** Entry v (0…15): swizzle mask that places packed values 0…popcnt(v)−1 at the set lanes of v, 0 elsewhere. */
