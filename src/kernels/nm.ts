@@ -218,7 +218,7 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, G: i
  * nm_spmv_f32 for 2:4 (one meta byte per group). Two rows at a time share the x loads; per row and pair
  * of groups: two table lookups (the meta byte scaled into the table's offset), two swizzles, one OR, one
  * multiply-add with the pair's 4 values. Measured against gathering x lane by lane (load32_lane), the
- * swizzle was 1.14× faster in the plain-SIMD build and the relaxed swizzle 1.2× faster (4096×4096, cold).
+ * swizzle was 1.14× faster in the plain-SIMD build and the relaxed swizzle 1.27× faster (4096×4096, cold).
  */
 export function nm24_spmv_f32(values: usize, meta: usize, x: usize, y: usize, G: i32, r0: i32, r1: i32): void {
   const vStride = <usize>G << 3;
