@@ -7,7 +7,6 @@
  * rows of the exact product, and release the copies before the next one (4096×11008 f32 is 180 MB a copy).
  */
 
-import { loadavg } from 'node:os';
 import type { Weight } from '../src/formats/index.js';
 import {
   bitmaskNbytes,
@@ -23,6 +22,7 @@ import { randn, sparsify } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { attachRatios } from './analysis.js';
 import type { KernelCase, WeightFormat } from './cases.js';
+import { cpuSnapshot, otherCpuShare } from './cpu-share.js';
 import { loadOrt, ORT_INSTALL_HINT, type OrtModule, peerSessions } from './ort-peer.js';
 import { defaultReps, kernelPlan, type WeightGroup } from './plan.js';
 import { type ProgressSink, progress } from './progress.js';
@@ -355,7 +355,7 @@ export async function runKernelSuite(opts: KernelSuiteOptions): Promise<SuiteRes
   const groups = kernelPlan({ quick: opts.quick, threads, ...(opts.only ? { only: opts.only } : {}) });
   if (!groups.length) throw new RangeError(`bench kernels: --only "${opts.only}" matches no case`);
   const started = performance.now();
-  const loadAtStart = loadavg()[0]!;
+  const cpuAtStart = cpuSnapshot();
   const rt = runtime();
   const llc = lastLevelCache();
   const total = groups.reduce(
@@ -378,7 +378,7 @@ export async function runKernelSuite(opts: KernelSuiteOptions): Promise<SuiteRes
     ...machineInfo(run.llc),
     wasmVariant: rt.variant,
     onnxruntime: run.ortVersion,
-    loadAtStart,
+    otherCpuShare: otherCpuShare(cpuAtStart, cpuSnapshot()),
   };
   return {
     suite: 'kernels',

@@ -15,7 +15,7 @@ const machine = {
   v8: '11.3',
   wasmVariant: 'relaxed',
   onnxruntime: '1.30.0',
-  loadAtStart: 0.25,
+  otherCpuShare: 0.03,
 };
 
 function suite(mode: SuiteResult['mode'], cases = baseCases()): SuiteResult {
@@ -72,6 +72,7 @@ test('BENCHMARKS.md: full run before quick, commands before tables, targets with
   assert.ok(!md.includes('partial run'), 'partial runs are left out');
   assert.match(md, /Command: `sparsekit bench kernels` — 2025-01-02 03:04 UTC, 61 s/);
   assert.match(md, /Machine: Test CPU, 2 cores, last-level cache 105 MiB/);
+  assert.match(md, /Other processes used 3% of the CPU during the run/);
   const row = (...cells: string[]) =>
     new RegExp(`\\| ${cells.map((c) => c.replace(/[()*]/g, '\\$&')).join('\\s*\\| ')}\\s*\\|`);
   assert.match(

@@ -118,6 +118,11 @@ function order(a: CaseResult, b: CaseResult): number {
   );
 }
 
+/** "3%" of the CPU, or "an unknown share" when it was not measured. */
+function quietText(share: number | null | undefined): string {
+  return typeof share === 'number' ? `${Math.round(share * 100)}%` : 'an unknown share';
+}
+
 /** One section for one suite run. */
 export function suiteMarkdown(r: SuiteResult): string {
   const cases = attachRatios(r.cases.map((c) => ({ ...c })));
@@ -133,8 +138,8 @@ export function suiteMarkdown(r: SuiteResult): string {
     `Machine: ${m.cpu}, ${m.cores} cores, last-level cache ${(m.llcBytes / 2 ** 20).toFixed(0)} MiB, ` +
       `${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM; Node ${m.node} (V8 ${m.v8}); WebAssembly build: ` +
       `${m.wasmVariant}; onnxruntime-node ${m.onnxruntime}. Threads: ${r.options.threads.join(', ')}; ` +
-      `≥ ${r.options.reps} timed calls per case. 1-minute load average at the start: ` +
-      `${m.loadAtStart?.toFixed(2) ?? 'not recorded'}.`,
+      `≥ ${r.options.reps} timed calls per case. Other processes used ${quietText(m.otherCpuShare)} ` +
+      'of the CPU during the run.',
   );
   out.push('');
   out.push('### Targets (issue 2)');

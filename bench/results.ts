@@ -1,7 +1,7 @@
 /** Benchmark result records, machine info, and safe reading/writing of the JSON files in bench/results. */
 
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { KernelCaseSpec } from './cases.js';
 
@@ -49,8 +49,8 @@ export interface MachineInfo {
   v8: string;
   wasmVariant: string;
   onnxruntime: string;
-  /** 1-minute load average when the run started (other work on the machine makes timings noisy). */
-  loadAtStart: number;
+  /** Fraction of all cores other processes kept busy during the run (null if unknown); near 0 = quiet. */
+  otherCpuShare: number | null;
 }
 
 /** One suite run, as written to bench/results/<suite>[-quick].json. */
@@ -66,7 +66,7 @@ export interface SuiteResult {
   cases: CaseResult[];
 }
 
-/** Machine facts for the results header (`wasmVariant`/`onnxruntime`/`loadAtStart` are filled by the suite). */
+/** Machine facts for the results header (`wasmVariant`/`onnxruntime`/`otherCpuShare` are filled by the suite). */
 export function machineInfo(llc: { bytes: number; source: string }): MachineInfo {
   return {
     cpu: cpus()[0]?.model.trim() ?? 'unknown',
@@ -78,7 +78,7 @@ export function machineInfo(llc: { bytes: number; source: string }): MachineInfo
     v8: process.versions.v8,
     wasmVariant: 'unknown',
     onnxruntime: 'not loaded',
-    loadAtStart: loadavg()[0]!,
+    otherCpuShare: null,
   };
 }
 

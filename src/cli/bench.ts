@@ -5,7 +5,7 @@
  */
 
 import { existsSync, mkdirSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { Argument, type Command, InvalidArgumentError, Option } from 'commander';
 
@@ -124,10 +124,12 @@ export async function runBench(
       `sparsekit bench: --threads ${tooMany.join(',')} exceeds this machine's ${cores} cores; timings will be oversubscribed\n`,
     );
   }
-  const load = loadavg()[0]!;
-  if (load >= 1) {
+  const { otherCpuShareNow } = await import('../../bench/cpu-share.js');
+  const busy = await otherCpuShareNow(1000);
+  if (busy !== null && busy > 0.1) {
     process.stderr.write(
-      `sparsekit bench: other processes are using the CPU (1-minute load ${load.toFixed(1)} on ${cores} cores); timings will be noisy\n`,
+      `sparsekit bench: other processes are using ${Math.round(busy * 100)}% of the CPU; timings will be noisy ` +
+        '(the share over the whole run is recorded in the results)\n',
     );
   }
   const { runKernelSuite } = await import('../../bench/kernels.js');
