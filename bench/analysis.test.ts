@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { attachRatios, breakEven, breakEvenText, evaluateTargets, lowestWinning } from './analysis.js';
+import {
+  attachRatios,
+  baselineDrift,
+  breakEven,
+  breakEvenText,
+  evaluateTargets,
+  lowestWinning,
+} from './analysis.js';
 import type { KernelCaseSpec } from './cases.js';
 import { result } from './testing.js';
 
@@ -78,4 +85,31 @@ test('targets: PASS and MISS from measured ratios, "not measured" when a case is
   assert.equal(half.measured, '1.06× (bitmask)');
   assert.equal(half.pass, true);
   assert.equal(find('column-sparse GEMV')[0]!.measured, 'not measured');
+});
+
+test('baselines timed in two passes are pooled over every call, and their drift is reported', () => {
+  const pass = (spec: Parameters<typeof result>[0], ms: number[]) => ({
+    ...result(spec, ms.slice().sort((a, b) => a - b)[ms.length >> 1]!),
+    ms,
+  });
+  const cases = attachRatios([
+    pass({}, [10, 10, 10]),
+    pass({ pass: 2 }, [20, 20, 20]),
+    pass({ impl: 'onnxruntime', layout: 'wx' }, [9, 9, 9]),
+    pass({ impl: 'onnxruntime', layout: 'wx', pass: 2 }, [9, 9, 9]),
+    csr(0.9, 3),
+  ]);
+  // pooled dense: median of [10,10,10,20,20,20] = 15
+  assert.equal(cases[4]!.vsDense, 5);
+  assert.equal(cases[4]!.vsOrt, 3);
+  assert.equal(cases[0]!.vsOrt, 9 / 15, 'a baseline compares pooled with pooled');
+  assert.equal(cases[1]!.vsOrt, 9 / 15);
+  assert.ok(cases[2]!.peerBaseline && cases[3]!.peerBaseline);
+  assert.deepEqual(
+    baselineDrift(cases).map((d) => [d.who, d.pass1Ms, d.pass2Ms]),
+    [
+      ['sparsekit dense', 10, 20],
+      ['onnxruntime wx', 9, 9],
+    ],
+  );
 });

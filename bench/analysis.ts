@@ -19,20 +19,73 @@ export function isSparsekitDense(c: CaseResult): boolean {
   return c.impl === 'sparsekit' && c.format === 'dense' && c.pattern === 'dense';
 }
 
+/** Whether a case is a baseline (sparsekit dense or onnxruntime dense) rather than a contender. */
+export function isBaseline(c: CaseResult): boolean {
+  return isSparsekitDense(c) || c.impl === 'onnxruntime';
+}
+
+/** Median of every timed call of the given runs of one baseline (all passes pooled). */
+function pooledMedian(runs: ReadonlyArray<CaseResult & { medianMs: number }>): number {
+  const all = runs.flatMap((r) => r.ms ?? []);
+  if (all.length === runs.reduce((n, r) => n + (r.ms?.length ?? Number.NaN), 0)) return median(all);
+  return runs.reduce((t, r) => t + r.medianMs, 0) / runs.length; // old results without samples
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
+/** The baselines of one arena, each pooled over its timing passes. */
+export interface Baselines {
+  /** sparsekit dense: pooled median (ms). */
+  dense?: number;
+  /** onnxruntime dense, its faster layout: pooled median (ms) and which layout. */
+  peer?: number;
+  peerLayout?: string;
+}
+
+/** Pooled baselines per arena (see arenaKey). */
+export function baselines(cases: readonly CaseResult[]): Map<string, Baselines> {
+  const runs = new Map<string, Array<CaseResult & { medianMs: number }>>();
+  for (const c of cases) {
+    if (!ok(c) || !isBaseline(c)) continue;
+    const key = `${arenaKey(c)}|${c.impl === 'onnxruntime' ? c.layout : 'dense'}`;
+    runs.set(key, [...(runs.get(key) ?? []), c]);
+  }
+  const out = new Map<string, Baselines>();
+  for (const [key, list] of runs) {
+    const [arena, who] = key.split('|') as [string, string];
+    const b = out.get(arena) ?? {};
+    const t = pooledMedian(list);
+    if (who === 'dense') b.dense = t;
+    else if (b.peer === undefined || t < b.peer) {
+      b.peer = t;
+      b.peerLayout = who;
+    }
+    out.set(arena, b);
+  }
+  return out;
+}
+
 /**
- * Fill `vsDense` and `vsOrt` (baseline median ÷ case median) for every timed case, and mark the faster
- * onnxruntime layout per arena as `peerBaseline`. Returns the same array.
+ * Fill `vsDense` and `vsOrt` (baseline time ÷ case time, > 1 = faster) for every timed case, and mark
+ * the faster onnxruntime layout as `peerBaseline`. Baselines are pooled over their passes; a baseline's
+ * own ratios compare pooled with pooled, so both passes of it show the same ratios. Returns the array.
  */
 export function attachRatios(cases: CaseResult[]): CaseResult[] {
-  const dense = new Map<string, number>();
-  const peer = new Map<string, CaseResult & { medianMs: number }>();
+  const base = baselines(cases);
+  const pooled = new Map<string, number>();
   for (const c of cases) {
-    if (!ok(c)) continue;
-    const key = arenaKey(c);
-    if (isSparsekitDense(c)) dense.set(key, c.medianMs);
-    if (c.impl === 'onnxruntime') {
-      const best = peer.get(key);
-      if (!best || c.medianMs < best.medianMs) peer.set(key, c);
+    if (!ok(c) || !isBaseline(c)) continue;
+    const key = `${arenaKey(c)}|${c.impl === 'onnxruntime' ? c.layout : 'dense'}`;
+    if (!pooled.has(key)) {
+      const runs = cases.filter(
+        (o) =>
+          ok(o) && isBaseline(o) && `${arenaKey(o)}|${o.impl === 'onnxruntime' ? o.layout : 'dense'}` === key,
+      ) as Array<CaseResult & { medianMs: number }>;
+      pooled.set(key, pooledMedian(runs));
     }
   }
   for (const c of cases) {
@@ -40,14 +93,44 @@ export function attachRatios(cases: CaseResult[]): CaseResult[] {
     delete c.vsOrt;
     delete c.peerBaseline;
     if (!ok(c)) continue;
-    const key = arenaKey(c);
-    const d = dense.get(key);
-    const p = peer.get(key);
-    if (d !== undefined) c.vsDense = d / c.medianMs;
-    if (p !== undefined) c.vsOrt = p.medianMs / c.medianMs;
-    if (p === c) c.peerBaseline = true;
+    const b = base.get(arenaKey(c)) ?? {};
+    const t = isBaseline(c)
+      ? pooled.get(`${arenaKey(c)}|${c.impl === 'onnxruntime' ? c.layout : 'dense'}`)!
+      : c.medianMs;
+    if (b.dense !== undefined) c.vsDense = b.dense / t;
+    if (b.peer !== undefined) c.vsOrt = b.peer / t;
+    if (c.impl === 'onnxruntime' && c.layout === b.peerLayout) c.peerBaseline = true;
   }
   return cases;
+}
+
+/** How much a baseline moved between its first and second pass in one arena (pass 1 ÷ pass 2 time). */
+export interface DriftRow {
+  arena: string;
+  who: string;
+  pass1Ms: number;
+  pass2Ms: number;
+}
+
+/** Baselines timed twice (before and after a shape's sparse cases), with both medians. */
+export function baselineDrift(cases: readonly CaseResult[]): DriftRow[] {
+  const rows: DriftRow[] = [];
+  for (const c of cases) {
+    if (!ok(c) || !isBaseline(c) || (c.pass ?? 1) !== 1) continue;
+    const again = cases.find(
+      (o) =>
+        ok(o) &&
+        o.pass === 2 &&
+        o.impl === c.impl &&
+        o.layout === c.layout &&
+        o.op === c.op &&
+        arenaKey(o) === arenaKey(c),
+    );
+    if (!again) continue;
+    const who = c.impl === 'onnxruntime' ? `onnxruntime ${c.layout}` : 'sparsekit dense';
+    rows.push({ arena: arenaKey(c), who, pass1Ms: c.medianMs, pass2Ms: again.medianMs! });
+  }
+  return rows;
 }
 
 /** The break-even column a sparse case belongs to: `csr`, `bitmask`, `coo`, `bsr4x4`, `nm2:4`. */
@@ -225,7 +308,13 @@ export function evaluateTargets(cases: readonly CaseResult[]): TargetRow[] {
     ...ratioRows(
       find,
       'dense GEMV vs onnxruntime',
-      (c) => c.op === 'matmul' && isSparsekitDense(c) && c.N === 1 && c.M === 4096 && c.K === 4096,
+      (c) =>
+        c.op === 'matmul' &&
+        isSparsekitDense(c) &&
+        (c.pass ?? 1) === 1 &&
+        c.N === 1 &&
+        c.M === 4096 &&
+        c.K === 4096,
       (c) => c.vsOrt,
       0.8,
     ),

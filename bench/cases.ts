@@ -40,6 +40,8 @@ export interface KernelCaseSpec {
   /** onnxruntime operand order (impl `onnxruntime` only). */
   layout?: PeerLayout;
   threads: number;
+  /** Which timing pass of a baseline this is: baselines run again after a shape's sparse cases (2). */
+  pass?: number;
 }
 
 /** A case: its spec plus the work and traffic model. */
@@ -84,7 +86,7 @@ export function formatLabel(
 
 function caseId(s: KernelCaseSpec): string {
   const who = s.impl === 'onnxruntime' ? `ort-${s.layout}` : formatLabel(s);
-  return `${s.op} ${s.M}x${s.K} N=${s.N} ${who} t${s.threads}`;
+  return `${s.op} ${s.M}x${s.K} N=${s.N} ${who} t${s.threads}${s.pass && s.pass > 1 ? ` pass${s.pass}` : ''}`;
 }
 
 function blockCount(s: KernelCaseSpec): { total: number; kept: number } {

@@ -125,6 +125,7 @@ function timedResult(c: KernelCase, ms: number[], copies: number, extra: Partial
     ...extra,
     copies,
     samples: ms.length,
+    ms: ms.map((v) => Math.round(v * 1e4) / 1e4),
     medianMs: med,
     minMs: Math.min(...ms),
     usefulGflops: c.flops() / (med * 1e6),
@@ -201,7 +202,7 @@ class KernelRun {
     }
     const variants = new Map<string, KernelCase[]>();
     for (const c of g.cases) {
-      const key = `${c.impl} ${c.op} ${c.format} ${c.layout ?? ''}`;
+      const key = `${c.impl} ${c.op} ${c.format} ${c.layout ?? ''} ${c.pass ?? 1}`;
       variants.set(key, [...(variants.get(key) ?? []), c]);
     }
     for (const cases of variants.values()) {

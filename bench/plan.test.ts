@@ -42,8 +42,16 @@ test('--only keeps matching cases plus the dense baselines they are compared wit
   assert.deepEqual(got, [
     'matmul 4096x4096 N=8 csr 90% t1',
     'matmul 4096x4096 N=8 dense t1',
+    'matmul 4096x4096 N=8 dense t1 pass2',
     'matmul 4096x4096 N=8 ort-wx t1',
+    'matmul 4096x4096 N=8 ort-wx t1 pass2',
     'matmul 4096x4096 N=8 ort-xw t1',
+    'matmul 4096x4096 N=8 ort-xw t1 pass2',
   ]);
+  // the second pass of the baselines comes after the case
+  const order = ids(groups);
+  assert.ok(
+    order.indexOf('matmul 4096x4096 N=8 csr 90% t1') < order.indexOf('matmul 4096x4096 N=8 dense t1 pass2'),
+  );
   assert.deepEqual(kernelPlan({ quick: false, threads: [1], only: 'no such case' }), []);
 });

@@ -76,7 +76,7 @@ function groupKey(g: GroupSpec): string {
   return `${g.M}x${g.K} ${kind}${s}`;
 }
 
-type Variant = Pick<KernelCaseSpec, 'op' | 'impl' | 'format' | 'layout'> & { batches: number[] };
+type Variant = Pick<KernelCaseSpec, 'op' | 'impl' | 'format' | 'layout' | 'pass'> & { batches: number[] };
 
 function expand(g: GroupSpec, variants: Variant[], threads: number[]): WeightGroup {
   const cases: KernelCase[] = [];
@@ -116,13 +116,21 @@ function allGroups(opts: PlanOptions): WeightGroup[] {
   );
   for (const [M, K] of grid.shapes) {
     const b = grid.batches;
-    groups.push(
-      expand(
+    const baselines = (pass: number): WeightGroup => {
+      const g = expand(
         { M, K, pattern: 'dense', sparsity: 0 },
-        [ort('xw', b), ort('wx', b), { op: 'matmul', impl: 'sparsekit', format: 'dense', batches: b }],
+        (
+          [
+            ort('xw', b),
+            ort('wx', b),
+            { op: 'matmul', impl: 'sparsekit', format: 'dense', batches: b },
+          ] as Variant[]
+        ).map((v): Variant => (pass > 1 ? { ...v, pass } : v)),
         threads,
-      ),
-    );
+      );
+      return pass > 1 ? { ...g, key: `${g.key} (pass ${pass})` } : g;
+    };
+    groups.push(baselines(1));
     groups.push(
       expand(
         { M, K, pattern: 'inputs', sparsity: 1 - ACTIVE_INPUTS },
@@ -153,6 +161,9 @@ function allGroups(opts: PlanOptions): WeightGroup[] {
         ),
       );
     }
+    // The baselines again: memory bandwidth on a shared host drifts over minutes, so ratios use both
+    // passes pooled and the report shows how far the two passes disagree.
+    groups.push(baselines(2));
   }
   return groups;
 }
@@ -162,6 +173,7 @@ function allGroups(opts: PlanOptions): WeightGroup[] {
  * shape, batch and threads (sparsekit dense and onnxruntime) stay too, so its ratios can be computed.
  */
 export function kernelPlan(opts: PlanOptions): WeightGroup[] {
+  // with --only, a case's baselines are timed around it (pass 1 before, pass 2 after) like in a full run
   const groups = allGroups(opts);
   const only = opts.only;
   if (!only) return groups;

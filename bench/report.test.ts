@@ -91,3 +91,16 @@ test('BENCHMARKS.md: full run before quick, commands before tables, targets with
 test('BENCHMARKS.md says so when there are no results', () => {
   assert.match(benchmarksMarkdown([]), /No results yet: run `npm run bench`/);
 });
+
+test('a run with two baseline passes shows how far they drifted', () => {
+  const cases = [
+    ...baseCases(),
+    result({ pass: 2 }, 20),
+    result({ impl: 'onnxruntime', layout: 'xw', pass: 2 }, 6),
+  ];
+  const md = benchmarksMarkdown([suite('full', cases)]);
+  assert.match(md, /### Baseline drift/);
+  assert.match(md, /differ by up to 2\.00× in this run/);
+  assert.match(md, /4096x4096 N=1 t1\s+\| sparsekit dense\s+\|\s+10\.00 \|\s+20\.00 \|\s+0\.50 \|/);
+  assert.match(md, /sparsekit dense, pass 2/);
+});

@@ -7,6 +7,7 @@
 import {
   attachRatios,
   type BreakEvenRow,
+  baselineDrift,
   breakEven,
   breakEvenFormats,
   breakEvenText,
@@ -63,8 +64,11 @@ export function targetsMarkdown(rows: readonly TargetRow[]): string {
 
 /** What a case row is called in a table: `sparsekit csr 90%`, `onnxruntime (x·Wᵀ)`. */
 export function caseLabel(c: CaseResult): string {
-  if (c.impl === 'onnxruntime')
-    return `onnxruntime dense (${c.layout === 'xw' ? 'x·Wᵀ' : 'W·x'})${c.peerBaseline ? ' *' : ''}`;
+  const again = c.pass && c.pass > 1 ? `, pass ${c.pass}` : '';
+  if (c.impl === 'onnxruntime') {
+    return `onnxruntime dense (${c.layout === 'xw' ? 'x·Wᵀ' : 'W·x'})${again}${c.peerBaseline ? ' *' : ''}`;
+  }
+  if (c.pattern === 'dense') return `sparsekit dense${again}`;
   if (c.op === 'colsparse_gemv')
     return `sparsekit column-sparse GEMV, ${formatLabel(c).replace('dense ', '')}`;
   return `sparsekit ${formatLabel(c)}`;
@@ -114,6 +118,7 @@ function order(a: CaseResult, b: CaseResult): number {
     a.format.localeCompare(b.format) ||
     a.sparsity - b.sparsity ||
     (a.layout ?? '').localeCompare(b.layout ?? '') ||
+    (a.pass ?? 1) - (b.pass ?? 1) ||
     a.threads - b.threads
   );
 }
@@ -146,6 +151,26 @@ export function suiteMarkdown(r: SuiteResult): string {
   out.push('');
   out.push(targetsMarkdown(evaluateTargets(cases)));
   out.push('');
+  const drift = baselineDrift(cases);
+  if (drift.length) {
+    const worst = Math.max(...drift.map((d) => Math.max(d.pass1Ms / d.pass2Ms, d.pass2Ms / d.pass1Ms)));
+    out.push('### Baseline drift');
+    out.push('');
+    out.push(
+      "The dense baselines are timed before and after each shape's sparse cases; ratios use both passes " +
+        `pooled. The two passes of one baseline differ by up to ${worst.toFixed(2)}× in this run: ` +
+        'read ratios closer to 1 than that as ties.',
+    );
+    out.push('');
+    out.push(
+      markdownTable(
+        ['shape, batch, threads', 'baseline', 'pass 1 ms', 'pass 2 ms', 'pass 1 ÷ pass 2'],
+        drift.map((d) => [d.arena, d.who, ms(d.pass1Ms), ms(d.pass2Ms), (d.pass1Ms / d.pass2Ms).toFixed(2)]),
+        [false, false, true, true, true],
+      ),
+    );
+    out.push('');
+  }
   out.push('### Break-even');
   out.push('');
   out.push(
@@ -184,7 +209,8 @@ the next of several distinct weight copies that together exceed twice the last-l
 warm-up call per copy, the median (and min) of at least \`reps\` calls is reported. GFLOP/s useful =
 2·nnz·N / t; dense-eq = 2·M·K·N / t; GB/s = (weight bytes in its format + input + output) / t;
 "× sk dense" and "× ORT" are speed-ups over sparsekit dense and onnxruntime dense on the same shape,
-batch and threads in the same run (> 1 = faster). Unstructured sparsity zeroes a seeded random subset
+batch and threads in the same run (> 1 = faster); the baselines are timed before and after each
+shape's sparse cases and pooled, because memory bandwidth on a shared host drifts. Unstructured sparsity zeroes a seeded random subset
 of a seeded normal weight (nested across levels); BSR 4×4 zeroes whole blocks; 2:4 keeps the 2 largest
 of every 4; the column-sparse GEMV uses a seeded half of the inputs. Every case's first output is
 checked on 64 rows against the exact product (f64 sums in TypeScript); a mismatch is listed

@@ -20,6 +20,8 @@ export interface CaseResult extends KernelCaseSpec {
   measuredWeightBytes?: number;
   copies?: number;
   samples?: number;
+  /** Every timed call (ms), in order: baselines pool these over their passes. */
+  ms?: number[];
   medianMs?: number;
   minMs?: number;
   /** 2·nnz·N / median. */
