@@ -3,8 +3,9 @@
 //
 // GEMV streams W from DRAM once, so its speed is how many bytes one core keeps in flight. The kernel reads
 // 4 rows at a time, each row in two halves at once (k and k + K/2): 8 concurrent sequential streams for the
-// hardware prefetchers (measured: 1 stream ≈ 9 GB/s, 4 ≈ 14, 8 ≈ 15 on a Xeon core), while the loop holds
-// 8 weight loads + 2 x loads + 4 accumulators + 1 ≤ 15 SIMD registers, V8's x64 budget (8 rows spill).
+// hardware prefetchers (measured on a Xeon core: one stream reads at about half the rate of eight, four rows
+// one at a time about 10% below eight streams), while the loop holds 8 weight loads + 2 x loads +
+// 4 accumulators + 1 ≤ 15 SIMD registers, V8's x64 budget (8 rows at a time spill).
 
 /** y[i] = Σ_k w[i,k]·x[k] for i in [r0, r1). w, x, y are byte offsets of f32 arrays. */
 export function gemv_f32(w: usize, x: usize, y: usize, M: i32, K: i32, r0: i32, r1: i32): void {

@@ -35,7 +35,8 @@ export function activeInputs(x: Tensor, threshold = 0): Uint32Array {
 /**
  * y[M] = W[:, S] · x[S]: the GEMV over the active inputs S only (inputs outside S are treated as zero).
  * w: [M,K] dense; x: [K]; active: sorted, unique input indices < K (e.g. from activeInputs).
- * The first call on a weight packs a transposed copy (call release(w) after changing w in place).
+ * The first call on a weight keeps a transposed copy of it (M·K·4 bytes) resident in kernel memory;
+ * call release(w) after changing w in place.
  * @example const y = columnSparseGemv(w, x, activeInputs(x, 0)) // equals matmul(w, x) up to rounding
  */
 export function columnSparseGemv(w: Tensor, x: Tensor, active: Uint32Array): Tensor {
