@@ -54,7 +54,10 @@ export interface KernelCase extends KernelCaseSpec {
   flops(): number;
   /** Operations a dense kernel does for the same shape: 2 · M · K · N. */
   denseFlops(): number;
-  /** Bytes of the stored weight a call streams (the format's exact layout; see src/formats). */
+  /**
+   * Bytes of the weight a call streams: the kernel's resident layout (the format's exact layout, see
+   * src/formats; COO streams the CSR it is converted to). Cold-cache copy counts are based on this.
+   */
   weightBytes(): number;
   /** Bytes a call moves at least once: weight + input [K,N] + output [M,N] (f32). */
   bytes(): number;
@@ -127,9 +130,8 @@ function weightBytesOf(s: KernelCaseSpec, nnz: number): number {
       // column-sparse GEMV reads only the active columns of its (column-contiguous) weight
       return s.pattern === 'inputs' ? nnz * F32 : M * K * F32;
     case 'csr':
+    case 'coo': // matmul(coo) runs on a resident CSR conversion, so a call streams CSR's bytes
       return (M + 1) * U32 + nnz * (indexBytes(K) + F32);
-    case 'coo':
-      return nnz * (U32 + U32 + F32);
     case 'bitmask':
       return M * Math.ceil(K / 8) + (M + 1) * U32 + nnz * F32;
     case 'bsr': {

@@ -14,7 +14,7 @@ export interface CaseResult extends KernelCaseSpec {
   status: CaseStatus;
   /** Why a case was not timed, or what to know about it. */
   note?: string;
-  /** Model of the work: non-zeros multiplied, weight bytes (cases.ts) and, when known, the real nbytes. */
+  /** Non-zeros multiplied; bytes of the weight a call streams (cases.ts); nbytes of the stored format object. */
   nnz: number;
   weightBytes: number;
   measuredWeightBytes?: number;
