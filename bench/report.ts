@@ -200,22 +200,25 @@ export function suiteMarkdown(r: SuiteResult): string {
   return out.join('\n');
 }
 
-const HOW = `Each case multiplies a weight W [M,K] by a right-hand side B [K,N] through sparsekit's public API
-(\`matmul\`, or \`columnSparseGemv\` for activation sparsity) or through onnxruntime-node's dense MatMul
-(the peer, weight as an initializer; both operand orders are timed and the faster one, marked *, is the
-baseline; intra-op threads = the thread count, inter-op 1, spinning off). Weights stay resident; the
-input is copied in and the output out on every call on both sides. Cold cache: every timed call uses
-the next of several distinct weight copies that together exceed twice the last-level cache; after one
-warm-up call per copy, the median (and min) of at least \`reps\` calls is reported. GFLOP/s useful =
-2·nnz·N / t; dense-eq = 2·M·K·N / t; GB/s = (weight bytes in its format + input + output) / t;
-"× sk dense" and "× ORT" are speed-ups over sparsekit dense and onnxruntime dense on the same shape,
-batch and threads in the same run (> 1 = faster); the baselines are timed before and after each
-shape's sparse cases and pooled, because memory bandwidth on a shared host drifts. Unstructured sparsity zeroes a seeded random subset
-of a seeded normal weight (nested across levels); BSR 4×4 zeroes whole blocks; 2:4 keeps the 2 largest
-of every 4; the column-sparse GEMV uses a seeded half of the inputs. Every case's first output is
-checked on 64 rows against the exact product (f64 sums in TypeScript); a mismatch is listed
-as an error and makes the command exit with code 1. A format with no WebAssembly kernel is
-listed as "no fast path" and not timed.`;
+const HOW = `Each case multiplies a weight W [M,K] by a right-hand side B [K,N] through sparsekit's
+public API (\`matmul\`, or \`columnSparseGemv\` for activation sparsity) or through onnxruntime-node's
+dense MatMul (the peer, weight as an initializer; both operand orders are timed and the faster one,
+marked *, is the baseline; intra-op threads = the thread count, inter-op 1, spinning off). Weights stay
+resident; the input is copied in and the output out on every call on both sides.
+
+Cold cache: every timed call uses the next of several distinct weight copies that together exceed
+twice the last-level cache; after one warm-up call per copy, the median (and min) of at least \`reps\`
+calls is reported. GFLOP/s useful = 2·nnz·N / t; dense-eq = 2·M·K·N / t; GB/s = (bytes of the weight
+as the kernel streams it + input + output) / t. "× sk dense" and "× ORT" are speed-ups over sparsekit
+dense and onnxruntime dense on the same shape, batch and threads in the same run (> 1 = faster). The
+baselines are timed before and after each shape's sparse cases and pooled, because memory bandwidth on
+a shared host drifts; the drift table shows by how much.
+
+Weights: unstructured sparsity zeroes a seeded random subset of a seeded normal weight (nested across
+levels); BSR 4×4 zeroes whole blocks; 2:4 keeps the 2 largest of every 4; the column-sparse GEMV uses a
+seeded half of the inputs. Every case's first output is checked on 64 rows against the exact product
+(f64 sums in TypeScript); a mismatch is listed as an error and makes the command exit with code 1. A
+format with no WebAssembly kernel is listed as "no fast path" and not timed.`;
 
 /** BENCHMARKS.md for every suite result (full runs first, then quick; partial runs are left out). */
 export function benchmarksMarkdown(results: readonly SuiteResult[]): string {

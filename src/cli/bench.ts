@@ -21,6 +21,8 @@ export interface BenchOptions {
   out: string;
   report: string;
   only?: string;
+  /** Only regenerate the report from the JSON already in `out`. */
+  reportOnly?: boolean;
 }
 
 /** `--threads 1,2` → [1, 2]; throws InvalidArgumentError (commander prints it, exit 2) on anything else. */
@@ -85,6 +87,7 @@ export function addBenchCommand(
       'only cases whose name contains text (plus their dense baselines); writes <suite>-partial.json',
       parseOnly,
     )
+    .option('--report-only', 'regenerate the report from the JSON in --out without timing anything', false)
     .addHelpText(
       'after',
       '\nExamples:\n  sparsekit bench kernels --quick\n  sparsekit bench kernels --threads 1 --only "4096x4096 N=1"\n',
@@ -108,6 +111,19 @@ function interruptible(): { stopRequested: () => boolean; dispose: () => void } 
   return { stopRequested: () => stop, dispose: () => process.off('SIGINT', onSigint) };
 }
 
+/** Regenerate the markdown report from every JSON result in `opts.out`. */
+async function writeReport(opts: BenchOptions): Promise<number> {
+  const { writeAtomic, readResults } = await import('../../bench/results.js');
+  const { benchmarksMarkdown } = await import('../../bench/report.js');
+  const { results, problems } = readResults(resolve(opts.out));
+  for (const p of problems) process.stderr.write(`sparsekit bench: skipped unreadable result ${p}\n`);
+  const report = resolve(opts.report);
+  if (!existsSync(dirname(report))) mkdirSync(dirname(report), { recursive: true });
+  writeAtomic(report, benchmarksMarkdown(results));
+  process.stdout.write(`wrote ${relative(process.cwd(), report)} from ${results.length} result file(s)\n`);
+  return 0;
+}
+
 /**
  * Run suites and write results; returns the exit code (0 ok, 1 failure, 130 interrupted).
  * `argv` is recorded as the command in the results.
@@ -117,6 +133,7 @@ export async function runBench(
   opts: BenchOptions,
   argv: readonly string[],
 ): Promise<number> {
+  if (opts.reportOnly) return writeReport(opts);
   const cores = availableParallelism();
   const tooMany = (opts.threads ?? []).filter((t) => t > cores);
   if (tooMany.length) {

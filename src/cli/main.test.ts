@@ -44,6 +44,8 @@ test('bench with no suite runs every suite with the defaults', async () => {
   assert.deepEqual(suites, ['kernels']);
   assert.equal(opts.quick, false);
   assert.equal(opts.threads, undefined);
+  assert.equal(opts.reportOnly, false);
+  assert.equal((await parsed(['bench', '--report-only'])).opts.reportOnly, true);
 });
 
 test('flag values are checked and the error names the flag and the fix', () => {
