@@ -48,6 +48,18 @@ test('bench with no suite runs every suite with the defaults', async () => {
   assert.equal((await parsed(['bench', '--report-only'])).opts.reportOnly, true);
 });
 
+test('with no arguments the main job runs: the quick kernel benchmark', async () => {
+  let got: { suites: SuiteName[]; opts: BenchOptions; argv: readonly string[] } | undefined;
+  const code = await main(['node', 'sparsekit'], async (suites, opts, argv) => {
+    got = { suites, opts, argv };
+    return 0;
+  });
+  assert.equal(code, 0);
+  assert.deepEqual(got?.suites, ['kernels']);
+  assert.equal(got?.opts.quick, true);
+  assert.equal(commandLine(got?.argv ?? []), 'sparsekit bench kernels --quick');
+});
+
 test('flag values are checked and the error names the flag and the fix', () => {
   assert.deepEqual(parseThreads('1, 2'), [1, 2]);
   for (const bad of ['0', '1,,2', 'two', '1.5', '-1'])

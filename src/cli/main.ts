@@ -27,11 +27,20 @@ export function program(argv: readonly string[], bench = runBench): Command {
   return p;
 }
 
-/** Run the command line; returns the process exit code. */
-export async function main(argv: readonly string[] = process.argv): Promise<number> {
+/** What `sparsekit` with no arguments runs: the main job. */
+export const MAIN_JOB: readonly string[] = ['bench', 'kernels', '--quick'];
+
+/** Run the command line; returns the process exit code. With no arguments, runs {@link MAIN_JOB}. */
+export async function main(argv: readonly string[] = process.argv, bench = runBench): Promise<number> {
   process.exitCode = 0;
+  if (argv.length <= 2) {
+    process.stderr.write(
+      `sparsekit: no command given, running the main job: sparsekit ${MAIN_JOB.join(' ')}\n`,
+    );
+    argv = [...argv.slice(0, 2), ...MAIN_JOB];
+  }
   try {
-    await program(argv).parseAsync([...argv]);
+    await program(argv, bench).parseAsync([...argv]);
     return Number(process.exitCode ?? 0);
   } catch (e) {
     if (e instanceof CommanderError) {
