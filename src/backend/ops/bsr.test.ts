@@ -4,19 +4,11 @@ import { type BSR, bsrFromDense, bsrMatmul } from '../../formats/bsr.js';
 import { FormatError } from '../../formats/errors.js';
 import { testMatrix, withEmptyRows } from '../../formats/testing.js';
 import { randn } from '../../tensor/random.js';
-import type { Tensor } from '../../tensor/tensor.js';
-import { setFallbackPolicy } from '../dispatch.js';
-import { relError, TOL } from '../tolerances.js';
-import { useRuntime, type WasmVariant } from '../wasm.js';
+import { useRuntime } from '../wasm.js';
 import { bsrMatmulWasm } from './bsr.js';
 import { matmul } from './matmul.js';
+import { assertDispatchesToWasm, assertTwin, countKernelRuns, forEachRuntime, NS } from './testing.js';
 
-const RUNTIMES: Array<[WasmVariant, number]> = [
-  ['simd', 1],
-  ['simd', 2],
-  ['relaxed', 1],
-  ['relaxed', 2],
-];
 /** The specialised block shapes, a generic multiple-of-4 one and two generic odd ones. */
 const BLOCKS: Array<[number, number]> = [
   [1, 4],
@@ -32,75 +24,53 @@ const SHAPES: Array<[number, number]> = [
   [17, 5],
   [33, 33],
 ];
-const NS = [1, 3, 8, 17, 64];
 
-function rhs(K: number, N: number, seed: number): Tensor {
-  return N === 1 ? randn([K], seed) : randn([K, N], seed);
+function twin(w: BSR, N: number, what: string): void {
+  assertTwin(bsrMatmulWasm, bsrMatmul, w, N, what, N + 7 * w.cols);
 }
 
-function assertTwin(w: BSR, N: number, what: string): void {
-  const b = rhs(w.cols, N, N + 7 * w.cols);
-  const got = bsrMatmulWasm(w, b);
-  const want = bsrMatmul(w, b);
-  assert.deepEqual(got.shape, want.shape, `${what}: shape`);
-  const tol = N === 1 ? TOL.spmv : TOL.spmm;
-  const err = relError(got.data, want.data);
-  assert.ok(err <= tol, `${what} N=${N}: error ${err} > ${tol}`);
-}
-
-for (const [variant, threads] of RUNTIMES) {
-  const rt = `${variant}, ${threads} thread${threads > 1 ? 's' : ''}`;
-
+forEachRuntime((rt, use) => {
   test(`bsr: SpMV and SpMM match bsrMatmul for 1×4, 4×4, 16×16 and odd blocks, ragged edges (${rt})`, () => {
-    useRuntime({ variant, threads });
+    use();
     let seed = 1;
     for (const [r, c] of BLOCKS) {
       for (const [M, K] of SHAPES) {
         for (const d of [0, 0.1, 0.5, 1]) {
           const w = bsrFromDense(testMatrix(M, K, d, seed++), r, c);
-          for (const N of NS) assertTwin(w, N, `${r}×${c} blocks, ${M}×${K} density ${d}`);
+          for (const N of NS) twin(w, N, `${r}×${c} blocks, ${M}×${K} density ${d}`);
         }
       }
       const big = bsrFromDense(withEmptyRows(testMatrix(300, 700, 0.05, seed++), 4), r, c);
-      for (const N of [1, 8, 17]) assertTwin(big, N, `${r}×${c} blocks, 300×700 density 0.05, empty rows`);
+      for (const N of [1, 8, 17]) twin(big, N, `${r}×${c} blocks, 300×700 density 0.05, empty rows`);
     }
   });
-}
+});
 
 test('bsr: u32 block-column indices when there are more than 65536 block columns', () => {
   for (const threads of [1, 2]) {
     useRuntime({ variant: 'relaxed', threads });
     const w = bsrFromDense(testMatrix(5, 65_540, 0.01, 3), 1, 1);
     assert.ok(w.blockColIdx instanceof Uint32Array);
-    for (const N of [1, 8]) assertTwin(w, N, '5×65540 in 1×1 blocks');
+    for (const N of [1, 8]) twin(w, N, '5×65540 in 1×1 blocks');
   }
 });
 
 test('bsr: matmul() dispatches to the WebAssembly kernel', () => {
-  useRuntime({ variant: 'simd', threads: 1 });
-  setFallbackPolicy('throw');
-  try {
-    const w = bsrFromDense(testMatrix(12, 20, 0.3, 3), 4, 4);
-    const x = randn([20, 3], 4);
-    assert.deepEqual([...matmul(w, x).data], [...bsrMatmulWasm(w, x).data]);
-  } finally {
-    setFallbackPolicy('warn');
-  }
+  assertDispatchesToWasm(
+    'simd',
+    [[bsrFromDense(testMatrix(12, 20, 0.3, 3), 4, 4), randn([20, 3], 4)]],
+    matmul,
+    bsrMatmulWasm,
+  );
 });
 
 test('bsr: a malformed weight raises FormatError before any kernel runs', () => {
-  const rt = useRuntime({ variant: 'simd', threads: 1 });
-  let calls = 0;
-  const parallel = rt.parallel.bind(rt);
-  rt.parallel = (...args) => {
-    calls++;
-    parallel(...args);
-  };
+  const runs = countKernelRuns();
   const good = bsrFromDense(testMatrix(8, 10, 1, 5), 4, 4);
   const unsorted: BSR = { ...good, blockColIdx: good.blockColIdx.slice().reverse() };
   assert.throws(() => bsrMatmulWasm(unsorted, randn([10], 1)), FormatError);
   const padded = good.values.slice();
   padded[2 * 16 + 2] = 1; // element (0, 2) of block 2, at block column 2, is column 10: padding
   assert.throws(() => bsrMatmulWasm({ ...good, values: padded }, randn([10], 1)), FormatError);
-  assert.equal(calls, 0, 'no kernel ran');
+  assert.equal(runs.calls, 0, 'no kernel ran');
 });

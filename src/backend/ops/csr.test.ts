@@ -4,20 +4,12 @@ import { type CSR, csrFromDense, csrMatmul } from '../../formats/csr.js';
 import { FormatError } from '../../formats/errors.js';
 import { testMatrix, withEmptyRows } from '../../formats/testing.js';
 import { randn } from '../../tensor/random.js';
-import type { Tensor } from '../../tensor/tensor.js';
-import { setFallbackPolicy } from '../dispatch.js';
 import { release } from '../resident.js';
-import { relError, TOL } from '../tolerances.js';
-import { useRuntime, type WasmVariant } from '../wasm.js';
+import { useRuntime } from '../wasm.js';
 import { csrMatmulWasm } from './csr.js';
 import { matmul } from './matmul.js';
+import { assertDispatchesToWasm, assertTwin, countKernelRuns, forEachRuntime, NS } from './testing.js';
 
-const RUNTIMES: Array<[WasmVariant, number]> = [
-  ['simd', 1],
-  ['simd', 2],
-  ['relaxed', 1],
-  ['relaxed', 2],
-];
 const SHAPES: Array<[number, number]> = [
   [1, 1],
   [5, 17],
@@ -25,76 +17,53 @@ const SHAPES: Array<[number, number]> = [
   [33, 33],
 ];
 const DENSITIES = [0, 0.1, 0.5, 1];
-const NS = [1, 3, 8, 17, 64];
 
-/** Right-hand side for N columns: a vector [K] when N = 1, else [K,N]. */
-function rhs(K: number, N: number, seed: number): Tensor {
-  return N === 1 ? randn([K], seed) : randn([K, N], seed);
+function twin(w: CSR, N: number, what: string): void {
+  assertTwin(csrMatmulWasm, csrMatmul, w, N, what, N + w.cols);
 }
 
-function assertTwin(w: CSR, N: number, what: string): void {
-  const b = rhs(w.cols, N, N + w.cols);
-  const got = csrMatmulWasm(w, b);
-  const want = csrMatmul(w, b);
-  assert.deepEqual(got.shape, want.shape, `${what}: shape`);
-  const tol = N === 1 ? TOL.spmv : TOL.spmm;
-  const err = relError(got.data, want.data);
-  assert.ok(err <= tol, `${what} N=${N}: error ${err} > ${tol}`);
-}
-
-for (const [variant, threads] of RUNTIMES) {
-  const rt = `${variant}, ${threads} thread${threads > 1 ? 's' : ''}`;
-
+forEachRuntime((rt, use) => {
   test(`csr: SpMV and SpMM match csrMatmul on odd shapes and densities (${rt})`, () => {
-    useRuntime({ variant, threads });
+    use();
     let seed = 1;
     for (const [M, K] of SHAPES) {
       for (const d of DENSITIES) {
         const w = csrFromDense(testMatrix(M, K, d, seed++));
-        for (const N of NS) assertTwin(w, N, `${M}×${K} density ${d}`);
+        for (const N of NS) twin(w, N, `${M}×${K} density ${d}`);
       }
     }
     const big = csrFromDense(withEmptyRows(testMatrix(300, 700, 0.3, 7), 4));
-    for (const N of NS) assertTwin(big, N, '300×700 density 0.3, every 4th row empty');
-    assertTwin(csrFromDense(testMatrix(9, 40, 0.5, 8)), 512, '9×40 density 0.5');
+    for (const N of NS) twin(big, N, '300×700 density 0.3, every 4th row empty');
+    twin(csrFromDense(testMatrix(9, 40, 0.5, 8)), 512, '9×40 density 0.5');
   });
 
   test(`csr: u32 column indices when cols > 65536 (${rt})`, () => {
-    useRuntime({ variant, threads });
+    use();
     const w = csrFromDense(testMatrix(3, 70_001, 0.02, 11));
     assert.ok(w.colIdx instanceof Uint32Array);
-    for (const N of [1, 3, 8, 17]) assertTwin(w, N, '3×70001 density 0.02');
+    for (const N of [1, 3, 8, 17]) twin(w, N, '3×70001 density 0.02');
   });
-}
+});
 
 test('csr: matmul() dispatches to the WebAssembly kernel', () => {
-  useRuntime({ variant: 'simd', threads: 1 });
-  setFallbackPolicy('throw');
-  try {
-    const w = csrFromDense(testMatrix(40, 50, 0.2, 3));
-    const x = randn([50], 4);
-    assert.deepEqual([...matmul(w, x).data], [...csrMatmulWasm(w, x).data]);
-  } finally {
-    setFallbackPolicy('warn');
-  }
+  assertDispatchesToWasm(
+    'simd',
+    [[csrFromDense(testMatrix(40, 50, 0.2, 3)), randn([50], 4)]],
+    matmul,
+    csrMatmulWasm,
+  );
 });
 
 test('csr: a malformed weight raises FormatError before any kernel runs', () => {
-  const rt = useRuntime({ variant: 'simd', threads: 1 });
-  let calls = 0;
-  const parallel = rt.parallel.bind(rt);
-  rt.parallel = (...args) => {
-    calls++;
-    parallel(...args);
-  };
+  const runs = countKernelRuns();
   const good = csrFromDense(testMatrix(4, 6, 0.5, 5));
   const unsorted: CSR = { ...good, colIdx: good.colIdx.slice().reverse() };
   assert.throws(() => csrMatmulWasm(unsorted, randn([6], 1)), FormatError);
   assert.throws(() => csrMatmulWasm({ ...good, rowPtr: good.rowPtr.slice(1) }, randn([6], 1)), FormatError);
-  assert.equal(calls, 0, 'no kernel ran');
+  assert.equal(runs.calls, 0, 'no kernel ran');
   assert.throws(() => csrMatmulWasm(good, randn([7], 1)), /b has 7 rows but w has 6 columns/);
   csrMatmulWasm(good, randn([6], 1));
-  assert.equal(calls, 1);
+  assert.equal(runs.calls, 1);
 });
 
 test('csr: the weight is validated once, when it becomes resident; release() re-uploads', () => {

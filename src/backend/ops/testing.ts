@@ -1,0 +1,85 @@
+/**
+ * Shared pieces of the ops tests (not part of the public API): the runtimes every kernel is checked on,
+ * the twin comparison against a reference, the "dispatches to WebAssembly" check and a kernel-run counter.
+ */
+
+import assert from 'node:assert/strict';
+import { randn } from '../../tensor/random.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { setFallbackPolicy } from '../dispatch.js';
+import { relError, TOL } from '../tolerances.js';
+import { useRuntime, type WasmVariant } from '../wasm.js';
+
+/** Every (variant, threads) pair a kernel's parity tests run on. */
+export const RUNTIMES: ReadonlyArray<readonly [WasmVariant, number]> = [
+  ['simd', 1],
+  ['simd', 2],
+  ['relaxed', 1],
+  ['relaxed', 2],
+];
+
+/** Right-hand-side column counts the SpMV/SpMM parity tests use. */
+export const NS = [1, 3, 8, 17, 64];
+
+/** Call `body` once per runtime with a label like "simd, 2 threads" and a function that selects it. */
+export function forEachRuntime(body: (label: string, use: () => void) => void): void {
+  for (const [variant, threads] of RUNTIMES) {
+    body(`${variant}, ${threads} thread${threads > 1 ? 's' : ''}`, () => useRuntime({ variant, threads }));
+  }
+}
+
+/** Right-hand side for N columns: a vector [K] when N = 1, else [K,N]. */
+export function rhs(K: number, N: number, seed: number): Tensor {
+  return N === 1 ? randn([K], seed) : randn([K, N], seed);
+}
+
+type MatmulFn<W> = (w: W, b: Tensor) => Tensor;
+
+/**
+ * The fast kernel and its reference agree on W·B for an N-column right-hand side (seeded by `seed`), within
+ * TOL.spmv (N = 1) or TOL.spmm.
+ */
+export function assertTwin<W extends { readonly cols: number }>(
+  fast: MatmulFn<W>,
+  reference: MatmulFn<W>,
+  w: W,
+  N: number,
+  what: string,
+  seed: number,
+): void {
+  const b = rhs(w.cols, N, seed);
+  const got = fast(w, b);
+  const want = reference(w, b);
+  assert.deepEqual(got.shape, want.shape, `${what}: shape`);
+  const tol = N === 1 ? TOL.spmv : TOL.spmm;
+  const err = relError(got.data, want.data);
+  assert.ok(err <= tol, `${what} N=${N}: error ${err} > ${tol}`);
+}
+
+/** The public `matmul` under the `throw` fallback policy returns exactly what the WebAssembly op does. */
+export function assertDispatchesToWasm<W>(
+  variant: WasmVariant,
+  cases: ReadonlyArray<readonly [W, Tensor]>,
+  matmul: (w: W, b: Tensor) => Tensor,
+  wasm: MatmulFn<W>,
+): void {
+  useRuntime({ variant, threads: 1 });
+  setFallbackPolicy('throw');
+  try {
+    for (const [w, b] of cases) assert.deepEqual([...matmul(w, b).data], [...wasm(w, b).data]);
+  } finally {
+    setFallbackPolicy('warn');
+  }
+}
+
+/** Select the simd runtime on 1 thread and count its kernel launches from now on. */
+export function countKernelRuns(): { readonly calls: number } {
+  const rt = useRuntime({ variant: 'simd', threads: 1 });
+  const counter = { calls: 0 };
+  const parallel = rt.parallel.bind(rt);
+  rt.parallel = (...args) => {
+    counter.calls++;
+    parallel(...args);
+  };
+  return counter;
+}
