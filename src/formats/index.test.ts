@@ -21,14 +21,17 @@ const SPECS: FormatSpec[] = [
   { format: 'nm', n: 2, m: 4 },
   { format: 'bitmask' },
   { format: 'coo' },
+  { format: 'bf16' },
+  { format: 'f16' },
 ];
 
-// 17×19 with 30% non-zeros then 2:4-pruned: N:M groups hold explicit zeros, BSR edge blocks hold padding
-const W = nmPruneMagnitude(testMatrix(17, 19, 0.3), 2, 4);
+// 17×19 with 30% non-zeros then 2:4-pruned: N:M groups hold explicit zeros, BSR edge blocks hold padding.
+// Rounded to bf16 (8 significant bits, exponents well inside f16's range) so bf16 and f16 hold it exactly.
+const W = toDense(toFormat(nmPruneMagnitude(testMatrix(17, 19, 0.3), 2, 4), { format: 'bf16' }));
 
 describe('FORMATS', () => {
-  it('lists the five sparse formats under their own names', () => {
-    assert.deepEqual(Object.keys(FORMATS), ['csr', 'bsr', 'nm', 'bitmask', 'coo']);
+  it('lists the five sparse formats and the two half-precision ones under their own names', () => {
+    assert.deepEqual(Object.keys(FORMATS), ['csr', 'bsr', 'nm', 'bitmask', 'coo', 'bf16', 'f16']);
     for (const [key, ops] of Object.entries(FORMATS)) assert.equal(ops.name, key);
   });
 });

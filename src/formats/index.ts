@@ -1,4 +1,7 @@
-/** formats layer: sparse matrix formats (CSR, BSR, N:M, bitmask, COO), conversion from/to dense, traits. */
+/**
+ * formats layer: sparse matrix formats (CSR, BSR, N:M, bitmask, COO), half-precision dense (bf16, f16),
+ * conversion from/to dense, traits.
+ */
 
 import { Tensor } from '../tensor/tensor.js';
 import { type Bitmask, bitmask } from './bitmask.js';
@@ -7,6 +10,7 @@ import { countNonZero } from './check.js';
 import { type COO, coo } from './coo.js';
 import { type CSR, csr } from './csr.js';
 import { FormatError } from './errors.js';
+import { bf16, f16, type HalfMatrix, halfNonZero, halfToDense } from './half.js';
 import { type NM, nm } from './nm.js';
 
 export * from './bitmask.js';
@@ -14,6 +18,7 @@ export * from './bsr.js';
 export * from './coo.js';
 export * from './csr.js';
 export * from './errors.js';
+export * from './half.js';
 export * from './nm.js';
 export * from './traits.js';
 export * from './types.js';
@@ -21,8 +26,8 @@ export * from './types.js';
 /** Any sparse matrix; `format` tells which. */
 export type SparseMatrix = CSR | BSR | NM | Bitmask | COO;
 
-/** A weight matrix [M,K]: dense or in a sparse format. */
-export type Weight = Tensor | SparseMatrix;
+/** A weight matrix [M,K]: dense f32, dense in half precision, or in a sparse format. */
+export type Weight = Tensor | SparseMatrix | HalfMatrix;
 
 /** How to store a dense matrix; the options a format's fromDense needs. */
 export type FormatSpec =
@@ -31,18 +36,22 @@ export type FormatSpec =
   | { format: 'bsr'; blockRows: number; blockCols: number }
   | { format: 'nm'; n: number; m: number }
   | { format: 'bitmask' }
-  | { format: 'coo' };
+  | { format: 'coo' }
+  | { format: 'bf16' }
+  | { format: 'f16' };
 
 /** The type toFormat returns for a spec. */
 export type WeightOf<S extends FormatSpec> = S['format'] extends 'dense'
   ? Tensor
-  : Extract<SparseMatrix, { format: S['format'] }>;
+  : S['format'] extends HalfMatrix['format']
+    ? HalfMatrix & { readonly format: S['format'] }
+    : Extract<SparseMatrix, { format: S['format'] }>;
 
-/** Every sparse format's functions, keyed by name. */
-export const FORMATS = Object.freeze({ csr, bsr, nm, bitmask, coo });
+/** Every stored format's functions (sparse, then half-precision dense), keyed by name. */
+export const FORMATS = Object.freeze({ csr, bsr, nm, bitmask, coo, bf16, f16 });
 
 /** Which format a weight is stored in. */
-export function formatOf(w: Weight): 'dense' | SparseMatrix['format'] {
+export function formatOf(w: Weight): 'dense' | SparseMatrix['format'] | HalfMatrix['format'] {
   if (w instanceof Tensor) return 'dense';
   if (w !== null && typeof w === 'object' && Object.hasOwn(FORMATS, w.format)) return w.format;
   throw new FormatError(
@@ -78,6 +87,10 @@ function convert(w: Tensor, spec: FormatSpec): Weight {
       return bitmask.fromDense(w);
     case 'coo':
       return coo.fromDense(w);
+    case 'bf16':
+      return bf16.fromDense(w);
+    case 'f16':
+      return f16.fromDense(w);
     default:
       throw new FormatError(
         'formats',
@@ -101,6 +114,9 @@ export function toDense(w: Weight): Tensor {
       return bitmask.toDense(w);
     case 'coo':
       return coo.toDense(w);
+    case 'bf16':
+    case 'f16':
+      return halfToDense(w);
     default:
       return formatOf(w) as never;
   }
@@ -111,7 +127,8 @@ export function toDense(w: Weight): Tensor {
  * counted, so nnz is the same for a matrix in every format.
  */
 export function nnz(w: Weight): number {
-  return countNonZero(w instanceof Tensor ? w.data : w.values);
+  if (w instanceof Tensor) return countNonZero(w.data);
+  return 'values' in w ? countNonZero(w.values) : halfNonZero(w);
 }
 
 /** nnz(w) / (number of elements); 0 for an empty matrix. */

@@ -6,6 +6,7 @@ import { bitmaskFromDense } from './bitmask.js';
 import { bsrFromDense } from './bsr.js';
 import { cooFromDense } from './coo.js';
 import { csrFromDense } from './csr.js';
+import { halfFromDense } from './half.js';
 import { nmFromDense, nmLayout, nmPruneMagnitude } from './nm.js';
 import { testMatrix } from './testing.js';
 import { FORMAT_TRAITS, type FormatName, TRAITS_TERMS, traitsMarkdown } from './traits.js';
@@ -31,6 +32,8 @@ function samples(): [FormatName, object][] {
     ['nm', nmFromDense(nmPruneMagnitude(w, 3, 16), 3, 16)],
     ['bitmask', bitmaskFromDense(w)],
     ['coo', cooFromDense(w)],
+    ['bf16', halfFromDense(w, 'bf16')],
+    ['f16', halfFromDense(w, 'f16')],
   ];
 }
 

@@ -4,15 +4,19 @@ import type { Bitmask } from './bitmask.js';
 import type { BSR } from './bsr.js';
 import type { COO } from './coo.js';
 import type { CSR } from './csr.js';
+import type { HalfMatrix } from './half.js';
 import type { NM } from './nm.js';
 
 /** Names of all formats, dense included. */
-export type FormatName = 'dense' | (CSR | BSR | NM | Bitmask | COO)['format'];
+export type FormatName = 'dense' | (CSR | BSR | NM | Bitmask | COO | HalfMatrix)['format'];
 
 /** One typed array of a format. */
 export interface FieldTraits {
   readonly name: string;
-  /** Element type: `f32`, `u32`, `u8`, or `u16/u32` for an index array narrowed to fit (see `idxBytes`). */
+  /**
+   * Element type: `f32`, `u32`, `u8`, `u16` (half-precision bit patterns), or `u16/u32` for an index array
+   * narrowed to fit (see `idxBytes`).
+   */
   readonly dtype: string;
   /** Number of elements, as a formula over the terms in TRAITS_TERMS (JavaScript syntax with ceil). */
   readonly length: string;
@@ -160,6 +164,35 @@ export const FORMAT_TRAITS: Readonly<Record<FormatName, FormatTraits>> = {
     nbytesFormula: '12*nnz',
     bestFor:
       'Building and exchanging matrices (cooFromEntries takes any order and sums duplicates); convert to CSR to compute.',
+  },
+  bf16: {
+    name: 'bf16',
+    summary: 'Every element as bfloat16 (the top 16 bits of its f32, rounded to nearest even), row-major.',
+    fields: [
+      {
+        name: 'data',
+        dtype: 'u16',
+        length: 'rows*cols',
+        meaning: 'bits of element (i, k) at i·cols + k; f32 value = bits << 16',
+      },
+    ],
+    nbytesFormula: '2*rows*cols',
+    bestFor:
+      'Dense weights from bf16 checkpoints: half the bytes of f32 in memory and per decode step, 8 significant bits.',
+  },
+  f16: {
+    name: 'f16',
+    summary: 'Every element as IEEE binary16 (rounded to nearest even; subnormals, ±Inf, NaN), row-major.',
+    fields: [
+      {
+        name: 'data',
+        dtype: 'u16',
+        length: 'rows*cols',
+        meaning: 'bits of element (i, k) at i·cols + k: sign, 5-bit exponent, 10-bit mantissa',
+      },
+    ],
+    nbytesFormula: '2*rows*cols',
+    bestFor: 'Dense weights from f16 checkpoints: half the bytes of f32, 11 significant bits, |x| ≤ 65504.',
   },
 };
 
