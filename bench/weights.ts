@@ -1,7 +1,7 @@
 /** Benchmark weights: seeded random matrices, block-structured pruning, transposes and cold-cache copy counts. */
 
 import { existsSync, readFileSync } from 'node:fs';
-import { rng } from '../src/tensor/random.js';
+import { rng, shuffledIndices } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
 
 /** Where Linux reports the last-level cache of CPU 0. */
@@ -44,15 +44,7 @@ export function blockSparsify(t: Tensor, r: number, c: number, sparsity: number,
   const br = Math.ceil(M / r);
   const bc = Math.ceil(K / c);
   const n = br * bc;
-  const next = rng(seed);
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    const tmp = order[i]!;
-    order[i] = order[j]!;
-    order[j] = tmp;
-  }
+  const order = shuffledIndices(n, seed);
   const out = t.data.slice();
   const zeros = Math.round(n * sparsity);
   for (let z = 0; z < zeros; z++) {

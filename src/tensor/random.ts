@@ -29,12 +29,9 @@ export function randn(shape: Shape, seed = 0): Tensor {
   return new Tensor(out, shape);
 }
 
-/** A copy of `t` with a random fraction `sparsity` of its elements set to zero (exactly round(n·sparsity)). */
-export function sparsify(t: Tensor, sparsity: number, seed = 1): Tensor {
-  if (!(sparsity >= 0 && sparsity <= 1))
-    throw new RangeError(`sparsify: sparsity must be in [0,1], got ${sparsity}`);
+/** 0 … n−1 in a seeded uniformly random order (Fisher–Yates). */
+export function shuffledIndices(n: number, seed: number): Uint32Array {
   const next = rng(seed);
-  const n = t.size;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   for (let i = n - 1; i > 0; i--) {
@@ -43,6 +40,15 @@ export function sparsify(t: Tensor, sparsity: number, seed = 1): Tensor {
     order[i] = order[j]!;
     order[j] = tmp;
   }
+  return order;
+}
+
+/** A copy of `t` with a random fraction `sparsity` of its elements set to zero (exactly round(n·sparsity)). */
+export function sparsify(t: Tensor, sparsity: number, seed = 1): Tensor {
+  if (!(sparsity >= 0 && sparsity <= 1))
+    throw new RangeError(`sparsify: sparsity must be in [0,1], got ${sparsity}`);
+  const n = t.size;
+  const order = shuffledIndices(n, seed);
   const out = t.data.slice();
   const zeros = Math.round(n * sparsity);
   for (let i = 0; i < zeros; i++) out[order[i]!] = 0;

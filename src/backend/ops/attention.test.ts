@@ -5,22 +5,8 @@ import { Tensor } from '../../tensor/tensor.js';
 import { setBackendMode } from '../dispatch.js';
 import { attentionRef } from '../reference/attention.js';
 import { relError, TOL } from '../tolerances.js';
-import { useRuntime, type WasmVariant } from '../wasm.js';
 import { type AttentionOptions, attention } from './attention.js';
-
-const runtimes: Array<[WasmVariant, number]> = [
-  ['simd', 1],
-  ['simd', 2],
-  ['relaxed', 1],
-  ['relaxed', 2],
-];
-
-function onEveryRuntime(fn: (where: string) => void): void {
-  for (const [variant, threads] of runtimes) {
-    useRuntime({ variant, threads });
-    fn(`${variant}, ${threads} thread${threads > 1 ? 's' : ''}`);
-  }
-}
+import { onEveryRuntime } from './testing.js';
 
 interface Case {
   H: number;

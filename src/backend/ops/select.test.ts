@@ -4,7 +4,6 @@ import { randn } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { setBackendMode } from '../dispatch.js';
 import { thresholdRef, thresholdRowsRef, topkRef, topkRowsRef } from '../reference/select.js';
-import { useRuntime, type WasmVariant } from '../wasm.js';
 import {
   type Selection,
   type SelectOptions,
@@ -15,13 +14,8 @@ import {
   topkMaskRows,
   topkRows,
 } from './select.js';
+import { onEveryRuntime } from './testing.js';
 
-const runtimes: Array<[WasmVariant, number]> = [
-  ['simd', 1],
-  ['simd', 2],
-  ['relaxed', 1],
-  ['relaxed', 2],
-];
 const OPTIONS: SelectOptions[] = [{}, { abs: true }, { largest: false }, { largest: false, abs: true }];
 
 /**
@@ -29,10 +23,7 @@ const OPTIONS: SelectOptions[] = [{}, { abs: true }, { largest: false }, { large
  * (skipped where the expected values come from the twin itself).
  */
 function onEveryBackend(fn: (where: string) => void, reference = true): void {
-  for (const [variant, threads] of runtimes) {
-    useRuntime({ variant, threads });
-    fn(`${variant}, ${threads} thread${threads > 1 ? 's' : ''}`);
-  }
+  onEveryRuntime(fn);
   if (!reference) return;
   setBackendMode('reference');
   try {

@@ -5,22 +5,9 @@ import { Tensor } from '../../tensor/tensor.js';
 import { setBackendMode } from '../dispatch.js';
 import { softmaxRef } from '../reference/softmax.js';
 import { relError, TOL } from '../tolerances.js';
-import { useRuntime, type WasmVariant } from '../wasm.js';
+import { useRuntime } from '../wasm.js';
 import { softmax } from './softmax.js';
-
-const runtimes: Array<[WasmVariant, number]> = [
-  ['simd', 1],
-  ['simd', 2],
-  ['relaxed', 1],
-  ['relaxed', 2],
-];
-
-function onEveryRuntime(fn: (where: string) => void): void {
-  for (const [variant, threads] of runtimes) {
-    useRuntime({ variant, threads });
-    fn(`${variant}, ${threads} thread${threads > 1 ? 's' : ''}`);
-  }
-}
+import { onEveryRuntime } from './testing.js';
 
 test('softmax matches its twin on every row (odd widths, large logits, any leading shape)', () => {
   const shapes = [[1, 1], [3, 5], [17, 64], [64, 1001], [2, 3, 7], [10], [600, 130]];

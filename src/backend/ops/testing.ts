@@ -28,6 +28,14 @@ export function forEachRuntime(body: (label: string, use: () => void) => void): 
   }
 }
 
+/** Select each runtime in turn and call `fn` with its label (inside one test). */
+export function onEveryRuntime(fn: (where: string) => void): void {
+  forEachRuntime((label, use) => {
+    use();
+    fn(label);
+  });
+}
+
 /** Right-hand side for N columns: a vector [K] when N = 1, else [K,N]. */
 export function rhs(K: number, N: number, seed: number): Tensor {
   return N === 1 ? randn([K], seed) : randn([K, N], seed);
