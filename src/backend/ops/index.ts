@@ -1,12 +1,28 @@
-/** Registers every op family with the dispatcher (import for side effects) and re-exports their APIs. */
-export * from './attention.js';
-export * from './bitmask.js';
-export * from './bsr.js';
-export * from './colsparse.js';
-export * from './coo.js';
-export * from './csr.js';
-export * from './dense.js';
-export * from './matmul.js';
-export * from './nm.js';
-export * from './select.js';
-export * from './softmax.js';
+/**
+ * Registers every op family with the dispatcher (importing a family's module registers its kernels) and
+ * exports the public op API. Internals (resident uploads, row splitting, each format's WebAssembly entry
+ * point) stay private to the backend: reach a format's kernel through `matmul`.
+ */
+import './bitmask.js';
+import './bsr.js';
+import './coo.js';
+import './csr.js';
+import './nm.js';
+
+export { type AttentionOptions, attention } from './attention.js';
+export { activeInputs, columnSparseGemv } from './colsparse.js';
+export { denseMatmulRef } from './dense.js';
+export { type MatmulWeight, matmul, weightFormat } from './matmul.js';
+export {
+  type RowSelection,
+  type RowThreshold,
+  type Selection,
+  type SelectOptions,
+  thresholdRows,
+  thresholdSelect,
+  topk,
+  topkMask,
+  topkMaskRows,
+  topkRows,
+} from './select.js';
+export { softmax } from './softmax.js';
