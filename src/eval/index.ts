@@ -1,0 +1,2 @@
+/** Evaluation: perplexity with a strided window. */
+export * from './perplexity.js';
