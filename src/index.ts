@@ -5,4 +5,6 @@
 export * from './backend/index.js';
 export * from './formats/index.js';
 export * from './io/index.js';
+export * from './models/index.js';
+export * from './nn/index.js';
 export * from './tensor/index.js';

@@ -1,0 +1,120 @@
+/** The decoder-only forward shared by GPT-2 and the Llama family: embed, blocks over a KV cache, final norm, LM head. */
+
+import type { ModelConfig } from '../io/config.js';
+import type { JsonObject } from '../io/fields.js';
+import type { Tokenizer } from '../io/tokenizer.js';
+import { type KVCache, type LayerKV, ModelKVCache } from '../nn/kvcache.js';
+import type { Linear } from '../nn/linear.js';
+import { lastRow } from '../nn/ops.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { StateEntry } from './checkpoint.js';
+import type { CausalLM, ModelSource, Savable, SaveState } from './types.js';
+
+/** One transformer block: x [T, C] of tokens at positions [start, start + T) → [T, C], writing its cache. */
+export interface CausalBlock {
+  forward(x: Tensor, kv: LayerKV, start: number): Tensor;
+}
+
+/** Sizes the cache needs. */
+export interface CacheShape {
+  readonly layers: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+}
+
+/** Check ids is a non-empty array-like of numbers; `what` names the call. */
+export function checkIdsArg(ids: ArrayLike<number>, what: string): number {
+  if (ids === null || typeof ids !== 'object' || typeof ids.length !== 'number') {
+    throw new TypeError(`${what}: ids must be an array of token ids`);
+  }
+  if (ids.length === 0) throw new RangeError(`${what}: ids is empty; pass at least one token id`);
+  return ids.length;
+}
+
+/** A causal LM; subclasses supply the embedding, blocks, final norm and the HF tensor names. */
+export abstract class CausalModel implements CausalLM, Savable {
+  readonly kind = 'causal' as const;
+  abstract readonly config: ModelConfig;
+  abstract readonly maxPositions: number;
+  protected abstract readonly blocks: readonly CausalBlock[];
+  protected abstract readonly cacheShape: CacheShape;
+  protected abstract readonly source: ModelSource;
+  /** The LM head (for a tied model its weight is the token-embedding table object itself). */
+  abstract readonly lmHead: Linear;
+
+  get tokenizer(): Tokenizer | undefined {
+    return this.source.tokenizer;
+  }
+
+  /** x [T, C] for tokens ids at positions [start, start + T) (ids are checked here). */
+  protected abstract embed(ids: ArrayLike<number>, start: number): Tensor;
+  protected abstract finalNorm(x: Tensor): Tensor;
+  abstract linears(): Map<string, Linear>;
+  /** Every parameter by HF name in checkpoint layout, and the config to write. */
+  protected abstract hfState(): { config: JsonObject; tensors: Array<[string, StateEntry]> };
+
+  newCache(): KVCache {
+    const { layers, kvHeads, headDim } = this.cacheShape;
+    return new ModelKVCache(this, layers, kvHeads, headDim, this.maxPositions);
+  }
+
+  forward(ids: ArrayLike<number>, cache?: KVCache, opts: { lastOnly?: boolean } = {}): Tensor {
+    const T = checkIdsArg(ids, `${this.config.modelType} forward`);
+    let c: ModelKVCache;
+    if (cache === undefined) {
+      const { layers, kvHeads, headDim } = this.cacheShape;
+      c = new ModelKVCache(this, layers, kvHeads, headDim, this.maxPositions, T);
+    } else {
+      if (!(cache instanceof ModelKVCache) || cache.owner !== this) {
+        throw new TypeError(
+          `${this.config.modelType} forward: cache was not made by this model's newCache()`,
+        );
+      }
+      c = cache;
+    }
+    c.prepare(T, `${this.config.modelType} forward`);
+    const start = c.length;
+    let x = this.embed(ids, start);
+    for (let i = 0; i < this.blocks.length; i++) x = this.blocks[i]!.forward(x, c.layers[i]!, start);
+    c.commit(T);
+    x = this.finalNorm(opts.lastOnly ? lastRow(x) : x);
+    return this.lmHead.forward(x);
+  }
+
+  saveState(): SaveState {
+    const { config, tensors } = this.hfState();
+    return { config, tensors, ...this.source };
+  }
+}
+
+/**
+ * The LM-head state: a tied head whose weight is still the embedding table is not written; a tied head that was
+ * replaced (e.g. pruned) is written under `headName` and the saved config unties it so the file computes what
+ * the model computes.
+ */
+export function headState(
+  raw: JsonObject,
+  tied: boolean,
+  head: Linear,
+  table: unknown,
+  headName: string,
+  tieKey = 'tie_word_embeddings',
+): { config: JsonObject; tensors: Array<[string, StateEntry]> } {
+  const entry: StateEntry = { shape: [head.outFeatures, head.inFeatures], value: head.weight };
+  if (!tied) return { config: raw, tensors: [[headName, entry]] };
+  if (head.weight === table) return { config: raw, tensors: [] };
+  return { config: { ...raw, [tieKey]: false }, tensors: [[headName, entry]] };
+}
+
+/** A Tensor as a state entry. */
+export function tensorEntry(t: Tensor): StateEntry {
+  return { shape: t.shape, value: t };
+}
+
+/** A linear layer's weight (and bias) as state entries under `<prefix>.weight` / `<prefix>.bias`. */
+export function linearEntries(prefix: string, l: Linear, transposed = false): Array<[string, StateEntry]> {
+  const shape = transposed ? [l.inFeatures, l.outFeatures] : [l.outFeatures, l.inFeatures];
+  const out: Array<[string, StateEntry]> = [[`${prefix}.weight`, { shape, value: l.weight, transposed }]];
+  if (l.bias) out.push([`${prefix}.bias`, tensorEntry(l.bias)]);
+  return out;
+}

@@ -1,0 +1,158 @@
+/**
+ * Multi-head attention pieces: split projections into heads, causal self-attention over a KV cache (grouped
+ * query heads, optional RoPE) and bidirectional attention with a key padding mask, all through the blocked
+ * `attention()` op.
+ */
+
+import { attention } from '../backend/ops/attention.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { LayerKV } from './kvcache.js';
+import type { Rotary } from './rope.js';
+
+/** Head counts and width. H must be a multiple of Hkv (head h reads kv head ⌊h / (H/Hkv)⌋). */
+export interface HeadShape {
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+}
+
+/** A block of columns [offset, offset + width) in the rows of x [T, ·]: one projection inside a fused output. */
+export interface Columns {
+  readonly x: Tensor;
+  readonly offset: number;
+}
+
+/** x[:, offset : offset + H·d] of x [T, C] → [H, T, d]. */
+export function splitHeads({ x, offset }: Columns, H: number, d: number): Float32Array {
+  const T = x.rows;
+  const C = x.cols;
+  const out = new Float32Array(H * T * d);
+  const src = x.data;
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < H; h++) {
+      const from = t * C + offset + h * d;
+      out.set(src.subarray(from, from + d), (h * T + t) * d);
+    }
+  }
+  return out;
+}
+
+/** o [H, T, d] → [T, H·d]. */
+export function mergeHeads(o: Float32Array, H: number, T: number, d: number): Tensor {
+  const out = new Float32Array(T * H * d);
+  for (let h = 0; h < H; h++) {
+    for (let t = 0; t < T; t++) {
+      const from = (h * T + t) * d;
+      out.set(o.subarray(from, from + d), (t * H + h) * d);
+    }
+  }
+  return new Tensor(out, [T, H * d]);
+}
+
+/**
+ * Causal self-attention of T new tokens at positions [start, start + T) over a layer's cache: splits q, k, v
+ * into heads, rotates q and k when `rotary` is given, writes k and v into the cache (which must have room),
+ * attends over all start + T positions and returns [T, H·d] (before the output projection).
+ * When the cache buffer is exactly full the op runs once; otherwise once per kv head on views of the cache
+ * (no copy of the cache on the JS side).
+ */
+export function causalSelfAttention(
+  q: Columns,
+  k: Columns,
+  v: Columns,
+  shape: HeadShape,
+  cache: LayerKV,
+  start: number,
+  rotary: Rotary | null,
+  scale: number,
+): Tensor {
+  const { heads: H, kvHeads: Hkv, headDim: d } = shape;
+  const T = q.x.rows;
+  const qh = splitHeads(q, H, d);
+  const kh = splitHeads(k, Hkv, d);
+  const vh = splitHeads(v, Hkv, d);
+  if (rotary) {
+    rotary.apply(qh, H, T, start);
+    rotary.apply(kh, Hkv, T, start);
+  }
+  cache.write(kh, vh, start, T);
+  const Tk = start + T;
+  const opts = { causal: true, scale };
+  if (cache.cap === Tk) {
+    const kt = new Tensor(cache.k, [Hkv, Tk, d]);
+    const vt = new Tensor(cache.v, [Hkv, Tk, d]);
+    return mergeHeads(attention(new Tensor(qh, [H, T, d]), kt, vt, opts).data, H, T, d);
+  }
+  const G = H / Hkv;
+  const o = new Float32Array(H * T * d);
+  for (let g = 0; g < Hkv; g++) {
+    const base = g * cache.cap * d;
+    const kg = new Tensor(cache.k.subarray(base, base + Tk * d), [1, Tk, d]);
+    const vg = new Tensor(cache.v.subarray(base, base + Tk * d), [1, Tk, d]);
+    const qg = new Tensor(qh.subarray(g * G * T * d, (g + 1) * G * T * d), [G, T, d]);
+    o.set(attention(qg, kg, vg, opts).data, g * G * T * d);
+  }
+  return mergeHeads(o, H, T, d);
+}
+
+/**
+ * Bidirectional self-attention (BERT) of q, k, v [T, H·d] with a key padding mask (1 = real token, 0 = pad;
+ * null = all real), as transformers computes it: every query, padded or not, attends over the real keys only.
+ * The op cannot mask single keys, so the real keys and values are gathered first (exact: a masked key adds
+ * exp(−∞) = 0); queries run in chunks of at most that many rows because the op needs Tq ≤ Tk.
+ */
+export function maskedSelfAttention(
+  q: Columns,
+  k: Columns,
+  v: Columns,
+  shape: HeadShape,
+  keyMask: ArrayLike<number> | null,
+  scale: number,
+): Tensor {
+  const { heads: H, kvHeads: Hkv, headDim: d } = shape;
+  const T = q.x.rows;
+  const qh = splitHeads(q, H, d);
+  let kh = splitHeads(k, Hkv, d);
+  let vh = splitHeads(v, Hkv, d);
+  let Tk = T;
+  if (keyMask) {
+    const keep: number[] = [];
+    for (let t = 0; t < T; t++) if (keyMask[t] !== 0) keep.push(t);
+    if (keep.length === 0) {
+      throw new RangeError(
+        'attentionMask: every position is 0 (padding); at least one token must be real (1)',
+      );
+    }
+    if (keep.length < T) {
+      kh = gatherRows(kh, Hkv, T, d, keep);
+      vh = gatherRows(vh, Hkv, T, d, keep);
+      Tk = keep.length;
+    }
+  }
+  const kt = new Tensor(kh, [Hkv, Tk, d]);
+  const vt = new Tensor(vh, [Hkv, Tk, d]);
+  const opts = { causal: false, scale };
+  if (Tk === T) return mergeHeads(attention(new Tensor(qh, [H, T, d]), kt, vt, opts).data, H, T, d);
+  const o = new Float32Array(H * T * d);
+  for (let t0 = 0; t0 < T; t0 += Tk) {
+    const n = Math.min(Tk, T - t0);
+    const qc = new Float32Array(H * n * d);
+    for (let h = 0; h < H; h++) qc.set(qh.subarray((h * T + t0) * d, (h * T + t0 + n) * d), h * n * d);
+    const oc = attention(new Tensor(qc, [H, n, d]), kt, vt, opts).data;
+    for (let h = 0; h < H; h++) o.set(oc.subarray(h * n * d, (h + 1) * n * d), (h * T + t0) * d);
+  }
+  return mergeHeads(o, H, T, d);
+}
+
+/** Rows `keep` of each head of x [Hx, T, d] → [Hx, keep.length, d]. */
+function gatherRows(x: Float32Array, Hx: number, T: number, d: number, keep: number[]): Float32Array {
+  const n = keep.length;
+  const out = new Float32Array(Hx * n * d);
+  for (let h = 0; h < Hx; h++) {
+    for (let i = 0; i < n; i++) {
+      const from = (h * T + keep[i]!) * d;
+      out.set(x.subarray(from, from + d), (h * n + i) * d);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,81 @@
+/** Linear layer y = x Wᵀ + b whose weight W [out, in] may be in any format the public matmul dispatches on. */
+
+import { type MatmulWeight, matmul } from '../backend/ops/matmul.js';
+import { dims2, Tensor } from '../tensor/tensor.js';
+import { addRowVector, transposeData } from './ops.js';
+
+function weightShape(w: MatmulWeight): [number, number] {
+  if (w instanceof Tensor) return dims2(w, 'Linear: weight');
+  if (w === null || typeof w !== 'object' || typeof w.format !== 'string') {
+    throw new TypeError(
+      'Linear: weight must be a Tensor [out, in] or a matrix format object (CSR, BSR, NM, …)',
+    );
+  }
+  return [w.rows, w.cols];
+}
+
+/**
+ * A linear layer: forward(x [T, in]) → [T, out] = x · Wᵀ + b. W [out, in] is a dense Tensor or any matrix
+ * format object (CSR, BSR, N:M, bitmask, COO, bf16/f16 HalfMatrix); replacing `weight` with another object of
+ * the same shape switches the kernel that runs. All T rows go through one matmul (a GEMM for T > 1, a GEMV
+ * for T = 1).
+ *
+ * ```ts
+ * const fc = new Linear(randn([8, 4]), null);
+ * fc.weight = csrFromDense(nmPruneMagnitude(fc.weight as Tensor, 2, 4)); // same layer, sparse kernel
+ * fc.forward(x); // x [T, 4] → [T, 8]
+ * ```
+ */
+export class Linear {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** [out] or null. */
+  bias: Tensor | null;
+  private w: MatmulWeight;
+
+  constructor(weight: MatmulWeight, bias: Tensor | null = null) {
+    const [out, inF] = weightShape(weight);
+    this.outFeatures = out;
+    this.inFeatures = inF;
+    this.w = weight;
+    if (bias !== null && (bias.rank !== 1 || bias.shape[0] !== out)) {
+      throw new RangeError(`Linear: bias must be [${out}], got [${bias.shape.join(', ')}]`);
+    }
+    this.bias = bias;
+  }
+
+  /** W [out, in] in any matmul format. Assigning checks the shape stays [outFeatures, inFeatures]. */
+  get weight(): MatmulWeight {
+    return this.w;
+  }
+
+  set weight(w: MatmulWeight) {
+    const [out, inF] = weightShape(w);
+    if (out !== this.outFeatures || inF !== this.inFeatures) {
+      throw new RangeError(
+        `Linear: the new weight is [${out}, ${inF}] but this layer is [${this.outFeatures}, ${this.inFeatures}] ([out, in])`,
+      );
+    }
+    this.w = w;
+  }
+
+  /** x [T, in] → [T, out]. */
+  forward(x: Tensor): Tensor {
+    const [T, inF] = dims2(x, 'Linear.forward: x');
+    if (inF !== this.inFeatures) {
+      throw new RangeError(`Linear.forward: x has ${inF} features but the layer takes ${this.inFeatures}`);
+    }
+    const out = this.outFeatures;
+    let y: Tensor;
+    if (T === 1) {
+      y = matmul(this.w, x.reshape([inF])).reshape([1, out]);
+    } else {
+      // matmul computes W · B with B [in, T]: transpose x in, and the [out, T] product back.
+      const xt = new Tensor(transposeData(x.data, T, inF), [inF, T]);
+      const yt = matmul(this.w, xt);
+      y = new Tensor(transposeData(yt.data, out, T), [T, out]);
+    }
+    if (this.bias) addRowVector(y.data, this.bias.data);
+    return y;
+  }
+}

@@ -1,0 +1,48 @@
+/** Small elementwise and layout helpers on f32 arrays for the nn layers (plain typed-array loops). */
+
+import { Tensor } from '../tensor/tensor.js';
+
+/** Transpose rows × cols (row-major) into a new cols × rows array, in cache-sized tiles. */
+export function transposeData(src: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const B = 32;
+  for (let i0 = 0; i0 < rows; i0 += B) {
+    const i1 = Math.min(rows, i0 + B);
+    for (let j0 = 0; j0 < cols; j0 += B) {
+      const j1 = Math.min(cols, j0 + B);
+      for (let i = i0; i < i1; i++) {
+        const row = i * cols;
+        for (let j = j0; j < j1; j++) out[j * rows + i] = src[row + j]!;
+      }
+    }
+  }
+  return out;
+}
+
+/** x [R, C] ← x + bias [C] broadcast over rows, in place. */
+export function addRowVector(x: Float32Array, bias: Float32Array): void {
+  const C = bias.length;
+  for (let r = 0; r < x.length; r += C) for (let c = 0; c < C; c++) x[r + c]! += bias[c]!;
+}
+
+/** a ← a + b elementwise, in place (same length). */
+export function addInPlace(a: Float32Array, b: Float32Array): void {
+  for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
+}
+
+/** The last row of x [T, C] as a new [1, C] tensor. */
+export function lastRow(x: Tensor): Tensor {
+  const C = x.cols;
+  const T = x.rows;
+  return new Tensor(x.data.slice((T - 1) * C, T * C), [1, C]);
+}
+
+/** Check token ids: integers in [0, limit); `what` names the argument in the error. */
+export function checkIds(ids: ArrayLike<number>, limit: number, what: string, fix: string): void {
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    if (!Number.isInteger(id) || id < 0 || id >= limit) {
+      throw new RangeError(`${what}[${i}] is ${id}; it must be an integer in [0, ${limit}) (${fix})`);
+    }
+  }
+}
