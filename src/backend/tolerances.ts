@@ -7,6 +7,12 @@ export const TOL = {
   /** dense GEMV / GEMM, reductions up to ~11k terms. */
   gemv: 1e-5,
   gemm: 1e-5,
+  /**
+   * bf16 / f16 weights × f32 (GEMV, GEMM) vs the reference, which decodes the same bits exactly and sums
+   * in f64: only the kernels' f32 summation order differs, reductions up to ~11k terms.
+   */
+  halfGemv: 1e-5,
+  halfGemm: 1e-5,
   /** sparse × vector (CSR, BSR, N:M, bitmask, COO), reductions up to ~70k stored terms. */
   spmv: 1e-5,
   /** sparse × dense block, same reductions as spmv. */

@@ -54,8 +54,17 @@ export function denseMatmulWasm(w: Tensor, b: Tensor): Tensor {
 /**
  * C[M,N] = A[M,K] · B[K,N] on kernel memory (byte offsets): packs B into 8-column strips (threads split
  * the strips), then runs the 4×8 micro-kernel with rows split in multiples of 4 (src/kernels/gemm.ts).
+ * `kernel` names the GEMM for A's storage: `gemm_f32`, or `gemm_bf16_f32` / `gemm_f16_f32` (same arguments).
  */
-export function runGemm(a: number, b: number, c: number, M: number, K: number, N: number): void {
+export function runGemm(
+  a: number,
+  b: number,
+  c: number,
+  M: number,
+  K: number,
+  N: number,
+  kernel: 'gemm_f32' | 'gemm_bf16_f32' | 'gemm_f16_f32' = 'gemm_f32',
+): void {
   const rt = runtime();
   const k = rt.kernels;
   const packed = rt.alloc(Number(k.gemm_pack_b_bytes!(K, N)));
@@ -63,11 +72,7 @@ export function runGemm(a: number, b: number, c: number, M: number, K: number, N
   try {
     const strips = Math.ceil(N / 8);
     rt.parallel('gemm_pack_b_f32', [b, packed, K, N], rt.rowRanges(strips, 1, K * N, MIN_PARALLEL_WORK));
-    rt.parallel(
-      'gemm_f32',
-      [a, packed, c, M, K, N, scratch],
-      rt.rowRanges(M, 4, M * K * N, MIN_PARALLEL_WORK),
-    );
+    rt.parallel(kernel, [a, packed, c, M, K, N, scratch], rt.rowRanges(M, 4, M * K * N, MIN_PARALLEL_WORK));
   } finally {
     rt.free(packed);
     rt.free(scratch);

@@ -7,12 +7,14 @@ import './bitmask.js';
 import './bsr.js';
 import './coo.js';
 import './csr.js';
+import './half.js';
 import './nm.js';
 
 export { type AttentionOptions, attention } from './attention.js';
 export { activeInputs, columnSparseGemv } from './colsparse.js';
 export { denseMatmulRef } from './dense.js';
 export { type MatmulWeight, matmul, weightFormat } from './matmul.js';
+export { type SparsePattern, sddmm } from './sddmm.js';
 export {
   type RowSelection,
   type RowThreshold,

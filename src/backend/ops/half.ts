@@ -1,0 +1,117 @@
+/**
+ * Half-precision matmul on the WebAssembly kernels (src/kernels/half.ts): C = W · B with W [M,K] stored
+ * as bf16 or f16 bits, B f32 [K] (GEMV) or [K,N] (GEMM), f32 accumulation. The weight stays resident in
+ * kernel memory at 2 bytes per element, so a decode step streams half the bytes of dense f32.
+ */
+
+import { FormatError } from '../../formats/errors.js';
+import { type HalfFormat, type HalfMatrix, halfValidate } from '../../formats/half.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { register } from '../dispatch.js';
+import { halfGemmRef, halfGemvRef } from '../reference/half.js';
+import { resident } from '../resident.js';
+import { runtime, type WasmRuntime } from '../wasm.js';
+import { sameShape } from './csr.js';
+import { MIN_PARALLEL_WORK, outputFor, rhsCols, runGemm } from './dense.js';
+
+/** A half-precision weight packed in kernel memory. */
+export interface ResidentHalf {
+  rows: number;
+  cols: number;
+  format: HalfFormat;
+  /** Byte offset of the bits (u16, row-major). */
+  data: number;
+  /** f16 only: whether any element is Inf or NaN (the GEMV then runs its exact-specials loop). */
+  specials: boolean;
+}
+
+/** Whether f16 bits hold an Inf or NaN (exponent all ones). */
+export function hasF16Specials(bits: Uint16Array): boolean {
+  for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7c00) === 0x7c00) return true;
+  return false;
+}
+
+/** Validate `w` (once) and upload it, or return the copy already resident in `rt`. */
+export function residentHalf(rt: WasmRuntime, w: HalfMatrix): ResidentHalf {
+  const r = resident(rt, w, w.format, () => {
+    halfValidate(w);
+    const ptr = rt.upload(w.data);
+    const value: ResidentHalf = {
+      rows: w.rows,
+      cols: w.cols,
+      format: w.format,
+      data: ptr,
+      specials: w.format === 'f16' && hasF16Specials(w.data),
+    };
+    return { ptrs: [ptr], value };
+  });
+  return sameShape(r, w);
+}
+
+function checkHalfCall(op: string, w: HalfMatrix, b: Tensor): void {
+  if (w?.format !== 'bf16' && w?.format !== 'f16') {
+    throw new FormatError(
+      'bf16',
+      'format',
+      `${op}: w.format is ${JSON.stringify(w?.format)} but must be "bf16" or "f16"`,
+    );
+  }
+  if (!(b instanceof Tensor) || (b.rank !== 1 && b.rank !== 2)) {
+    throw new RangeError(
+      `${op}: b must be a Tensor [K] or [K,N], got ${b instanceof Tensor ? `shape [${b.shape.join(', ')}]` : typeof b}`,
+    );
+  }
+  if (b.shape[0] !== w.cols) {
+    throw new RangeError(`${op}: b has ${b.shape[0]} rows but w has ${w.cols} columns`);
+  }
+}
+
+/**
+ * W[M,K] · B with W in bf16 or f16 and B f32 [K] (→ [M]) or [K,N] (→ [M,N]), on the WebAssembly kernels.
+ * The weight is validated and uploaded on first use and stays resident (`release(w)` after changing it).
+ * @example halfMatmulWasm(halfFromDense(w, 'bf16'), x) // GEMV reading 2 bytes per weight
+ */
+export function halfMatmulWasm(w: HalfMatrix, b: Tensor): Tensor {
+  checkHalfCall('halfMatmulWasm', w, b);
+  const rt = runtime();
+  const r = residentHalf(rt, w);
+  const [M, K] = [r.rows, r.cols];
+  const N = rhsCols(b);
+  const bp = rt.upload(b.data);
+  const cp = rt.alloc(M * N * 4);
+  let xp = -1;
+  try {
+    if (N === 1) {
+      xp = rt.alloc(K * 4);
+      rt.kernels.half_pack_x!(bp, xp, K);
+      const ranges = rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK);
+      if (r.format === 'bf16') rt.parallel('gemv_bf16_f32', [r.data, xp, cp, M, K], ranges);
+      else rt.parallel('gemv_f16_f32', [r.data, xp, cp, M, K, r.specials ? 1 : 0], ranges);
+    } else {
+      runGemm(r.data, bp, cp, M, K, N, r.format === 'bf16' ? 'gemm_bf16_f32' : 'gemm_f16_f32');
+    }
+    const out = outputFor(M, b);
+    out.data.set(rt.f32(cp, M * N));
+    return out;
+  } finally {
+    rt.free(bp);
+    rt.free(cp);
+    if (xp >= 0) rt.free(xp);
+  }
+}
+
+/** The TypeScript twin of halfMatmulWasm (same checks, the reference kernels). */
+export function halfMatmulRef(w: HalfMatrix, b: Tensor): Tensor {
+  checkHalfCall('halfMatmulRef', w, b);
+  const [M, K] = [w.rows, w.cols];
+  const N = rhsCols(b);
+  const out = outputFor(M, b);
+  if (N === 1) halfGemvRef(w.format, w.data, b.data, out.data, M, K);
+  else halfGemmRef(w.format, w.data, b.data, out.data, M, K, N);
+  return out;
+}
+
+for (const format of ['bf16', 'f16'] as const) {
+  register('matmul', [format, 'dense'], 'fast', halfMatmulWasm);
+  register('matmul', [format, 'dense'], 'reference', halfMatmulRef);
+}

@@ -1,0 +1,120 @@
+// Half-precision weights × f32 activations, f32 accumulation: y[M] = W[M,K] · x[K] (GEMV) and
+// C[M,N] = W[M,K] · B[K,N] (GEMM), W stored as bf16 or f16 bits (u16, row-major). Rows [r0, r1) only.
+// TypeScript twins: src/backend/reference/half.ts (halfPackXRef, halfGemvRef, halfGemmRef).
+//
+// GEMV reads 8 halves (16 bytes) of a row per load. Seen as 4 u32 lanes, each lane holds an even element
+// in its low half and an odd one in its high half, so the even elements widen with one shift and the odd
+// ones with one mask (bf16; f16 adds its rebias, see _half.ts) and nothing is shuffled. x is permuted to
+// match once per call (half_pack_x): per 8 columns, x0 x2 x4 x6 then x1 x3 x5 x7; the last K mod 8
+// columns stay in order and go to a scalar tail. 4 rows at a time: 4 weight loads + 2 x loads +
+// 4 accumulators + temporaries stay within V8's 15 SIMD registers.
+// GEMM packs B into 8-column strips (gemm_pack_b_f32, gemm.ts) and runs the f32 GEMM's blocked loop and
+// micro-kernel (_gemm.ts), widening each 4-row panel of W to f32 as it is packed.
+
+import { ELEM_BF16, ELEM_F16, evenHalves, halfAt, oddHalves } from './_half';
+import { gemmBlocked } from './_gemm';
+import { madd_f32x4 } from './_math';
+
+/** xp = x [K] permuted for the GEMV kernels (see the header): 8-column chunks even-then-odd, tail in order. */
+export function half_pack_x(x: usize, xp: usize, K: i32): void {
+  const body = <usize>(K >> 3) << 5; // bytes of whole 8-column chunks (f32)
+  for (let off: usize = 0; off < body; off += 32) {
+    const a = v128.load(x + off); // x0 x1 x2 x3
+    const b = v128.load(x + off, 16); // x4 x5 x6 x7
+    v128.store(xp + off, v128.shuffle<f32>(a, b, 0, 2, 4, 6));
+    v128.store(xp + off, v128.shuffle<f32>(a, b, 1, 3, 5, 7), 16);
+  }
+  for (let off = body; off < <usize>K << 2; off += 4) store<f32>(xp + off, load<f32>(x + off));
+}
+
+/** y[i] = Σ_k W[i,k]·x[k] for i in [r0, r1); w: bf16 bits [M,K]; xp: x packed by half_pack_x. */
+export function gemv_bf16_f32(w: usize, xp: usize, y: usize, M: i32, K: i32, r0: i32, r1: i32): void {
+  gemvHalf(w, xp, y, K, r0, r1, ELEM_BF16, false);
+}
+
+/**
+ * y[i] = Σ_k W[i,k]·x[k] for i in [r0, r1); w: f16 bits [M,K]; xp: x packed by half_pack_x.
+ * `specials` ≠ 0 maps f16 Inf / NaN exactly; 0 is faster and exact only for a weight with neither
+ * (the host scans the weight once).
+ */
+export function gemv_f16_f32(w: usize, xp: usize, y: usize, M: i32, K: i32, specials: i32, r0: i32, r1: i32): void {
+  if (specials) gemvHalf(w, xp, y, K, r0, r1, ELEM_F16, true);
+  else gemvHalf(w, xp, y, K, r0, r1, ELEM_F16, false);
+}
+
+/** C[i, :] = W[i, :] · B for i in [r0, r1), W bf16 [M,K]; bp, ap, r0 as for gemm_f32 (gemm.ts). */
+export function gemm_bf16_f32(w: usize, bp: usize, c: usize, M: i32, K: i32, N: i32, ap: usize, r0: i32, r1: i32): void {
+  gemmBlocked(w, ELEM_BF16, bp, c, M, K, N, ap, r0, r1);
+}
+
+/** C[i, :] = W[i, :] · B for i in [r0, r1), W f16 [M,K] (Inf / NaN exact); bp, ap, r0 as for gemm_f32. */
+export function gemm_f16_f32(w: usize, bp: usize, c: usize, M: i32, K: i32, N: i32, ap: usize, r0: i32, r1: i32): void {
+  gemmBlocked(w, ELEM_F16, bp, c, M, K, N, ap, r0, r1);
+}
+
+// The GEMV for one storage; elem and specials are constants at every call, so each call is its own loop.
+// @ts-ignore: decorator
+@inline function gemvHalf(w: usize, xp: usize, y: usize, K: i32, r0: i32, r1: i32, elem: i32, specials: bool): void {
+  const rowBytes = <usize>K << 1;
+  const body = <usize>(K >> 3) << 4; // bytes of a row's whole 8-column chunks
+  let i = r0;
+  for (; i + 4 <= r1; i += 4) {
+    const p0 = w + <usize>i * rowBytes;
+    const p1 = p0 + rowBytes;
+    const p2 = p1 + rowBytes;
+    const p3 = p2 + rowBytes;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    for (let off: usize = 0; off < body; off += 16) {
+      const xe = v128.load(xp + (off << 1));
+      const xo = v128.load(xp + (off << 1), 16);
+      const w0 = v128.load(p0 + off);
+      a0 = madd_f32x4(evenHalves(w0, elem, specials), xe, a0);
+      a0 = madd_f32x4(oddHalves(w0, elem, specials), xo, a0);
+      const w1 = v128.load(p1 + off);
+      a1 = madd_f32x4(evenHalves(w1, elem, specials), xe, a1);
+      a1 = madd_f32x4(oddHalves(w1, elem, specials), xo, a1);
+      const w2 = v128.load(p2 + off);
+      a2 = madd_f32x4(evenHalves(w2, elem, specials), xe, a2);
+      a2 = madd_f32x4(oddHalves(w2, elem, specials), xo, a2);
+      const w3 = v128.load(p3 + off);
+      a3 = madd_f32x4(evenHalves(w3, elem, specials), xe, a3);
+      a3 = madd_f32x4(oddHalves(w3, elem, specials), xo, a3);
+    }
+    let s0 = hsum(a0);
+    let s1 = hsum(a1);
+    let s2 = hsum(a2);
+    let s3 = hsum(a3);
+    for (let off = body; off < rowBytes; off += 2) {
+      const xk = load<f32>(xp + (off << 1));
+      s0 += halfAt(p0 + off, elem) * xk;
+      s1 += halfAt(p1 + off, elem) * xk;
+      s2 += halfAt(p2 + off, elem) * xk;
+      s3 += halfAt(p3 + off, elem) * xk;
+    }
+    const yo = y + (<usize>i << 2);
+    store<f32>(yo, s0);
+    store<f32>(yo, s1, 4);
+    store<f32>(yo, s2, 8);
+    store<f32>(yo, s3, 12);
+  }
+  for (; i < r1; i++) {
+    const p = w + <usize>i * rowBytes;
+    let a = f32x4.splat(0);
+    for (let off: usize = 0; off < body; off += 16) {
+      const v = v128.load(p + off);
+      a = madd_f32x4(evenHalves(v, elem, specials), v128.load(xp + (off << 1)), a);
+      a = madd_f32x4(oddHalves(v, elem, specials), v128.load(xp + (off << 1), 16), a);
+    }
+    let s = hsum(a);
+    for (let off = body; off < rowBytes; off += 2) s += halfAt(p + off, elem) * load<f32>(xp + (off << 1));
+    store<f32>(y + (<usize>i << 2), s);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
