@@ -4,7 +4,7 @@
  * `attention()` op.
  */
 
-import { attention } from '../backend/ops/attention.js';
+import { attention } from '../backend/ops/index.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { LayerKV } from './kvcache.js';
 import type { Rotary } from './rope.js';

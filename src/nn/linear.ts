@@ -1,6 +1,7 @@
 /** Linear layer y = x Wᵀ + b whose weight W [out, in] may be in any format the public matmul dispatches on. */
 
-import { type MatmulWeight, matmul } from '../backend/ops/matmul.js';
+// the ops index registers every format's kernels, so matmul dispatches on any weight
+import { type MatmulWeight, matmul } from '../backend/ops/index.js';
 import { dims2, Tensor } from '../tensor/tensor.js';
 import { addRowVector, transposeData } from './ops.js';
 
