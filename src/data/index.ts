@@ -3,4 +3,5 @@ export * from './bpe.js';
 export * from './brown.js';
 export * from './fashion-mnist.js';
 export * from './idx.js';
+export * from './synthetic.js';
 export * from './text.js';
