@@ -156,9 +156,9 @@ export function trainBpe(texts: Iterable<string>, opts: BpeTrainOptions): Traine
       const k = key(s[i]!, s[i + 1]!);
       pairCount.set(k, (pairCount.get(k) ?? 0) + sign * freq[w]!);
       if (sign > 0) {
-        let set = pairWords.get(k);
-        if (!set) pairWords.set(k, (set = new Set()));
-        set.add(w);
+        const set = pairWords.get(k);
+        if (set) set.add(w);
+        else pairWords.set(k, new Set([w]));
       }
     }
   };
@@ -219,7 +219,7 @@ export function trainBpe(texts: Iterable<string>, opts: BpeTrainOptions): Traine
   opts.onProgress?.(merges.length, wanted);
 
   const vocab = new Map<string, number>();
-  symbols.forEach((s, i) => vocab.set(s, i));
+  for (let i = 0; i < symbols.length; i++) vocab.set(symbols[i]!, i);
   return { vocab, merges, json: tokenizerJson(vocab, merges, specials) };
 }
 

@@ -8,20 +8,20 @@ test('mqar: every scored position is a key asked again, labelled with the value 
     const n = 8;
     const { inputs, labels } = mqar({ vocabSize: V, seqLen: 128, numKvPairs: n, seed });
     assert.equal(inputs.length, 128);
-    const valueOf = new Map<number, number>();
+    const pairValue = new Map<number, number>();
     for (let i = 0; i < n; i++) {
       const k = inputs[2 * i]!;
       const v = inputs[2 * i + 1]!;
       assert.ok(k >= 1 && k < V / 2, `key ${k} in [1, V/2)`);
       assert.ok(v >= V / 2 && v < V, `value ${v} in [V/2, V)`);
-      valueOf.set(k, v);
+      pairValue.set(k, v);
     }
-    assert.equal(valueOf.size, n, 'keys are distinct');
+    assert.equal(pairValue.size, n, 'keys are distinct');
     const scored = [...labels.keys()].filter((t) => labels[t] !== IGNORE);
     assert.equal(scored.length, n, 'each key is queried once');
     for (const t of scored) {
       assert.ok(t >= 2 * n && (t - 2 * n) % 2 === 0, 'queries sit at even offsets after the pairs');
-      assert.equal(labels[t], valueOf.get(inputs[t]!));
+      assert.equal(labels[t], pairValue.get(inputs[t]!));
     }
   }
   assert.deepEqual(
