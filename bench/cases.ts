@@ -4,8 +4,11 @@
  * of the work and traffic a call does.
  */
 
-/** The weight storage a case runs on (`dense` is sparsekit's dense Tensor or onnxruntime's initializer). */
-export type WeightFormat = 'dense' | 'csr' | 'coo' | 'bitmask' | 'bsr' | 'nm';
+/**
+ * The weight storage a case runs on (`dense` is sparsekit's dense f32 Tensor or onnxruntime's initializer;
+ * `bf16` / `f16` are sparsekit's dense half-precision HalfMatrix).
+ */
+export type WeightFormat = 'dense' | 'csr' | 'coo' | 'bitmask' | 'bsr' | 'nm' | 'bf16' | 'f16';
 
 /** How the zeros are placed: none, anywhere, in whole blocks, N of every M, or whole inactive inputs. */
 export type SparsityPattern = 'dense' | 'unstructured' | 'block' | 'nm' | 'inputs';
@@ -129,6 +132,9 @@ function weightBytesOf(s: KernelCaseSpec, nnz: number): number {
     case 'dense':
       // column-sparse GEMV reads only the active columns of its (column-contiguous) weight
       return s.pattern === 'inputs' ? nnz * F32 : M * K * F32;
+    case 'bf16':
+    case 'f16':
+      return M * K * 2;
     case 'csr':
     case 'coo': // matmul(coo) runs on a resident CSR conversion, so a call streams CSR's bytes
       return (M + 1) * U32 + nnz * (indexBytes(K) + F32);

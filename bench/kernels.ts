@@ -13,6 +13,9 @@ import {
   bsrNbytes,
   cooNbytes,
   csrNbytes,
+  halfFromDense,
+  halfNbytes,
+  halfToDense,
   nmNbytes,
   nmPruneMagnitude,
   toFormat,
@@ -57,8 +60,9 @@ function hasFastPath(op: string, format: string): boolean {
   return registeredOps().some((o) => o.key === key && o.fast);
 }
 
-/** The dense weight a group runs on: pruned as its pattern says. */
+/** The dense weight a group runs on: pruned as its pattern says (rounded to its half-precision storage). */
 function prunedWeight(base: Tensor, g: WeightGroup): Tensor {
+  if (g.storage) return halfToDense(halfFromDense(base, g.storage));
   switch (g.pattern) {
     case 'dense':
     case 'inputs':
@@ -96,6 +100,11 @@ function packWeight(w: Tensor, c: KernelCase): { weight: Weight; nbytes: number 
     case 'nm': {
       const a = toFormat(w, { format: 'nm', n: c.nm![0], m: c.nm![1] });
       return { weight: a, nbytes: nmNbytes(a) };
+    }
+    case 'bf16':
+    case 'f16': {
+      const a = halfFromDense(w, c.format as 'bf16' | 'f16');
+      return { weight: a, nbytes: halfNbytes(a) };
     }
   }
 }

@@ -29,6 +29,8 @@ export interface WeightGroup {
   sparsity: number;
   block?: [number, number];
   nm?: [number, number];
+  /** Dense weights stored in half precision: the group's weight is rounded to it (so checks are exact). */
+  storage?: 'bf16' | 'f16';
   cases: KernelCase[];
 }
 
@@ -73,7 +75,7 @@ function groupKey(g: GroupSpec): string {
         ? `${g.nm![0]}:${g.nm![1]}`
         : g.pattern;
   const s = g.pattern === 'dense' || g.pattern === 'nm' ? '' : ` ${Math.round(g.sparsity * 1000) / 10}%`;
-  return `${g.M}x${g.K} ${kind}${s}`;
+  return `${g.M}x${g.K} ${kind}${s}${g.storage ? ` ${g.storage}` : ''}`;
 }
 
 type Variant = Pick<KernelCaseSpec, 'op' | 'impl' | 'format' | 'layout' | 'pass'> & { batches: number[] };
@@ -84,7 +86,8 @@ function expand(g: GroupSpec, variants: Variant[], threads: number[]): WeightGro
     for (const v of variants) {
       for (const N of v.batches) {
         const { batches: _, ...rest } = v;
-        cases.push(kernelCase({ ...rest, ...g, N, threads: t, sparsity: g.sparsity }));
+        const { storage: _s, ...shape } = g;
+        cases.push(kernelCase({ ...rest, ...shape, N, threads: t, sparsity: g.sparsity }));
       }
     }
   }
@@ -152,6 +155,15 @@ function allGroups(opts: PlanOptions): WeightGroup[] {
         threads,
       ),
     );
+    for (const storage of ['bf16', 'f16'] as const) {
+      groups.push(
+        expand(
+          { M, K, pattern: 'dense', sparsity: 0, storage },
+          [{ op: 'matmul', impl: 'sparsekit', format: storage, batches: b }],
+          threads,
+        ),
+      );
+    }
     for (const s of grid.block) {
       groups.push(
         expand(
@@ -186,7 +198,9 @@ export function kernelPlan(opts: PlanOptions): WeightGroup[] {
       cases: g.cases.filter(
         (c) =>
           c.id.includes(only) ||
-          (g.pattern === 'dense' && wanted.has(`${c.M}x${c.K} N=${c.N} t${c.threads}`)),
+          (g.pattern === 'dense' &&
+            c.format === 'dense' &&
+            wanted.has(`${c.M}x${c.K} N=${c.N} t${c.threads}`)),
       ),
     }))
     .filter((g) => g.cases.length > 0);

@@ -68,7 +68,8 @@ export function caseLabel(c: CaseResult): string {
   if (c.impl === 'onnxruntime') {
     return `onnxruntime dense (${c.layout === 'xw' ? 'x·Wᵀ' : 'W·x'})${again}${c.peerBaseline ? ' *' : ''}`;
   }
-  if (c.pattern === 'dense') return `sparsekit dense${again}`;
+  if (c.pattern === 'dense')
+    return `sparsekit ${c.format === 'dense' ? 'dense' : `${c.format} (dense)`}${again}`;
   if (c.op === 'colsparse_gemv')
     return `sparsekit column-sparse GEMV, ${formatLabel(c).replace('dense ', '')}`;
   return `sparsekit ${formatLabel(c)}`;
