@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { constantLogits, FakeLM } from '../generate/testing.js';
-import { perplexity, slidingWindows } from './perplexity.js';
+import { Tensor } from '../tensor/tensor.js';
+import { perplexity, rowNll, slidingWindows } from './perplexity.js';
 
-const close = (a: number, b: number, tol = 1e-9) =>
+const close = (a: number, b: number, tol = 1e-6) =>
   assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
 
 test('uniform logits give perplexity = vocabulary size, whatever the window', async () => {
@@ -99,4 +100,17 @@ test('bad options name the option and its range', async () => {
     perplexity(model, [0, 7, 0], { ctx: 4 }),
     /token 1 is id 7, outside the vocabulary \[0, 5\)/,
   );
+});
+
+test('row nll matches an f64 log-sum-exp, also for a target far below the favourite', () => {
+  const V = 1000;
+  const x = new Float32Array(2 * V);
+  for (let i = 0; i < V; i++) x[i] = Math.sin(i) * 3;
+  x[V] = 40; // row 1: one favourite, the target 250 nats below it
+  x[V + 7] = -210;
+  const nll = rowNll(new Tensor(x, [2, V]), [5, 7]);
+  let z = 0;
+  for (let i = 0; i < V; i++) z += Math.exp(x[i]! - 3);
+  close(nll[0]!, 3 + Math.log(z) - x[5]!);
+  close(nll[1]!, 40 + Math.log(1 + (V - 2) * Math.exp(-40) + Math.exp(-250)) + 210);
 });

@@ -13,7 +13,9 @@
  * `nllSum / tokens` is the true mean (identical to the guide when stride = ctx).
  */
 
+import { softmax } from '../backend/ops/softmax.js';
 import type { Decoder } from '../generate/model.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 /** Options of {@link perplexity}. */
 export interface PerplexityOptions {
@@ -93,13 +95,24 @@ function checkOptions(n: number, maxPositions: number, ctx: number, stride: numb
     throw new RangeError(`perplexity: chunk must be an integer ≥ 1, got ${chunk}`);
 }
 
-/** −ln softmax(row)[target] in f64. */
-function nllOf(row: Float32Array, target: number): number {
-  let max = -Infinity;
-  for (const v of row) if (v > max) max = v;
-  let sum = 0;
-  for (const v of row) sum += Math.exp(v - max);
-  return max + Math.log(sum) - row[target]!;
+/**
+ * −ln softmax(x)[target] for each row of logits x [R, V] and targets [R]. The sum of exponentials comes from
+ * the SIMD softmax op: at a row's largest logit m, p(m) = 1 / Σ exp(x − m) ≥ 1/V never underflows, so
+ * log Σ exp(x) = m − ln p(m), and nll = m − ln p(m) − x[target] (absolute error ~1e-6 nats, from the f32
+ * softmax; a tiny p(target) cannot underflow to a log of 0 this way).
+ */
+export function rowNll(logits: Tensor, targets: ArrayLike<number>): Float64Array {
+  const [R, V] = [logits.shape[0]!, logits.shape[1]!];
+  const p = softmax(logits).data;
+  const x = logits.data;
+  const out = new Float64Array(R);
+  for (let r = 0; r < R; r++) {
+    const o = r * V;
+    let best = o;
+    for (let i = o + 1; i < o + V; i++) if (x[i]! > x[best]!) best = i;
+    out[r] = x[best]! - Math.log(p[best]!) - x[o + targets[r]!]!;
+  }
+  return out;
 }
 
 const now = () => performance.now() / 1000;
@@ -143,14 +156,14 @@ export async function perplexity(
       const p1 = Math.min(p0 + chunk, w.end - 1);
       const logits = model.forward(slice(p0, p1), cache);
       const vocab = logits.shape[1]!;
-      for (let r = 0; r < p1 - p0; r++) {
-        const target = ids[p0 + r + 1]!;
+      const targets = slice(p0 + 1, p1 + 1);
+      targets.forEach((target, r) => {
         if (!Number.isInteger(target) || target < 0 || target >= vocab)
           throw new RangeError(
             `perplexity: token ${p0 + r + 1} is id ${target}, outside the vocabulary [0, ${vocab})`,
           );
-        nllSum += nllOf(logits.data.subarray(r * vocab, (r + 1) * vocab), target);
-      }
+      });
+      for (const v of rowNll(logits, targets)) nllSum += v;
       scored += p1 - p0;
       opts.onProgress?.({
         scored,
