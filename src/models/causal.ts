@@ -3,7 +3,7 @@
 import type { ModelConfig } from '../io/config.js';
 import type { JsonObject } from '../io/fields.js';
 import type { Tokenizer } from '../io/tokenizer.js';
-import { type KVCache, type LayerKV, ModelKVCache } from '../nn/kvcache.js';
+import { type KVCache, LayerKV, ModelKVCache } from '../nn/kvcache.js';
 import type { Linear } from '../nn/linear.js';
 import { lastRow } from '../nn/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -13,6 +13,16 @@ import type { CausalLM, ModelSource, Savable, SaveState } from './types.js';
 /** One transformer block: x [T, C] of tokens at positions [start, start + T) → [T, C], writing its cache. */
 export interface CausalBlock {
   forward(x: Tensor, kv: LayerKV, start: number): Tensor;
+}
+
+/** Block-by-block access to a causal LM (layer-wise calibration, e.g. pruning); see CausalModel.blockwise. */
+export interface BlockwiseRunner {
+  /** Number of transformer blocks. */
+  readonly count: number;
+  /** The input of block 0 [T, C] for tokens `ids` at positions 0..T−1. */
+  embed(ids: ArrayLike<number>): Tensor;
+  /** Block i on x [T, C] at positions 0..T−1 with a fresh cache → [T, C]. */
+  run(i: number, x: Tensor): Tensor;
 }
 
 /** Sizes the cache needs. */
@@ -79,6 +89,16 @@ export abstract class CausalModel implements CausalLM, Savable {
     c.commit(T);
     x = this.finalNorm(opts.lastOnly ? lastRow(x) : x);
     return this.lmHead.forward(x);
+  }
+
+  /** Run the model one block at a time (embeddings, then each block on the previous block's output). */
+  blockwise(): BlockwiseRunner {
+    const { kvHeads, headDim } = this.cacheShape;
+    return {
+      count: this.blocks.length,
+      embed: (ids) => this.embed(ids, 0),
+      run: (i, x) => this.blocks[i]!.forward(x, new LayerKV(kvHeads, headDim, x.rows), 0),
+    };
   }
 
   saveState(): SaveState {

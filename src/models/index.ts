@@ -1,6 +1,6 @@
 /** models layer: GPT-2, the Llama family (Llama, Qwen2, Mistral) and BERT from Hugging Face folders. */
 export { BertModel } from './bert.js';
-export { CausalModel } from './causal.js';
+export { type BlockwiseRunner, CausalModel } from './causal.js';
 export type { StateEntry, WeightStorage } from './checkpoint.js';
 export { Gpt2Model } from './gpt2.js';
 export { LlamaModel } from './llama.js';

@@ -6,14 +6,14 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 
 /**
- * erf(x) to double precision: the Maclaurin series for |x| < 3, the continued fraction of erfc beyond
- * (evaluated bottom-up with 60 terms), ±1 past |x| = 6 (erfc(6) < 1e-16).
+ * erf(x) to double precision (within 1e-15): the Maclaurin series for |x| < 1.5, the continued fraction of
+ * erfc beyond (evaluated bottom-up with 100 terms), ±1 past |x| = 6 (erfc(6) < 1e-16).
  */
 export function erf(x: number): number {
   const a = Math.abs(x);
   if (Number.isNaN(x)) return x;
   if (a >= 6) return Math.sign(x);
-  if (a < 3) {
+  if (a < 1.5) {
     // erf(x) = 2/√π Σ (-1)^n x^(2n+1) / (n! (2n+1))
     const x2 = x * x;
     let term = x;
@@ -28,7 +28,7 @@ export function erf(x: number): number {
   }
   // erfc(a) = exp(-a²)/√π · 1/(a + (1/2)/(a + 1/(a + (3/2)/(a + 2/(a + …)))))
   let f = a;
-  for (let k = 60; k >= 1; k--) f = a + k / 2 / f;
+  for (let k = 100; k >= 1; k--) f = a + k / 2 / f;
   const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
   return Math.sign(x) * (1 - erfc);
 }

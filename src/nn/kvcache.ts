@@ -13,6 +13,8 @@ export class LayerKV {
   k: Float32Array;
   v: Float32Array;
   cap: number;
+  private scratchK = new Float32Array(0);
+  private scratchV = new Float32Array(0);
 
   constructor(
     readonly kvHeads: number,
@@ -38,6 +40,23 @@ export class LayerKV {
     this.k = k;
     this.v = v;
     this.cap = cap;
+  }
+
+  /** Positions [0, Tk) of every head as contiguous [Hkv, Tk, d] views of a reused scratch buffer pair. */
+  contiguous(Tk: number): [Float32Array, Float32Array] {
+    const d = this.headDim;
+    const n = this.kvHeads * Tk * d;
+    if (this.scratchK.length < n) {
+      this.scratchK = new Float32Array(this.kvHeads * this.cap * d);
+      this.scratchV = new Float32Array(this.kvHeads * this.cap * d);
+    }
+    const k = this.scratchK.subarray(0, n);
+    const v = this.scratchV.subarray(0, n);
+    for (let h = 0; h < this.kvHeads; h++) {
+      k.set(this.k.subarray(h * this.cap * d, (h * this.cap + Tk) * d), h * Tk * d);
+      v.set(this.v.subarray(h * this.cap * d, (h * this.cap + Tk) * d), h * Tk * d);
+    }
+    return [k, v];
   }
 
   /** Write kNew, vNew [Hkv, T, d] at positions [start, start + T) (capacity must already be there). */

@@ -32,6 +32,8 @@ export class Linear {
   readonly outFeatures: number;
   /** [out] or null. */
   bias: Tensor | null;
+  /** Optional observer called with every forward's input x [T, in] (e.g. pruning's calibration statistics). */
+  onInput: ((x: Tensor) => void) | null = null;
   private w: MatmulWeight;
 
   constructor(weight: MatmulWeight, bias: Tensor | null = null) {
@@ -66,6 +68,7 @@ export class Linear {
     if (inF !== this.inFeatures) {
       throw new RangeError(`Linear.forward: x has ${inF} features but the layer takes ${this.inFeatures}`);
     }
+    if (this.onInput) this.onInput(x);
     const out = this.outFeatures;
     let y: Tensor;
     if (T === 1) {
