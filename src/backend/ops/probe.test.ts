@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { randn } from '../../tensor/random.js';
+import { streamSumRef } from '../reference/probe.js';
+import { relError } from '../tolerances.js';
+import { runtime } from '../wasm.js';
+import { readBandwidth } from './probe.js';
+import { forEachRuntime } from './testing.js';
+
+forEachRuntime((label, use) => {
+  test(`probe: the streaming sum matches its twin and the probe reports a rate (${label})`, () => {
+    use();
+    const rt = runtime();
+    const data = randn([64 * 256], 3).data; // 64 chunks of 256 floats (1 KiB)
+    const p = rt.upload(data);
+    const out = rt.alloc(64 * 4);
+    rt.parallel('stream_sum_f32', [p, 1024, out], rt.rowRanges(64));
+    assert.ok(relError(rt.f32(out, 64), streamSumRef(data, 256)) <= 1e-5);
+    rt.free(p);
+    rt.free(out);
+    const r = readBandwidth(8 * 2 ** 20, 2);
+    assert.equal(r.bytes, 8 * 2 ** 20);
+    assert.equal(r.seconds.length, 2);
+    assert.equal(r.threads, rt.threads);
+    assert.ok(r.bytesPerSecond > 1e8, `${r.bytesPerSecond} B/s`);
+  });
+});
+
+test('probe: bad sizes are errors naming the argument', () => {
+  assert.throws(() => readBandwidth(0), /readBandwidth: bytes must be a positive number, got 0/);
+  assert.throws(() => readBandwidth(1024, 0), /readBandwidth: passes must be an integer ≥ 1, got 0/);
+});
