@@ -14,7 +14,6 @@ export { type AttentionOptions, attention } from './attention.js';
 export { activeInputs, columnSparseGemv } from './colsparse.js';
 export { denseMatmulRef } from './dense.js';
 export { type MatmulWeight, matmul, weightFormat } from './matmul.js';
-export { type SparsePattern, sddmm } from './sddmm.js';
 export { type BandwidthProbe, readBandwidth } from './probe.js';
 export { type SparsePattern, sddmm } from './sddmm.js';
 export {
