@@ -122,13 +122,15 @@ export function denseData(value: MatmulWeight): Float32Array {
 /** Float dtypes a model can be saved in. */
 export type SaveDType = 'F32' | 'BF16' | 'F16';
 
+const HALF_OF: Record<SaveDType, string | null> = { F32: null, BF16: 'bf16', F16: 'f16' };
+
 /** The safetensors entry for a state entry in `dtype` (read lazily when the writer reaches it). */
 export function stateToEntry(e: StateEntry, dtype: SaveDType): TensorEntry {
   const data = (): TensorArray => {
     const v = e.value;
     const half =
       !(v instanceof Tensor) && (v.format === 'bf16' || v.format === 'f16') ? (v as HalfMatrix) : null;
-    if (half && !e.transposed && half.format === (dtype === 'BF16' ? 'bf16' : 'f16')) return half.data;
+    if (half && !e.transposed && HALF_OF[dtype] === half.format) return half.data;
     let f = denseData(v);
     if (e.transposed) f = transposeData(f, e.shape[1]!, e.shape[0]!);
     if (dtype === 'F32') return f;

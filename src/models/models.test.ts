@@ -310,3 +310,39 @@ describe('BERT', () => {
     assert.equal(names.at(-1), 'cls.predictions.decoder.weight');
   });
 });
+
+describe('half-precision weights', () => {
+  test("a bf16 checkpoint loaded with weights 'stored' or 'bf16' keeps its bits and matches f32 storage", () => {
+    const dir = tiny('llama', { dtype: 'BF16' });
+    const f32 = loadCausalLM(dir);
+    const x = ids(8, 48);
+    const ref = f32.forward(x).data;
+    for (const weights of ['stored', 'bf16'] as const) {
+      const m = loadCausalLM(dir, { weights });
+      const q = m.linears().get('model.layers.0.self_attn.q_proj.weight')!;
+      assert.equal((q.weight as { format: string }).format, 'bf16');
+      // tied or not, the head is half too (llama here is untied)
+      assert.equal((m.linears().get('lm_head.weight')!.weight as { format: string }).format, 'bf16');
+      const err = maxAbsDiff(m.forward(x).data, ref);
+      assert.ok(err <= 1e-4, `${weights}: max abs error ${err}`);
+    }
+    const stored = loadCausalLM(tiny('llama'), { weights: 'stored' });
+    assert.ok(stored.linears().get('model.layers.0.mlp.up_proj.weight')!.weight instanceof Tensor);
+  });
+
+  test("an f32 checkpoint loaded as 'f16' computes what its f16-rounded weights compute, through the KV cache too", () => {
+    const dir = tiny('gpt2');
+    const m = loadCausalLM(dir, { weights: 'f16' });
+    assert.equal((m.linears().get('lm_head.weight')!.weight as { format: string }).format, 'f16'); // tied head = the half embedding
+    const out = join(tmp.dir, `saved-${n++}`);
+    saveModel(m, out); // f32 file holding the rounded values
+    const rounded = loadCausalLM(out);
+    const x = ids(10, 50);
+    const want = rounded.forward(x).data;
+    assert.ok(maxAbsDiff(m.forward(x).data, want) <= 1e-4);
+    const cache = m.newCache();
+    m.forward(x.slice(0, 6), cache);
+    const step = m.forward([x[6]!], cache).data;
+    assert.ok(maxAbsDiff(step, want.subarray(6 * 50, 7 * 50)) <= 1e-4);
+  });
+});
