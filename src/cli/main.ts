@@ -6,6 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { addBenchCommand, runBench } from './bench.js';
+import { addDemoCommand, runDemo } from './demo.js';
+import { addEvalCommand, runPpl } from './eval.js';
+import { addGenerateCommand, runGenerate } from './generate.js';
 
 function version(): string {
   try {
@@ -16,14 +19,24 @@ function version(): string {
   }
 }
 
+/** Runners of the model commands (injectable for tests). */
+export interface Runners {
+  generate: typeof runGenerate;
+  ppl: typeof runPpl;
+  demo: typeof runDemo;
+}
+
 /** The program, with `run` hooks injectable for tests. */
-export function program(argv: readonly string[], bench = runBench): Command {
+export function program(argv: readonly string[], bench = runBench, runners: Partial<Runners> = {}): Command {
   const p = new Command('sparsekit')
     .description('sparsity for neural networks in TypeScript')
     .version(version())
     .exitOverride()
     .showHelpAfterError('(add --help for usage)');
   addBenchCommand(p, (suites, opts) => bench(suites, opts, argv));
+  addGenerateCommand(p, runners.generate ?? runGenerate);
+  addEvalCommand(p, runners.ppl ?? runPpl);
+  addDemoCommand(p, runners.demo ?? runDemo);
   return p;
 }
 

