@@ -3,7 +3,10 @@
  * The only public entry point; grouped re-exports of each layer.
  */
 export * from './backend/index.js';
+export * from './data/index.js';
+export * from './eval/index.js';
 export * from './formats/index.js';
+export * from './generate/index.js';
 export * from './io/index.js';
 export * from './models/index.js';
 export * from './nn/index.js';
