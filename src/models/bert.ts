@@ -12,7 +12,7 @@ import { Embedding } from '../nn/embedding.js';
 import { Linear } from '../nn/linear.js';
 import { MLP } from '../nn/mlp.js';
 import { LayerNorm } from '../nn/norm.js';
-import { addInPlace, checkIds } from '../nn/ops.js';
+import { addTransposed, checkIds, transposed } from '../nn/ops.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkIdsArg, headState, linearEntries, tensorEntry } from './causal.js';
 import type { Checkpoint, StateEntry } from './checkpoint.js';
@@ -36,21 +36,24 @@ class BertLayer {
     readonly shape: HeadShape,
   ) {}
 
-  // x [T, C] → [T, C]
+  // x [T, C] → [T, C]; inside, activations are feature-major [features, T] so linears need no transposes
   forward(x: Tensor, mask: ArrayLike<number> | null): Tensor {
+    const T = x.rows;
+    const C = x.cols;
+    const xt = transposed(x);
     const a = maskedSelfAttention(
-      { x: this.query.forward(x), offset: 0 },
-      { x: this.key.forward(x), offset: 0 },
-      { x: this.value.forward(x), offset: 0 },
+      { x: this.query.forwardT(xt), offset: 0 },
+      { x: this.key.forwardT(xt), offset: 0 },
+      { x: this.value.forwardT(xt), offset: 0 },
       this.shape,
       mask,
       1 / Math.sqrt(this.shape.headDim),
     );
-    const h = this.attnOut.forward(a);
-    addInPlace(h.data, x.data);
+    const h = x.clone();
+    addTransposed(h.data, this.attnOut.forwardT(a).data, T, C);
     const h1 = this.attnNorm.norm.forward(h);
-    const f = this.ffn.forward(h1);
-    addInPlace(f.data, h1.data);
+    const f = h1.clone();
+    addTransposed(f.data, this.ffn.forwardT(transposed(h1)).data, T, C);
     return this.outNorm.norm.forward(f);
   }
 }

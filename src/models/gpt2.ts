@@ -12,7 +12,7 @@ import type { LayerKV } from '../nn/kvcache.js';
 import { Linear } from '../nn/linear.js';
 import { MLP } from '../nn/mlp.js';
 import { LayerNorm } from '../nn/norm.js';
-import { addInPlace, checkIds } from '../nn/ops.js';
+import { addTransposed, checkIds, transposed } from '../nn/ops.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type CausalBlock, CausalModel, headState, linearEntries, tensorEntry } from './causal.js';
 import type { Checkpoint, StateEntry } from './checkpoint.js';
@@ -29,10 +29,11 @@ class Gpt2Block implements CausalBlock {
     readonly scale: number,
   ) {}
 
-  // x [T, C] → [T, C]
+  // x [T, C] → [T, C]; inside, activations are feature-major [features, T] so linears need no transposes
   forward(x: Tensor, kv: LayerKV, start: number): Tensor {
+    const T = x.rows;
     const C = x.cols;
-    const qkv = this.cAttn.forward(this.ln1.forward(x)); // [T, 3C]
+    const qkv = this.cAttn.forwardT(transposed(this.ln1.forward(x))); // [3C, T]
     const a = causalSelfAttention(
       { x: qkv, offset: 0 },
       { x: qkv, offset: C },
@@ -44,8 +45,8 @@ class Gpt2Block implements CausalBlock {
       this.scale,
     );
     const h = x.clone();
-    addInPlace(h.data, this.cProj.forward(a).data);
-    addInPlace(h.data, this.mlp.forward(this.ln2.forward(h)).data);
+    addTransposed(h.data, this.cProj.forwardT(a).data, T, C);
+    addTransposed(h.data, this.mlp.forwardT(transposed(this.ln2.forward(h))).data, T, C);
     return h;
   }
 }

@@ -13,7 +13,7 @@ import type { LayerKV } from '../nn/kvcache.js';
 import { Linear } from '../nn/linear.js';
 import { GatedMLP } from '../nn/mlp.js';
 import { RMSNorm } from '../nn/norm.js';
-import { addInPlace } from '../nn/ops.js';
+import { addTransposed, transposed } from '../nn/ops.js';
 import { Rotary } from '../nn/rope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type CausalBlock, CausalModel, headState, linearEntries, tensorEntry } from './causal.js';
@@ -33,13 +33,15 @@ class LlamaBlock implements CausalBlock {
     readonly rotary: Rotary,
   ) {}
 
-  // x [T, C] → [T, C]
+  // x [T, C] → [T, C]; inside, activations are feature-major [features, T] so linears need no transposes
   forward(x: Tensor, kv: LayerKV, start: number): Tensor {
-    const h = this.inputNorm.forward(x);
+    const T = x.rows;
+    const C = x.cols;
+    const ht = transposed(this.inputNorm.forward(x)); // [C, T]
     const a = causalSelfAttention(
-      { x: this.q.forward(h), offset: 0 }, // [T, H·d]
-      { x: this.k.forward(h), offset: 0 }, // [T, Hkv·d]
-      { x: this.v.forward(h), offset: 0 },
+      { x: this.q.forwardT(ht), offset: 0 }, // [H·d, T]
+      { x: this.k.forwardT(ht), offset: 0 }, // [Hkv·d, T]
+      { x: this.v.forwardT(ht), offset: 0 },
       this.shape,
       kv,
       start,
@@ -47,8 +49,8 @@ class LlamaBlock implements CausalBlock {
       1 / Math.sqrt(this.shape.headDim),
     );
     const y = x.clone();
-    addInPlace(y.data, this.o.forward(a).data);
-    addInPlace(y.data, this.mlp.forward(this.postNorm.forward(y)).data);
+    addTransposed(y.data, this.o.forwardT(a).data, T, C);
+    addTransposed(y.data, this.mlp.forwardT(transposed(this.postNorm.forward(y))).data, T, C);
     return y;
   }
 }

@@ -16,37 +16,44 @@ export interface HeadShape {
   readonly headDim: number;
 }
 
-/** A block of columns [offset, offset + width) in the rows of x [T, ·]: one projection inside a fused output. */
+/**
+ * One projection inside a feature-major output x [F, T] (features are rows, tokens columns, as
+ * Linear.forwardT returns): its features are rows [offset, offset + H·d), e.g. k inside GPT-2's fused qkv.
+ */
 export interface Columns {
   readonly x: Tensor;
   readonly offset: number;
 }
 
-/** x[:, offset : offset + H·d] of x [T, C] → [H, T, d]. */
+/** Rows [offset, offset + H·d) of x [F, T] → [H, T, d]. */
 export function splitHeads({ x, offset }: Columns, H: number, d: number): Float32Array {
-  const T = x.rows;
-  const C = x.cols;
+  const T = x.cols;
   const out = new Float32Array(H * T * d);
   const src = x.data;
-  for (let t = 0; t < T; t++) {
-    for (let h = 0; h < H; h++) {
-      const from = t * C + offset + h * d;
-      out.set(src.subarray(from, from + d), (h * T + t) * d);
+  if (T === 1) {
+    out.set(src.subarray(offset, offset + H * d));
+    return out;
+  }
+  for (let h = 0; h < H; h++) {
+    for (let i = 0; i < d; i++) {
+      const from = (offset + h * d + i) * T;
+      for (let t = 0; t < T; t++) out[(h * T + t) * d + i] = src[from + t]!;
     }
   }
   return out;
 }
 
-/** o [H, T, d] → [T, H·d]. */
+/** o [H, T, d] → feature-major [H·d, T] (the input of the output projection's forwardT). */
 export function mergeHeads(o: Float32Array, H: number, T: number, d: number): Tensor {
+  if (T === 1) return new Tensor(o, [H * d, 1]);
   const out = new Float32Array(T * H * d);
   for (let h = 0; h < H; h++) {
     for (let t = 0; t < T; t++) {
       const from = (h * T + t) * d;
-      out.set(o.subarray(from, from + d), (t * H + h) * d);
+      for (let i = 0; i < d; i++) out[(h * d + i) * T + t] = o[from + i]!;
     }
   }
-  return new Tensor(out, [T, H * d]);
+  return new Tensor(out, [H * d, T]);
 }
 
 /**
@@ -58,7 +65,7 @@ const COPY_INSTEAD_OF_CALL_BYTES = 256 * 1024;
 /**
  * Causal self-attention of T new tokens at positions [start, start + T) over a layer's cache: splits q, k, v
  * into heads, rotates q and k when `rotary` is given, writes k and v into the cache (which must have room),
- * attends over all start + T positions and returns [T, H·d] (before the output projection).
+ * attends over all start + T positions and returns feature-major [H·d, T] (before the output projection).
  * When the cache buffer is exactly full the op runs once; otherwise once per kv head on views of the cache
  * (no copy of the cache on the JS side), except at short context where copying the cache into one
  * contiguous [Hkv, Tk, d] block and making one call is cheaper.
@@ -74,7 +81,7 @@ export function causalSelfAttention(
   scale: number,
 ): Tensor {
   const { heads: H, kvHeads: Hkv, headDim: d } = shape;
-  const T = q.x.rows;
+  const T = q.x.cols;
   const qh = splitHeads(q, H, d);
   const kh = splitHeads(k, Hkv, d);
   const vh = splitHeads(v, Hkv, d);
@@ -110,7 +117,7 @@ export function causalSelfAttention(
 }
 
 /**
- * Bidirectional self-attention (BERT) of q, k, v [T, H·d] with a key padding mask (1 = real token, 0 = pad;
+ * Bidirectional self-attention (BERT) of feature-major q, k, v [H·d, T] → [H·d, T] with a key padding mask (1 = real token, 0 = pad;
  * null = all real), as transformers computes it: every query, padded or not, attends over the real keys only.
  * The op cannot mask single keys, so the real keys and values are gathered first (exact: a masked key adds
  * exp(−∞) = 0); queries run in chunks of at most that many rows because the op needs Tq ≤ Tk.
@@ -124,7 +131,7 @@ export function maskedSelfAttention(
   scale: number,
 ): Tensor {
   const { heads: H, kvHeads: Hkv, headDim: d } = shape;
-  const T = q.x.rows;
+  const T = q.x.cols;
   const qh = splitHeads(q, H, d);
   let kh = splitHeads(k, Hkv, d);
   let vh = splitHeads(v, Hkv, d);

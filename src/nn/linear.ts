@@ -3,7 +3,7 @@
 // the ops index registers every format's kernels, so matmul dispatches on any weight
 import { type MatmulWeight, matmul } from '../backend/ops/index.js';
 import { dims2, Tensor } from '../tensor/tensor.js';
-import { addRowVector, transposeData } from './ops.js';
+import { addColumnVector, addRowVector, transposeData } from './ops.js';
 
 function weightShape(w: MatmulWeight): [number, number] {
   if (w instanceof Tensor) return dims2(w, 'Linear: weight');
@@ -80,6 +80,22 @@ export class Linear {
       y = new Tensor(transposeData(yt.data, out, T), [T, out]);
     }
     if (this.bias) addRowVector(y.data, this.bias.data);
+    return y;
+  }
+
+  /**
+   * Feature-major forward: xt [in, T] → [out, T] = W · xt + b, with no transposes (what the models use inside
+   * a block, where one transposed input feeds several layers).
+   */
+  forwardT(xt: Tensor): Tensor {
+    const [inF] = dims2(xt, 'Linear.forwardT: xt');
+    if (inF !== this.inFeatures) {
+      throw new RangeError(
+        `Linear.forwardT: xt has ${inF} features (rows) but the layer takes ${this.inFeatures}`,
+      );
+    }
+    const y = matmul(this.w, xt);
+    if (this.bias) addColumnVector(y.data, this.bias.data);
     return y;
   }
 }

@@ -18,6 +18,13 @@ export class MLP {
     activateInPlace(h.data, this.activation);
     return this.down.forward(h);
   }
+
+  /** Feature-major: xt [C, T] → [C, T]. */
+  forwardT(xt: Tensor): Tensor {
+    const h = this.up.forwardT(xt);
+    activateInPlace(h.data, this.activation);
+    return this.down.forwardT(h);
+  }
 }
 
 /** SwiGLU: y = down(act(gate(x)) ⊙ up(x)): x [T, C] → [T, C]. */
@@ -30,12 +37,20 @@ export class GatedMLP {
   ) {}
 
   forward(x: Tensor): Tensor {
-    const g = this.gate.forward(x);
-    const u = this.up.forward(x);
+    return this.down.forward(this.gated(this.gate.forward(x), this.up.forward(x)));
+  }
+
+  /** Feature-major: xt [C, T] → [C, T]. */
+  forwardT(xt: Tensor): Tensor {
+    return this.down.forwardT(this.gated(this.gate.forwardT(xt), this.up.forwardT(xt)));
+  }
+
+  /** g ← act(g) ⊙ u, in place (same layout); returns g. */
+  private gated(g: Tensor, u: Tensor): Tensor {
     activateInPlace(g.data, this.activation);
     const gd = g.data;
     const ud = u.data;
     for (let i = 0; i < gd.length; i++) gd[i]! *= ud[i]!;
-    return this.down.forward(g);
+    return g;
   }
 }

@@ -9,7 +9,13 @@ import { Embedding } from './embedding.js';
 import { LayerKV } from './kvcache.js';
 import { Linear } from './linear.js';
 import { LayerNorm, RMSNorm } from './norm.js';
+import { transposeData, transposed } from './ops.js';
 import { Rotary } from './rope.js';
+
+/** [F, T] feature-major → [T, F]. */
+function tokenMajor(t: Tensor): Tensor {
+  return new Tensor(transposeData(t.data, t.rows, t.cols), [t.cols, t.rows]);
+}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
@@ -70,6 +76,8 @@ describe('Linear', () => {
     assert.ok(
       maxAbsDiff(l.forward(new Tensor(x.data.slice(3, 6), [1, 3])).data, want.subarray(5, 10)) < 1e-6,
     );
+    // feature-major: xᵀ [in, T] → [out, T]
+    assert.ok(maxAbsDiff(tokenMajor(l.forwardT(transposed(x))).data, want) < 1e-6);
     l.weight = csrFromDense(w);
     assert.ok(maxAbsDiff(l.forward(x).data, want) < 1e-6);
   });
@@ -136,28 +144,11 @@ describe('attention', () => {
     const k = randn([T, Hkv * d], 2);
     const v = randn([T, Hkv * d], 3);
     const exact = new LayerKV(Hkv, d, T);
-    const want = causalSelfAttention(
-      { x: q, offset: 0 },
-      { x: k, offset: 0 },
-      { x: v, offset: 0 },
-      shape,
-      exact,
-      0,
-      null,
-      0.125,
-    );
+    const fm = (t: Tensor) => ({ x: transposed(t), offset: 0 }); // the layers take feature-major [F, T]
+    const want = causalSelfAttention(fm(q), fm(k), fm(v), shape, exact, 0, null, 0.125);
     const roomy = new LayerKV(Hkv, d, 512);
-    const got = causalSelfAttention(
-      { x: q, offset: 0 },
-      { x: k, offset: 0 },
-      { x: v, offset: 0 },
-      shape,
-      roomy,
-      0,
-      null,
-      0.125,
-    );
-    assert.ok(maxAbsDiff(got.data, want.data) < 1e-5);
+    const got = tokenMajor(causalSelfAttention(fm(q), fm(k), fm(v), shape, roomy, 0, null, 0.125));
+    assert.ok(maxAbsDiff(got.data, tokenMajor(want).data) < 1e-5);
     // last row by hand: head 3 uses kv head 1
     const row = (t: Tensor, r: number, off: number) =>
       t.data.subarray(r * t.cols + off, r * t.cols + off + d);
@@ -173,14 +164,8 @@ describe('attention', () => {
     const v = randn([T, d], 6);
     const mask = [1, 0, 1, 1, 0];
     const shape = { heads: 1, kvHeads: 1, headDim: d };
-    const got = maskedSelfAttention(
-      { x: q, offset: 0 },
-      { x: k, offset: 0 },
-      { x: v, offset: 0 },
-      shape,
-      mask,
-      0.5,
-    );
+    const fm = (t: Tensor) => ({ x: transposed(t), offset: 0 });
+    const got = tokenMajor(maskedSelfAttention(fm(q), fm(k), fm(v), shape, mask, 0.5));
     const keep = [0, 2, 3];
     const row = (t: Tensor, r: number) => t.data.subarray(r * d, r * d + d);
     for (let t = 0; t < T; t++) {

@@ -25,6 +25,39 @@ export function addRowVector(x: Float32Array, bias: Float32Array): void {
   for (let r = 0; r < x.length; r += C) for (let c = 0; c < C; c++) x[r + c]! += bias[c]!;
 }
 
+/** y [R, T] ← y + bias [R] broadcast over columns, in place. */
+export function addColumnVector(y: Float32Array, bias: Float32Array): void {
+  const R = bias.length;
+  const T = y.length / R;
+  for (let r = 0; r < R; r++) {
+    const b = bias[r]!;
+    for (let t = r * T; t < (r + 1) * T; t++) y[t]! += b;
+  }
+}
+
+/** y [T, C] ← y + srcᵀ for src [C, T] (a feature-major result added to a token-major residual), in place. */
+export function addTransposed(y: Float32Array, src: Float32Array, T: number, C: number): void {
+  if (T === 1) {
+    for (let c = 0; c < C; c++) y[c]! += src[c]!;
+    return;
+  }
+  const B = 32;
+  for (let t0 = 0; t0 < T; t0 += B) {
+    const t1 = Math.min(T, t0 + B);
+    for (let c0 = 0; c0 < C; c0 += B) {
+      const c1 = Math.min(C, c0 + B);
+      for (let t = t0; t < t1; t++) for (let c = c0; c < c1; c++) y[t * C + c]! += src[c * T + t]!;
+    }
+  }
+}
+
+/** x [T, C] → xᵀ [C, T] as a Tensor (no copy when T = 1). */
+export function transposed(x: Tensor): Tensor {
+  const T = x.rows;
+  const C = x.cols;
+  return T === 1 ? x.reshape([C, 1]) : new Tensor(transposeData(x.data, T, C), [C, T]);
+}
+
 /** a ← a + b elementwise, in place (same length). */
 export function addInPlace(a: Float32Array, b: Float32Array): void {
   for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
