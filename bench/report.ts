@@ -15,6 +15,7 @@ import {
   type TargetRow,
 } from './analysis.js';
 import { formatLabel } from './cases.js';
+import type { ModelRow } from './models.js';
 import type { CaseResult, SuiteResult } from './results.js';
 
 /** A markdown table with columns padded to equal width (readable as plain text too). */
@@ -221,6 +222,90 @@ seeded half of the inputs. Every case's first output is checked on 64 rows again
 (f64 sums in TypeScript); a mismatch is listed as an error and makes the command exit with code 1. A
 format with no WebAssembly kernel is listed as "no fast path" and not timed.`;
 
+const pctText = (v: number) => `${Math.round(v * 100)}%`;
+
+/** One row of the models table: achieved tokens/s beside its bound and the issue's threshold. */
+function modelRowCells(row: ModelRow): string[] {
+  const pass = row.ofBound >= row.target;
+  return [
+    row.weights,
+    String(row.threads),
+    row.phase === 'decode' ? `decode, context ${row.context}` : `prefill ${row.context} tokens`,
+    num(row.tokensPerSecond),
+    num(row.bound),
+    pctText(row.ofBound),
+    `≥ ${pctText(row.target)}`,
+    pass ? 'PASS' : 'MISS',
+    ms(median(row.ms)),
+    row.phase === 'decode'
+      ? `${num(row.weightBytesPerToken / 2 ** 20)} MiB weights + ${num(row.kvBytesPerToken / 2 ** 20)} MiB KV`
+      : `${num(row.flopsPerToken / 1e6, 0)} MFLOP`,
+  ];
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
+/** One section for a models suite run: probes, then decode and prefill against their bounds. */
+export function modelsMarkdown(r: SuiteResult): string {
+  const run = r.models!;
+  const s = run.shape;
+  const m = r.machine;
+  const quick = r.mode === 'quick' ? ' --quick' : '';
+  const out = [
+    `## models: ${r.mode} run`,
+    '',
+    `Command: \`npx sparsekit bench models${quick} --threads ${r.options.threads.join(',')}\` — ` +
+      `${r.date.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(r.durationSeconds)} s. Machine: ${m.cpu}, ` +
+      `${m.cores} cores, Node ${m.node}; WebAssembly build: ${m.wasmVariant}. Other processes used ` +
+      `${quietText(m.otherCpuShare)} of the CPU during the run.`,
+    '',
+    `Model: random Llama with SmolLM-135M's shapes (hidden ${s.hidden_size}, intermediate ` +
+      `${s.intermediate_size}, ${s.num_hidden_layers} layers, ${s.num_attention_heads} heads, ` +
+      `${s.num_key_value_heads} KV heads, head dim ${s.head_dim}, vocab ${s.vocab_size}, tied embeddings): ` +
+      `${(run.linearParams / 1e6).toFixed(1)} M weights per token (every linear layer and the LM head). ` +
+      `Decode: ${run.grid.decodeSteps} single-token steps ending at the given context, median step. ` +
+      `Prefill: ${run.grid.prefill} tokens in one forward from an empty cache, median of ${run.grid.prefillReps}.`,
+    '',
+    'Bounds, measured in the same run: decode roofline = WebAssembly read bandwidth (SIMD streaming sum over ' +
+      'a buffer ≫ last-level cache, `readBandwidth`) ÷ weight bytes per token (the KV cache read is shown ' +
+      'beside it but not counted, as the issue defines the roofline); prefill bound = sparsekit dense GEMM ' +
+      '1024³ FLOP/s ÷ FLOPs per token (weights plus attention at half the prompt). Targets: decode ≥ 70% ' +
+      'of the roofline, prefill ≥ 60% of the bound.',
+    '',
+    markdownTable(
+      ['threads', 'read bandwidth', 'dense GEMM 1024³'],
+      run.probes.map((p) => [
+        String(p.threads),
+        `${num(p.readBytesPerSecond / 1e9)} GB/s`,
+        `${num(p.gemmFlopsPerSecond / 1e9)} GFLOP/s`,
+      ]),
+      [true, true, true],
+    ),
+    '',
+    markdownTable(
+      [
+        'weights',
+        'threads',
+        'phase',
+        'tokens/s',
+        'bound tokens/s',
+        'of bound',
+        'target',
+        'result',
+        'median ms',
+        'per token',
+      ],
+      run.rows.map(modelRowCells),
+      [false, true, false, true, true, true, true, false, true, false],
+    ),
+  ];
+  return out.join('\n');
+}
+
 /** BENCHMARKS.md for every suite result (full runs first, then quick; partial runs are left out). */
 export function benchmarksMarkdown(results: readonly SuiteResult[]): string {
   const shown = results
@@ -240,6 +325,6 @@ export function benchmarksMarkdown(results: readonly SuiteResult[]): string {
     HOW,
   ];
   if (!shown.length) out.push('', 'No results yet: run `npm run bench`.');
-  for (const r of shown) out.push('', suiteMarkdown(r));
+  for (const r of shown) out.push('', r.models ? modelsMarkdown(r) : suiteMarkdown(r));
   return `${out.join('\n')}\n`;
 }

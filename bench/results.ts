@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { KernelCaseSpec } from './cases.js';
+import type { ModelsRun } from './models.js';
 
 /** What a case's timing came to. `no fast path`: the format only has a reference, so it was not timed. */
 export type CaseStatus = 'ok' | 'no fast path' | 'unavailable' | 'error';
@@ -65,7 +66,10 @@ export interface SuiteResult {
   durationSeconds: number;
   machine: MachineInfo;
   options: { threads: number[]; reps: number; only?: string };
+  /** Kernel cases (empty for the models suite). */
   cases: CaseResult[];
+  /** The models suite's measurements. */
+  models?: ModelsRun;
 }
 
 /** Machine facts for the results header (`wasmVariant`/`onnxruntime`/`otherCpuShare` are filled by the suite). */

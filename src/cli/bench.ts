@@ -10,7 +10,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { Argument, type Command, InvalidArgumentError, Option } from 'commander';
 
 /** Suites `sparsekit bench` knows; with no suite named, all of them run. */
-export const SUITES = ['kernels'] as const;
+export const SUITES = ['kernels', 'models'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 /** Parsed options of `sparsekit bench`. */
@@ -150,6 +150,7 @@ export async function runBench(
     );
   }
   const { runKernelSuite } = await import('../../bench/kernels.js');
+  const { runModelsSuite } = await import('../../bench/models.js');
   const { Interrupted } = await import('../../bench/timing.js');
   const { resultFile, writeAtomic, readResults } = await import('../../bench/results.js');
   const { benchmarksMarkdown, breakEvenMarkdown, targetsMarkdown } = await import('../../bench/report.js');
@@ -159,14 +160,15 @@ export async function runBench(
   const sig = interruptible();
   try {
     for (const suite of suites) {
-      const result = await runKernelSuite({
+      const suiteOpts = {
         quick: opts.quick,
         ...(opts.threads ? { threads: opts.threads } : {}),
         ...(opts.reps ? { reps: opts.reps } : {}),
         ...(opts.only ? { only: opts.only } : {}),
         command: commandLine(argv),
         shouldStop: sig.stopRequested,
-      });
+      };
+      const result = await (suite === 'models' ? runModelsSuite(suiteOpts) : runKernelSuite(suiteOpts));
       if (!existsSync(out)) mkdirSync(out, { recursive: true });
       const file = resultFile(out, suite, result.mode);
       writeAtomic(file, `${JSON.stringify(result, null, 1)}\n`);
@@ -179,6 +181,11 @@ export async function runBench(
         `\n${suite} (${result.mode}): ${result.cases.length} cases in ${Math.round(result.durationSeconds)} s; ` +
           `wrote ${relative(process.cwd(), file)} and ${relative(process.cwd(), report)}\n`,
       );
+      if (result.models) {
+        const { modelsMarkdown } = await import('../../bench/report.js');
+        process.stdout.write(`\n${modelsMarkdown(result)}\n`);
+        continue;
+      }
       process.stdout.write(
         '\nBreak-even: lowest sparsity from which each format beats sparsekit dense / onnxruntime dense\n\n',
       );

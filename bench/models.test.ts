@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { flopsPerToken, kvBytesPerToken, linearParams, runModelsSuite, SMOLLM_135M } from './models.js';
+import { benchmarksMarkdown } from './report.js';
+
+test('models cost model: SmolLM-135M multiplies 134.5 M weights per token', () => {
+  // per layer: q 576², k and v 192·576 each, o 576², gate/up/down 3·1536·576; plus the tied LM head
+  assert.equal(linearParams(SMOLLM_135M), 30 * 3_538_944 + 49152 * 576);
+  assert.equal(kvBytesPerToken(SMOLLM_135M, 2048), 2 * 30 * 3 * 64 * 2048 * 4);
+  assert.equal(flopsPerToken(SMOLLM_135M, 0), 2 * linearParams(SMOLLM_135M));
+  assert.equal(flopsPerToken(SMOLLM_135M, 10) - flopsPerToken(SMOLLM_135M, 0), 4 * 30 * 9 * 64 * 10);
+});
+
+test('models suite: a tiny run times f32 and bf16 decode and prefill against their bounds and renders', async () => {
+  const shape = {
+    hidden_size: 64,
+    intermediate_size: 96,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    head_dim: 32,
+    vocab_size: 128,
+  };
+  const r = await runModelsSuite({ quick: true, command: 'test', quiet: true, shape, probeBytes: 2 ** 22 });
+  const run = r.models!;
+  assert.equal(r.suite, 'models');
+  assert.deepEqual(
+    run.rows.map((x) => `${x.weights} ${x.phase} ${x.context} t${x.threads}`),
+    [
+      'f32 decode 128 t1',
+      'f32 decode 512 t1',
+      'f32 prefill 128 t1',
+      'bf16 decode 128 t1',
+      'bf16 decode 512 t1',
+      'bf16 prefill 128 t1',
+    ],
+  );
+  for (const row of run.rows) {
+    assert.ok(row.tokensPerSecond > 0 && Number.isFinite(row.bound), JSON.stringify(row));
+    assert.equal(row.ofBound, row.tokensPerSecond / row.bound);
+  }
+  // bf16 halves the weight bytes, so its roofline is twice f32's
+  const decode = (w: string) => run.rows.find((x) => x.weights === w && x.phase === 'decode')!;
+  assert.equal(decode('bf16').bound / decode('f32').bound, 2);
+  const md = benchmarksMarkdown([r]);
+  assert.match(md, /## models: quick run/);
+  assert.match(md, /\| bf16 +\| +1 \| decode, context 128 +\|/);
+});
