@@ -117,6 +117,13 @@ export function writeTinyModel(dir: string, kind: TinyKind, opts: TinyOptions = 
       b.add(`${h}.mlp.c_fc.bias`, [4 * C], 0.1);
       b.add(`${h}.mlp.c_proj.weight`, [4 * C, C]);
       b.add(`${h}.mlp.c_proj.bias`, [C], 0.1);
+      if (kind === 'gpt2-bare') {
+        // the causal-mask buffer older GPT-2 checkpoints (openai-community/gpt2) carry
+        const P = num('n_positions');
+        const mask = new Float32Array(P * P);
+        for (let r = 0; r < P; r++) mask.fill(1, r * P, r * P + r + 1);
+        b.tensors.set(`${h}.attn.bias`, { dtype: 'F32', shape: [1, 1, P, P], data: mask });
+      }
     }
     b.norm(`${p}ln_f`, C, true);
     if (config.tie_word_embeddings === false) b.add('lm_head.weight', [num('vocab_size'), C]);
