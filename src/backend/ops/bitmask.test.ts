@@ -35,6 +35,13 @@ forEachRuntime((rt, use) => {
     }
     const big = bitmaskFromDense(withEmptyRows(testMatrix(300, 701, 0.5, seed++), 4));
     for (const N of NS) twin(big, N, '300×701 density 0.5, every 4th row empty');
+    // rows of 1100 columns span two 64-byte mask blocks and a tail: SpMV takes its sparse path (only
+    // non-zero mask bytes) at low density and for a dense row paired with an empty one
+    for (const d of [0.02, 0.1, 0.3, 1]) {
+      const w = bitmaskFromDense(withEmptyRows(testMatrix(37, 1100, d, seed++), 3));
+      twin(w, 1, `37×1100 density ${d}, every 3rd row empty`);
+      twin(w, 8, `37×1100 density ${d}, every 3rd row empty`);
+    }
   });
 });
 
