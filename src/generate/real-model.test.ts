@@ -13,7 +13,7 @@ import { argmax } from './warpers.js';
 const tmp = mkdtempSync(join(tmpdir(), 'sparsekit-gen-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 writeRandomLlama(
-  tmp + '/m',
+  join(tmp, 'm'),
   { hiddenSize: 32, intermediateSize: 48, layers: 2, heads: 4, kvHeads: 2, maxPositions: 40 },
   { seed: 3 },
 );
