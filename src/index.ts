@@ -2,6 +2,8 @@
  * sparsekit: sparsity for neural networks in TypeScript.
  * The only public entry point; grouped re-exports of each layer.
  */
+/** Reverse-mode autograd as a namespace (its op names — matmul, attention, softmax, gelu — mirror the kernels'). */
+export * as autograd from './autograd/index.js';
 export * from './backend/index.js';
 export * from './data/index.js';
 export * from './eval/index.js';
@@ -11,3 +13,4 @@ export * from './io/index.js';
 export * from './models/index.js';
 export * from './nn/index.js';
 export * from './tensor/index.js';
+export * from './train/index.js';

@@ -4,6 +4,7 @@
  */
 
 import { release } from '../backend/resident.js';
+import { Mask } from '../sparsity/mask.js';
 import { type Shape, sizeOf, Tensor } from '../tensor/tensor.js';
 
 /** Options of {@link param}. */
@@ -11,10 +12,11 @@ export interface ParamOptions {
   /** A name for checkpoints and error messages. */
   name?: string;
   /**
-   * [size] bytes, 1 = the element may be non-zero, 0 = it is held at exactly zero (with its optimizer
-   * state) after every optimizer step. Use for pruned dense weights (unstructured, N:M, block masks).
+   * Which elements may be non-zero: a sparsity `Mask` (its pruned entries are held at zero) or [size] keep
+   * bytes (1 = may be non-zero). Masked elements stay exactly zero, with their optimizer state, after
+   * every optimizer step. Use for pruned dense weights (unstructured, N:M, block masks).
    */
-  mask?: Uint8Array | null;
+  mask?: Mask | Uint8Array | null;
 }
 
 /**
@@ -26,7 +28,7 @@ export class Var {
   grad: Tensor | null = null;
   readonly requiresGrad: boolean;
   name: string;
-  /** Keep-mask of a masked parameter (see ParamOptions.mask); null = every element trainable. */
+  /** Keep bytes of a masked parameter (1 = may be non-zero; see ParamOptions.mask); null = no mask. */
   mask: Uint8Array | null = null;
   /** Objects whose kernel-resident copies hold this Var's data (released by `changed`). */
   readonly dependents: object[] = [];
@@ -52,12 +54,16 @@ export class Var {
     return this.grad;
   }
 
-  /** Set `mask` (checked against the value's size) and zero the value off it. */
-  setMask(mask: Uint8Array | null): void {
+  /**
+   * Set the keep-mask (a sparsity `Mask`, whose pruned entries become 0 here, or keep bytes, 1 = may be
+   * non-zero; checked against the value's size) and zero the value off it. null removes the mask.
+   */
+  setMask(maskOrKeep: Mask | Uint8Array | null): void {
+    const mask = maskOrKeep instanceof Mask ? maskOrKeep.pruned.map((b) => 1 - b) : maskOrKeep;
     if (mask !== null) {
       if (!(mask instanceof Uint8Array) || mask.length !== this.size) {
         throw new RangeError(
-          `Var.setMask(${this.name || 'param'}): mask must be a Uint8Array of ${this.size} elements (one per value), got ${mask?.length}`,
+          `Var.setMask(${this.name || 'param'}): mask must cover ${this.size} elements (one per value), got ${mask?.length}`,
         );
       }
       const d = this.value.data;
