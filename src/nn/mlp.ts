@@ -47,9 +47,17 @@ export class GatedMLP {
 
   /** g ← act(g) ⊙ u, in place (same layout); returns g. */
   private gated(g: Tensor, u: Tensor): Tensor {
-    activateInPlace(g.data, this.activation);
     const gd = g.data;
     const ud = u.data;
+    if (this.activation === 'silu') {
+      // the common case in one pass: silu(g)·u = g·u / (1 + e^−g)
+      for (let i = 0; i < gd.length; i++) {
+        const x = gd[i]!;
+        gd[i] = (x * ud[i]!) / (1 + Math.exp(-x));
+      }
+      return g;
+    }
+    activateInPlace(gd, this.activation);
     for (let i = 0; i < gd.length; i++) gd[i]! *= ud[i]!;
     return g;
   }
