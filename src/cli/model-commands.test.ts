@@ -143,7 +143,7 @@ test('Ctrl-C during eval ppl prints a partial result and exits 130', async () =>
   const code = await new Promise<number | null>((resolve) => {
     child.stderr.on('data', (d) => {
       stderr += d;
-      if (stderr.includes('[ppl')) child.kill('SIGINT');
+      if (stderr.includes('[ppl') && !child.killed) child.kill('SIGINT'); // once: a second press quits at once
     });
     child.on('exit', (c) => resolve(c));
   });
@@ -179,8 +179,12 @@ test('demo builds the random model once, then generates and scores Brown text', 
   );
   assert.match(r.stderr, /built a random, untrained Llama model/);
   const again = sparsekit(...args);
-  const untimed = (out: string) => out.replace(/ · [\d.]+ s, \d+ tokens\/s/, '');
-  assert.equal(untimed(again.stdout), untimed(r.stdout), 'same model, same greedy text and perplexity');
+  // Same model: same greedy text; the same perplexity up to f32 summation order (thread splits may differ).
+  const [text0, ppl0] = r.stdout.split('\n');
+  const [text1, ppl1] = again.stdout.split('\n');
+  assert.equal(text1, text0);
+  const value = (line?: string) => Number(/^perplexity ([\d.]+)/.exec(line ?? '')?.[1]);
+  assert.ok(Math.abs(value(ppl1) - value(ppl0)) < 1e-6 * value(ppl0), `${ppl0} vs ${ppl1}`);
   assert.match(again.stderr, /using demo: a random, untrained Llama model/);
 });
 
