@@ -83,7 +83,8 @@ export function tokenizeUpTo(tokenizer: Tokenizer, text: string, maxTokens?: num
   if (maxTokens === undefined) return tokenizer.encode(text);
   for (let chars = maxTokens * 8; ; chars *= 2) {
     const ids = tokenizer.encode(text.slice(0, chars));
-    if (ids.length > maxTokens || chars >= text.length) return ids.slice(0, maxTokens);
+    // The cut may split the last word into other tokens than the full text has: keep a margin past it.
+    if (ids.length > maxTokens + 16 || chars >= text.length) return ids.slice(0, maxTokens);
   }
 }
 
