@@ -15,7 +15,7 @@ import { crossEntropy, logSoftmax, softmax } from './loss.js';
 import { layerNorm, rmsNorm } from './norm.js';
 import { Rng } from './rng.js';
 import { concat, permute, reshape, slice, transpose } from './shape.js';
-import { param, type Var } from './tape.js';
+import { backward, constant, param, type Var } from './tape.js';
 
 let seed = 100;
 const p = (shape: Shape, scale = 1) => {
@@ -138,4 +138,22 @@ test('gradcheck catches a wrong rule', () => {
   // exp with the derivative of relu is wrong, and gradcheck says so
   const bad = { f: Math.exp, df: () => 1 };
   assert.equal(gradcheck((v) => E.unary(v, bad), [p([4])]).ok, false);
+});
+
+test('sparse weight with denseGrad: the dense dW equals the dense layer gradient, kept entries agree with SDDMM', () => {
+  const dense = sparsify(randn([6, 10], 11), 0.7, 12);
+  const w = sparseParam(toFormat(dense, { format: 'csr' }), { denseGrad: true });
+  const wd = param(dense.clone());
+  const x = p([5, 10]);
+  const r = constant(randn([5, 6], 13));
+  backward(E.sum(E.mul(linear(x, w), r)));
+  backward(E.sum(E.mul(linear(x, wd), r)));
+  const dW = w.denseGradient!.data;
+  wd.grad!.data.forEach((g, i) => {
+    assert.ok(Math.abs(dW[i]! - g) < 1e-5, `dense dW[${i}]`);
+  });
+  w.pattern.slot.forEach((s, q) => {
+    const row = w.pattern.rowPtr.findIndex((_, i) => w.pattern.rowPtr[i + 1]! > q);
+    assert.ok(Math.abs(w.values.grad!.data[s]! - dW[row * 10 + w.pattern.colIdx[q]!]!) < 1e-5);
+  });
 });

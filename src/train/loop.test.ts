@@ -211,3 +211,43 @@ test('gradient accumulation over two half batches matches one full batch', async
     });
   }
 });
+
+test('a real SIGINT to a training process: it finishes the step, saves the checkpoint and exits with code 0', async () => {
+  const { spawn } = await import('node:child_process');
+  const path = join(dir, 'child.safetensors');
+  const lib = new URL('../index.js', import.meta.url).href;
+  const script = `
+    const { autograd, train, SGD, Tensor } = await import(${JSON.stringify(lib)});
+    const w = autograd.param(Tensor.from([1, 2, 3]));
+    const res = await train({
+      params: { w }, optimizer: new SGD([w], { lr: 0.001 }), steps: 1e6, progress: 'lines', logEvery: 1,
+      checkpoint: { path: ${JSON.stringify(path)} }, log: (l) => console.log(l),
+      lossFn: () => {
+        const t0 = Date.now();
+        while (Date.now() - t0 < 5) {} // a step takes a few ms
+        return { loss: autograd.sum(autograd.mul(w, w)), items: 1 };
+      },
+    });
+    console.log('interrupted=' + res.interrupted + ' step=' + res.step);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let sent = false; // one Ctrl-C: a second one exits at once with 130
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (!sent && out.includes('step 3/')) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  const code = await new Promise<number | null>((res) => child.on('close', res));
+  assert.equal(code, 0, out);
+  const m = /interrupted=true step=(\d+)/.exec(out);
+  assert.ok(m, out);
+  const w = param(Tensor.zeros([3]));
+  const info = loadCheckpoint(path, { params: { w }, optimizer: new AdamW([w]), rng: new Rng(0) });
+  assert.equal(info.step, Number(m[1]));
+  assert.ok(w.value.data[2]! < 3 && w.value.data[2]! > 2.9);
+});
