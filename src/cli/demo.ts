@@ -1,16 +1,16 @@
 /**
  * `sparsekit demo`: run a real model end to end with nothing given. Builds (once) a small random
- * Llama-family model with GPT-2's tokenizer in `.sparsekit/demo-llama` under the current folder, then runs
- * `generate` on a prompt and `eval ppl` on the first tokens of the Brown corpus' held-out split.
- * The model is untrained: its text is noise and its perplexity is about its vocabulary size (50257). Trained
- * reference models replace it later.
+ * Llama-family model in `.sparsekit/demo-llama` under the current folder, with a byte-level BPE tokenizer
+ * trained on the Brown training split (4096 entries), then runs `generate` on a prompt (seeded top-k
+ * sampling) and `eval ppl` on the first tokens of the Brown corpus' held-out split. The model is untrained:
+ * its text is noise and its perplexity is about its vocabulary size. Trained reference models replace it later.
  */
 
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { intFlag, reportErrors, UsageError } from './common.js';
-import { DEMO_SHAPE, GPT2_VOCAB, writeRandomLlama } from './demo-model.js';
+import { brownTokenizer, DEMO_SHAPE, writeRandomLlama } from './demo-model.js';
 import { type PplCliOptions, runPpl } from './eval.js';
 import { type GenerateCliOptions, runGenerate } from './generate.js';
 
@@ -28,6 +28,9 @@ export interface DemoOptions {
 
 /** Where the demo model is built, relative to the current folder. */
 export const DEMO_DIR = '.sparsekit/demo-llama';
+
+/** Entries of the demo's Brown BPE tokenizer. */
+export const DEMO_VOCAB = 4096;
 
 /** Add `demo` to the program. */
 export function addDemoCommand(program: Command, run: (opts: DemoOptions) => Promise<number>): Command {
@@ -57,12 +60,12 @@ export function runDemo(opts: DemoOptions): Promise<number> {
     const { hiddenSize, layers, heads, kvHeads, maxPositions } = DEMO_SHAPE;
     const about =
       `a random, untrained Llama model (${layers} layers, hidden ${hiddenSize}, ${heads} heads / ${kvHeads} KV heads, ` +
-      `${maxPositions} positions, GPT-2 tokenizer): its text is noise and its perplexity is near its vocabulary ` +
-      `size ${GPT2_VOCAB}; it shows the pipeline runs, not quality`;
+      `${maxPositions} positions, a ${DEMO_VOCAB}-entry BPE tokenizer trained on Brown): its text is noise and its ` +
+      `perplexity is near its vocabulary size ${DEMO_VOCAB}; it shows the pipeline runs, not quality`;
     if (opts.rebuild || !existsSync(dir)) {
       try {
         mkdirSync(dirname(dir), { recursive: true });
-        writeRandomLlama(dir, DEMO_SHAPE, { overwrite: true });
+        writeRandomLlama(dir, DEMO_SHAPE, { overwrite: true, tokenizer: brownTokenizer(DEMO_VOCAB) });
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
@@ -72,11 +75,13 @@ export function runDemo(opts: DemoOptions): Promise<number> {
     const threads = opts.threads === undefined ? {} : { threads: opts.threads };
 
     process.stderr.write(
-      `\n$ sparsekit generate ${opts.modelDir} --prompt ${JSON.stringify(opts.prompt)} --max-new-tokens ${opts.maxNewTokens}\n`,
+      `\n$ sparsekit generate ${opts.modelDir} --prompt ${JSON.stringify(opts.prompt)} --max-new-tokens ${opts.maxNewTokens} --top-k 40 --seed 1\n`,
     );
     const gen: GenerateCliOptions = {
       prompt: opts.prompt,
       maxNewTokens: opts.maxNewTokens,
+      topK: 40,
+      seed: 1,
       weights: 'f32',
       ...threads,
     };

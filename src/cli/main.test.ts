@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type BenchOptions, commandLine, parseReps, parseThreads, type SuiteName } from './bench.js';
+import {
+  type BenchOptions,
+  commandLine,
+  parseReps,
+  parseThreads,
+  runBench,
+  type SuiteName,
+} from './bench.js';
+import { DEMO_DIR, type DemoOptions } from './demo.js';
 import { main, program } from './main.js';
 
 const bin = fileURLToPath(new URL('../../../bin/sparsekit.js', import.meta.url));
@@ -48,16 +56,17 @@ test('bench with no suite runs every suite with the defaults', async () => {
   assert.equal((await parsed(['bench', '--report-only'])).opts.reportOnly, true);
 });
 
-test('with no arguments the main job runs: the quick kernel benchmark', async () => {
-  let got: { suites: SuiteName[]; opts: BenchOptions; argv: readonly string[] } | undefined;
-  const code = await main(['node', 'sparsekit'], async (suites, opts, argv) => {
-    got = { suites, opts, argv };
-    return 0;
+test('with no arguments the main job runs: the demo (generation + perplexity on a model)', async () => {
+  let demo: DemoOptions | undefined;
+  const code = await main(['node', 'sparsekit'], runBench, {
+    demo: async (opts) => {
+      demo = opts;
+      return 0;
+    },
   });
   assert.equal(code, 0);
-  assert.deepEqual(got?.suites, ['kernels']);
-  assert.equal(got?.opts.quick, true);
-  assert.equal(commandLine(got?.argv ?? []), 'sparsekit bench kernels --quick');
+  assert.equal(demo?.modelDir, DEMO_DIR);
+  assert.equal(demo?.rebuild, false);
 });
 
 test('flag values are checked and the error names the flag and the fix', () => {

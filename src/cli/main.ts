@@ -40,11 +40,15 @@ export function program(argv: readonly string[], bench = runBench, runners: Part
   return p;
 }
 
-/** What `sparsekit` with no arguments runs: the main job. */
-export const MAIN_JOB: readonly string[] = ['bench', 'kernels', '--quick'];
+/** What `sparsekit` with no arguments runs: the main job (a model end to end: generation + perplexity). */
+export const MAIN_JOB: readonly string[] = ['demo'];
 
 /** Run the command line; returns the process exit code. With no arguments, runs {@link MAIN_JOB}. */
-export async function main(argv: readonly string[] = process.argv, bench = runBench): Promise<number> {
+export async function main(
+  argv: readonly string[] = process.argv,
+  bench = runBench,
+  runners: Partial<Runners> = {},
+): Promise<number> {
   process.exitCode = 0;
   if (argv.length <= 2) {
     process.stderr.write(
@@ -53,7 +57,7 @@ export async function main(argv: readonly string[] = process.argv, bench = runBe
     argv = [...argv.slice(0, 2), ...MAIN_JOB];
   }
   try {
-    await program(argv, bench).parseAsync([...argv]);
+    await program(argv, bench, runners).parseAsync([...argv]);
     return Number(process.exitCode ?? 0);
   } catch (e) {
     if (e instanceof CommanderError) {
