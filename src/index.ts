@@ -12,5 +12,7 @@ export * from './generate/index.js';
 export * from './io/index.js';
 export * from './models/index.js';
 export * from './nn/index.js';
+export * from './prune/index.js';
+export * from './sparsity/index.js';
 export * from './tensor/index.js';
 export * from './train/index.js';

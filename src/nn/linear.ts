@@ -32,8 +32,11 @@ export class Linear {
   readonly outFeatures: number;
   /** [out] or null. */
   bias: Tensor | null;
-  /** Optional observer called with every forward's input x [T, in] (e.g. pruning's calibration statistics). */
-  onInput: ((x: Tensor) => void) | null = null;
+  /**
+   * Optional observer of every input (e.g. pruning's calibration statistics): called with x [T, in] and
+   * 'tokens' from forward, with xt [in, T] and 'features' from forwardT (the very tensor passed in).
+   */
+  onInput: ((x: Tensor, layout: 'tokens' | 'features') => void) | null = null;
   private w: MatmulWeight;
 
   constructor(weight: MatmulWeight, bias: Tensor | null = null) {
@@ -68,7 +71,7 @@ export class Linear {
     if (inF !== this.inFeatures) {
       throw new RangeError(`Linear.forward: x has ${inF} features but the layer takes ${this.inFeatures}`);
     }
-    if (this.onInput) this.onInput(x);
+    if (this.onInput) this.onInput(x, 'tokens');
     const out = this.outFeatures;
     let y: Tensor;
     if (T === 1) {
@@ -94,6 +97,7 @@ export class Linear {
         `Linear.forwardT: xt has ${inF} features (rows) but the layer takes ${this.inFeatures}`,
       );
     }
+    if (this.onInput) this.onInput(xt, 'features');
     const y = matmul(this.w, xt);
     if (this.bias) addColumnVector(y.data, this.bias.data);
     return y;

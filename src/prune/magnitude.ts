@@ -16,7 +16,7 @@ import { dims2, Tensor } from '../tensor/tensor.js';
  * How a fraction is turned into a count: 'reference' is the references' THRESHOLD rule (t = the sorted score at
  * floor(s·n), prune every score ≤ t: floor(s·n) + 1 entries plus ties); 'exact' prunes exactly floor(s·n).
  */
-export type Selection = 'reference' | 'exact';
+export type SelectionRule = 'reference' | 'exact';
 
 /** |W| [R, C] as scores. */
 export function magnitudeScores(w: Tensor): Tensor {
@@ -29,7 +29,7 @@ export interface MagnitudeOptions {
   /** Comparison group: the whole matrix (default, the Wanda repo's `prune_magnitude`) or each row. */
   group?: 'layer' | 'row';
   /** Layer-wise only: 'reference' (default, as `prune_magnitude`) or 'exact'. Per row is always exact. */
-  selection?: Selection;
+  selection?: SelectionRule;
 }
 
 /** Magnitude mask of w [R, C] at sparsity s. */

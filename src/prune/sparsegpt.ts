@@ -10,7 +10,7 @@ import { Mask } from '../sparsity/mask.js';
 import { checkFinite, checkNM, checkSparsity, type NMPattern } from '../sparsity/select.js';
 import { dims2, Tensor } from '../tensor/tensor.js';
 import { choleskyInverse, choleskyLower } from './linalg.js';
-import type { Selection } from './magnitude.js';
+import type { SelectionRule } from './magnitude.js';
 
 /** Options of sparsegpt. Exactly one of `sparsity` and `nm`. */
 export interface SparseGptOptions {
@@ -26,7 +26,7 @@ export interface SparseGptOptions {
    * Unstructured count rule per block: 'reference' (default: t = saliency at floor(s·R·B), prune ≤ t) or 'exact'
    * (exactly floor(s·R·B) per block, ties to the lower row-major index).
    */
-  selection?: Selection;
+  selection?: SelectionRule;
 }
 
 /** What sparsegpt returns. */

@@ -42,31 +42,35 @@ export class InputStats {
     this.variance = needs.moments ? new Float64Array(cols) : null;
   }
 
-  /** Add one sequence's inputs x [T, C]. */
-  observe(x: Tensor): void {
-    const [T, C] = dims2(x, 'InputStats.observe: x');
+  /** Add one sequence's inputs: x [T, C] ('tokens', default) or feature-major [C, T] ('features'). */
+  observe(x: Tensor, layout: 'tokens' | 'features' = 'tokens'): void {
+    const xt = layout === 'tokens' ? x.transpose() : x; // [C, T]
+    const [C, T] = dims2(xt, 'InputStats.observe: x');
     if (C !== this.cols)
-      throw new RangeError(`InputStats.observe: x has ${C} columns, expected ${this.cols}`);
-    const d = x.data;
+      throw new RangeError(`InputStats.observe: x has ${C} features, expected ${this.cols}`);
+    const d = xt.data;
     if (this.sumSq) {
-      const s = this.sumSq;
-      for (let t = 0; t < T; t++) for (let j = 0; j < C; j++) s[j]! += d[t * C + j]! ** 2;
+      for (let j = 0; j < C; j++) {
+        let s = 0;
+        for (let t = 0; t < T; t++) s += d[j * T + t]! ** 2;
+        this.sumSq[j]! += s;
+      }
     }
     if (this.gram) {
-      const g = matmul(x.transpose(), x).data; // [C, T] · [T, C] → [C, C]
+      const g = matmul(xt, layout === 'tokens' ? x : x.transpose()).data; // [C, T] · [T, C] → [C, C]
       for (let i = 0; i < g.length; i++) this.gram[i]! += g[i]!;
     }
     if (this.sum && this.variance) {
-      const mean = new Float64Array(C);
-      for (let t = 0; t < T; t++) for (let j = 0; j < C; j++) mean[j]! += d[t * C + j]!;
-      for (let j = 0; j < C; j++) {
-        this.sum[j]! += mean[j]!;
-        mean[j]! /= T;
-      }
-      const v = new Float64Array(C);
-      for (let t = 0; t < T; t++) for (let j = 0; j < C; j++) v[j]! += (d[t * C + j]! - mean[j]!) ** 2;
       const seen = this.tokens;
-      for (let j = 0; j < C; j++) this.variance[j] = (this.variance[j]! * seen + v[j]!) / (seen + T);
+      for (let j = 0; j < C; j++) {
+        let s = 0;
+        for (let t = 0; t < T; t++) s += d[j * T + t]!;
+        this.sum[j]! += s;
+        const mean = s / T;
+        let v = 0;
+        for (let t = 0; t < T; t++) v += (d[j * T + t]! - mean) ** 2;
+        this.variance[j] = (this.variance[j]! * seen + v) / (seen + T);
+      }
     }
     this.sequences++;
     this.tokens += T;
