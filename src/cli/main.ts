@@ -10,7 +10,6 @@ import { addDemoCommand, runDemo } from './demo.js';
 import { addEvalCommand, runPpl } from './eval.js';
 import { addGenerateCommand, runGenerate } from './generate.js';
 import { addPruneCommands } from './prune.js';
-import { addZooCommand, runZooBuild, runZooList } from './zoo.js';
 
 function version(): string {
   try {
@@ -39,7 +38,6 @@ export function program(argv: readonly string[], bench = runBench, runners: Part
   addGenerateCommand(p, runners.generate ?? runGenerate);
   addEvalCommand(p, runners.ppl ?? runPpl);
   addDemoCommand(p, runners.demo ?? runDemo);
-  addZooCommand(p, runZooBuild, runZooList);
   addPruneCommands(p);
   return p;
 }
