@@ -3,6 +3,7 @@
  * schedules, gradient clipping, checkpoints and the training loop.
  */
 export * from './checkpoint.js';
+export * from './lm/index.js';
 export * from './loop.js';
 export * from './optim.js';
 export * from './schedule.js';
