@@ -179,7 +179,6 @@ describe('TrainableLM: loss and gradients', () => {
       w.changed();
       return l;
     };
-    lm.parameters().forEach((p) => (p.grad = null));
     const eps = 1e-2;
     const numeric = (f(eps) - f(-eps)) / (2 * eps);
     let analytic = 0;
@@ -240,7 +239,9 @@ describe('TrainableLM: loss and gradients', () => {
       w.every((v, i) => keep[i] === 1 || v === 0),
       'weights off the mask stay exactly zero',
     );
-    ls.forEach((l, i) => assert.ok(Math.abs(l - lm[i]!) < 1e-4, `step ${i}: sparse ${l} vs masked ${lm[i]}`));
+    ls.forEach((l, i) => {
+      assert.ok(Math.abs(l - lm[i]!) < 1e-4, `step ${i}: sparse ${l} vs masked ${lm[i]}`);
+    });
     assert.throws(() => masked.setMask('transformer.wte.weight', keep), /not a linear weight/);
     // the sparse model saves dense and reloads to the same logits
     const dir = fresh('sparse-save');
