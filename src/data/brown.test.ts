@@ -12,20 +12,30 @@ test('tagged tokens become plain running text (tags dropped, quotes and punctuat
   );
 });
 
-test('the corpus has 500 samples in 15 genres; test is every 10th sample, disjoint from train', () => {
+test('the corpus has 500 samples in 15 genres; test and validation are every 10th sample, disjoint from train', () => {
   const all = brownSamples();
   assert.equal(all.length, 500);
   assert.equal(new Set(all.map((s) => s.genre)).size, 15);
   const train = brownSplit('train').map((s) => s.id);
   const held = brownSplit('test').map((s) => s.id);
+  const val = brownSplit('validation').map((s) => s.id);
   assert.equal(held.length, 50);
-  assert.equal(train.length, 450);
-  assert.ok(held.every((id) => !train.includes(id)));
-  assert.deepEqual(held.slice(0, 2), ['ca10', 'ca20']);
-  assert.ok(
-    new Set(brownSplit('test').map((s) => s.genre)).size >= 14,
-    'the held-out slice spans the genres',
+  assert.equal(val.length, 50);
+  assert.equal(train.length, 400);
+  assert.deepEqual(held.slice(0, 2), ['ca10', 'ca20'], 'test is unchanged: every 10th sample');
+  assert.deepEqual(val.slice(0, 2), ['ca05', 'ca15'], 'validation: every 10th offset by 5');
+  assert.deepEqual(
+    [...train, ...val, ...held].sort(),
+    all.map((s) => s.id),
+    'the three splits partition the corpus',
   );
+  for (const split of ['test', 'validation'] as const) {
+    assert.ok(
+      new Set(brownSplit(split).map((s) => s.genre)).size >= 14,
+      `the ${split} slice spans the genres`,
+    );
+  }
+  assert.throws(() => brownSplit('dev' as never), /split must be one of train, validation, test, all/);
 });
 
 test('the test split as text: starts with sample ca10, samples separated by a blank line', () => {

@@ -13,8 +13,10 @@
  * 5. the sentences of a sample are joined with one space; samples are joined with a blank line ("\n\n").
  * Case, spelling and the corpus's own tokenization of contractions (`didn't`, `Atlanta's`) are kept.
  *
- * Splits are by sample, deterministic: samples sorted by id, every 10th (index 9, 19, …) is `test` (50
- * samples, all genres), the other 450 are `train`; `all` is every sample.
+ * Splits are by document (sample), fixed: samples sorted by id, every 10th (index 9, 19, …) is `test` (50
+ * samples, all genres), every 10th offset by 5 (index 4, 14, …) is `validation` (50 samples, all genres),
+ * the other 400 are `train`; `all` is every sample. (Before `validation` existed, `train` was 450 samples,
+ * validation included; `test` has never changed.)
  */
 
 import { readdirSync, readFileSync } from 'node:fs';
@@ -22,7 +24,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 /** Named slices of the corpus. */
-export const BROWN_SPLITS = ['train', 'test', 'all'] as const;
+export const BROWN_SPLITS = ['train', 'validation', 'test', 'all'] as const;
 export type BrownSplit = (typeof BROWN_SPLITS)[number];
 
 /** One sample of the corpus. */
@@ -64,7 +66,8 @@ export function brownSplit(split: BrownSplit): BrownSample[] {
     throw new RangeError(`Brown corpus: split must be one of ${BROWN_SPLITS.join(', ')}, got "${split}"`);
   const all = brownSamples();
   if (split === 'all') return all;
-  return all.filter((_, i) => (i % 10 === 9) === (split === 'test'));
+  const of = (i: number): BrownSplit => (i % 10 === 9 ? 'test' : i % 10 === 4 ? 'validation' : 'train');
+  return all.filter((_, i) => of(i) === split);
 }
 
 const NO_SPACE_BEFORE = new Set(['.', ',', ';', ':', '?', '!', ')', "''"]);

@@ -36,10 +36,11 @@ test('missing, folder, binary, non-UTF-8 and empty files are errors naming the p
 test('data specs: brown means the held-out test split; other names are files', () => {
   assert.deepEqual(parseTextSource('brown'), { kind: 'brown', split: 'test' });
   assert.deepEqual(parseTextSource('brown:train'), { kind: 'brown', split: 'train' });
+  assert.deepEqual(parseTextSource('brown:validation'), { kind: 'brown', split: 'validation' });
   assert.deepEqual(parseTextSource('brown.txt'), { kind: 'file', path: 'brown.txt' });
   assert.throws(
     () => parseTextSource('brown:dev'),
-    /names no Brown split; use brown, brown:train, brown:test, brown:all/,
+    /names no Brown split; use brown, brown:train, brown:validation, brown:test, brown:all/,
   );
   assert.equal(loadText('brown').name, 'Brown corpus, test split');
 });
