@@ -102,7 +102,8 @@ export class TrainableLM {
   readonly params: ReadonlyMap<string, Var>;
   private readonly table = new Map<string, Var>();
   private readonly sparse = new Map<string, SparseWeight>();
-  private readonly specs: readonly ParamSpec[];
+  /** Every parameter's HF name, shape in memory, HF init and whether the checkpoint stores it transposed. */
+  readonly specs: readonly ParamSpec[];
 
   private constructor(
     readonly config: TrainableConfig,
