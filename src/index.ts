@@ -16,3 +16,5 @@ export * from './prune/index.js';
 export * from './sparsity/index.js';
 export * from './tensor/index.js';
 export * from './train/index.js';
+/** The reference model zoo: recipes, vision models (MLP, CNN), on-disk layout, loading by name. */
+export * as zoo from './zoo/index.js';

@@ -14,6 +14,8 @@ import type { Tokenizer } from '../io/tokenizer.js';
 import { WEIGHT_STORAGES, type WeightStorage } from '../models/checkpoint.js';
 import { loadCausalLM } from '../models/load.js';
 import type { CausalLM } from '../models/types.js';
+import { isVisionFolder } from '../zoo/vision.js';
+import { zooDir } from '../zoo/zoo.js';
 
 /** A mistake in the command line the user can fix; printed without a stack, exit code 2. */
 export class UsageError extends Error {}
@@ -58,8 +60,28 @@ export interface OpenedModel {
   eosIds: number[];
 }
 
-/** Open `<model-dir>` for a command: a folder with config.json, safetensors weights and tokenizer.json. */
-export function openCausalModel(dir: string, weights: WeightStorage = 'f32'): OpenedModel {
+/**
+ * A `<model-dir>` argument as a folder path: a name without a slash that is not a folder here but is a
+ * built zoo model (`fmnist-mlp`, `brown-llama`) resolves to zoo/<name>; anything else is returned as is.
+ */
+export function resolveModelDir(arg: string): string {
+  if (/[\\/]/.test(arg) || existsSync(arg)) return arg;
+  let root: string;
+  try {
+    root = zooDir();
+  } catch {
+    return arg;
+  }
+  const dir = join(root, arg);
+  return existsSync(join(dir, 'config.json')) ? dir : arg;
+}
+
+/**
+ * Open `<model-dir>` for a command: a folder with config.json, safetensors weights and tokenizer.json, or
+ * the name of a built zoo model (see {@link resolveModelDir}).
+ */
+export function openCausalModel(arg: string, weights: WeightStorage = 'f32'): OpenedModel {
+  const dir = resolveModelDir(arg);
   if (!existsSync(dir))
     throw new UsageError(
       `<model-dir> ${dir} does not exist; give a Hugging Face model folder (config.json, model.safetensors, tokenizer.json)`,
@@ -74,6 +96,10 @@ export function openCausalModel(dir: string, weights: WeightStorage = 'f32'): Op
       `<model-dir> ${dir} has no config.json (it has: ${has}); give a Hugging Face model folder`,
     );
   }
+  if (isVisionFolder(dir))
+    throw new UsageError(
+      `<model-dir> ${arg} is an image classifier, not a language model; score it with sparsekit eval acc ${arg}`,
+    );
   if (!existsSync(join(dir, 'tokenizer.json'))) {
     throw new UsageError(
       `<model-dir> ${dir} has no tokenizer.json; copy the tokenizer.json of the model's hub repository into it ` +

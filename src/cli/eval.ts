@@ -49,7 +49,7 @@ export function addEvalCommand(
     .argument('<model-dir>', 'Hugging Face model folder (config.json, model.safetensors, tokenizer.json)')
     .requiredOption(
       '--data <file|brown>',
-      'a UTF-8 text file, or brown (the held-out test split), brown:train, brown:all',
+      'a UTF-8 text file, or brown (the held-out test split), brown:validation, brown:train, brown:all',
     )
     .option('--ctx <n>', 'window length in tokens (default: the model positions)', intFlag('--ctx', 2, '512'))
     .option(

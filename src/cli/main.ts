@@ -8,8 +8,10 @@ import { Command, CommanderError } from 'commander';
 import { addBenchCommand, runBench } from './bench.js';
 import { addDemoCommand, runDemo } from './demo.js';
 import { addEvalCommand, runPpl } from './eval.js';
+import { addAccCommand, runAcc } from './eval-acc.js';
 import { addGenerateCommand, runGenerate } from './generate.js';
 import { addPruneCommands } from './prune.js';
+import { addZooCommand, runZooBuild, runZooList } from './zoo.js';
 
 function version(): string {
   try {
@@ -36,8 +38,9 @@ export function program(argv: readonly string[], bench = runBench, runners: Part
     .showHelpAfterError('(add --help for usage)');
   addBenchCommand(p, (suites, opts) => bench(suites, opts, argv));
   addGenerateCommand(p, runners.generate ?? runGenerate);
-  addEvalCommand(p, runners.ppl ?? runPpl);
+  addAccCommand(addEvalCommand(p, runners.ppl ?? runPpl), runAcc);
   addDemoCommand(p, runners.demo ?? runDemo);
+  addZooCommand(p, runZooBuild, runZooList);
   addPruneCommands(p);
   return p;
 }

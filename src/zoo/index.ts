@@ -1,0 +1,24 @@
+/**
+ * zoo: the reference models sparsekit trains with its own code (`sparsekit zoo build`), their recipes,
+ * the on-disk layout, and loading a zoo model by name.
+ */
+import { FMNIST_CNN, FMNIST_MLP } from './fmnist.js';
+import type { ZooRecipe } from './recipe.js';
+
+export * from './fmnist.js';
+export * from './recipe.js';
+export * from './vision.js';
+export * from './zoo.js';
+
+/** Every recipe, in build order. */
+export const ZOO_RECIPES: readonly ZooRecipe[] = [FMNIST_MLP, FMNIST_CNN];
+
+/** The recipe called `name`, or an error listing the names. */
+export function zooRecipe(name: string): ZooRecipe {
+  const r = ZOO_RECIPES.find((x) => x.name === name);
+  if (!r)
+    throw new RangeError(
+      `zoo: no recipe "${name}"; the zoo has ${ZOO_RECIPES.map((x) => x.name).join(', ')}`,
+    );
+  return r;
+}
