@@ -2,9 +2,18 @@
  * Weights kept resident in WebAssembly memory: packed once per (runtime, owner object, tag), freed when
  * the owner is garbage-collected or `release(owner)` is called. Call `release` after changing a
  * tensor's data in place (e.g. a training step) so the next kernel call uploads the new values.
+ *
+ * Kernel arrays: a typed array whose elements live in kernel memory itself (`kernelArray`,
+ * `toKernelMemory`, `inKernelMemory`). Kernels read it in place, so a weight loaded this way exists once
+ * (no JS copy beside a resident copy) and an edit through the array is what the next kernel call sees,
+ * without `release`. Only where the memory is shared (views on a growable shared memory stay valid when it
+ * grows); the single-thread build's memory.grow would detach them, so there the functions return JS arrays
+ * and kernels keep uploading copies.
  */
 
-import type { WasmRuntime } from './wasm.js';
+import type { HalfMatrix } from '../formats/half.js';
+import { Tensor } from '../tensor/tensor.js';
+import { type HostArray, runtime, type WasmRuntime } from './wasm.js';
 
 /** A packed copy of some host data in kernel memory. */
 export interface Resident<T> {
@@ -58,7 +67,10 @@ export function resident<T>(rt: WasmRuntime, owner: object, tag: string, build: 
   return entry.value;
 }
 
-/** Free every resident copy of `owner` now (it is rebuilt on next use). */
+/**
+ * Free every resident copy of `owner` now (it is rebuilt on next use). Data that is a kernel array is read in
+ * place and has no copy to free; it is freed when the array is garbage-collected.
+ */
 export function release(owner: object): void {
   const map = byOwner.get(owner);
   if (!map) return;
@@ -66,4 +78,75 @@ export function release(owner: object): void {
   byOwner.delete(owner);
   heldByOwner.delete(owner);
   registry.unregister(owner);
+}
+
+/** Where a kernel array lives. */
+interface KernelRegion {
+  rt: WasmRuntime;
+  ptr: number;
+}
+
+const kernelRegions = new WeakMap<HostArray, KernelRegion>();
+// The region is freed when the array object itself is collected: a Tensor, a reshape of it and a HalfMatrix
+// all hold that same object. A subarray() of it is a different object and does not keep the region alive.
+const regionRegistry = new FinalizationRegistry<KernelRegion>(({ rt, ptr }) => rt.free(ptr));
+
+/** Whether `rt` can hand out kernel arrays (its memory is shared, so views survive memory.grow). */
+export function kernelArraysSupported(rt: WasmRuntime): boolean {
+  return typeof SharedArrayBuffer === 'function' && rt.memory.buffer instanceof SharedArrayBuffer;
+}
+
+type ArrayCtor<A extends HostArray> = {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): A;
+  new (length: number): A;
+  readonly BYTES_PER_ELEMENT: number;
+};
+
+/**
+ * A zeroed array of `length` elements in `rt`'s kernel memory (a plain JS array where kernel arrays are not
+ * supported). Freed when the array is garbage-collected; a subarray of it does not keep it alive.
+ * @example const k = kernelArray(runtime(), Float32Array, Hkv * cap * d) // a KV buffer kernels read in place
+ */
+export function kernelArray<A extends HostArray>(rt: WasmRuntime, ctor: ArrayCtor<A>, length: number): A {
+  if (!Number.isInteger(length) || length < 0) {
+    throw new RangeError(`kernelArray: length must be an integer ≥ 0, got ${length}`);
+  }
+  if (!kernelArraysSupported(rt)) return new ctor(length);
+  const ptr = rt.alloc(length * ctor.BYTES_PER_ELEMENT);
+  const a = new ctor(rt.memory.buffer, ptr, length);
+  a.fill(0);
+  kernelRegions.set(a, { rt, ptr });
+  regionRegistry.register(a, { rt, ptr });
+  return a;
+}
+
+/** Byte offset of `a` in `rt`'s memory when it is a kernel array of `rt` (not a subarray of one), else undefined. */
+export function kernelOffset(rt: WasmRuntime, a: HostArray): number | undefined {
+  const r = kernelRegions.get(a);
+  return r?.rt === rt ? r.ptr : undefined;
+}
+
+/** `src` copied into a kernel array of `rt` (`src` itself if it already is one, or kernel arrays are unsupported). */
+export function toKernelMemory<A extends HostArray>(rt: WasmRuntime, src: A): A {
+  if (kernelOffset(rt, src) !== undefined || !kernelArraysSupported(rt)) return src;
+  const a = kernelArray(rt, src.constructor as ArrayCtor<A>, src.length);
+  a.set(src as never);
+  return a;
+}
+
+/**
+ * A weight whose data lives in the process runtime's kernel memory: a new Tensor or HalfMatrix over a kernel
+ * array holding a copy of `w`'s data (`w` itself when it is already there or the runtime has no shared
+ * memory). Kernels then read it in place: the weight costs its size once, and edits through `.data` are seen
+ * by the next kernel call with no `release`. Drop the original so its JS copy is collected (model loading
+ * does this for every matrix it reads).
+ * @example const w = inKernelMemory(randn([1024, 1024], 1)); matmul(w, x) // no upload, no second copy
+ */
+export function inKernelMemory<W extends Tensor | HalfMatrix>(w: W): W {
+  const rt = runtime();
+  const data = toKernelMemory(rt, w.data);
+  if (data === w.data) return w;
+  if (w instanceof Tensor) return new Tensor(data as Float32Array, w.shape) as W;
+  const h = w as HalfMatrix;
+  return { format: h.format, rows: h.rows, cols: h.cols, data: data as Uint16Array } as HalfMatrix as W;
 }

@@ -4,6 +4,7 @@
  */
 
 import type { MatmulWeight } from '../backend/ops/matmul.js';
+import { inKernelMemory } from '../backend/resident.js';
 import { type HalfMatrix, halfFromBits, halfFromDense } from '../formats/half.js';
 import { toDense, type Weight } from '../formats/index.js';
 import type { SafeDType, TensorArray } from '../io/dtypes.js';
@@ -83,10 +84,17 @@ export class Checkpoint {
   }
 
   /**
-   * A weight matrix [rows, cols] stored as the storage option says. `transposed`: the checkpoint holds it as
-   * [cols, rows] (GPT-2 Conv1D) and it is transposed on load.
+   * A weight matrix [rows, cols] stored as the storage option says, its data in kernel memory (read there in
+   * place by the kernels; see backend `inKernelMemory`). `transposed`: the checkpoint holds it as [cols, rows]
+   * (GPT-2 Conv1D) and it is transposed on load.
    */
   matrix(name: string, rows: number, cols: number, transposed = false): Tensor | HalfMatrix {
+    return inKernelMemory(this.matrixOnHeap(name, rows, cols, transposed));
+  }
+
+  // The matrix as JS arrays; matrix() moves it into kernel memory, so the weight is held once, where the
+  // kernels read it (the arrays made here are garbage right after).
+  private matrixOnHeap(name: string, rows: number, cols: number, transposed: boolean): Tensor | HalfMatrix {
     const raw = this.read(name, transposed ? [cols, rows] : [rows, cols]);
     const stored = raw.dtype === 'BF16' ? 'bf16' : raw.dtype === 'F16' ? 'f16' : null;
     const target = this.storage === 'stored' ? (stored ?? 'f32') : this.storage;

@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { kernelOffset } from '../backend/resident.js';
+import { runtime } from '../backend/wasm.js';
 import { bsrFromDense } from '../formats/bsr.js';
 import { csrFromDense } from '../formats/csr.js';
+import type { HalfMatrix } from '../formats/half.js';
 import { nmFromDense, nmPruneMagnitude } from '../formats/nm.js';
 import { openHfFolder, writeHfFolder } from '../io/hf.js';
 import { entriesFromSource } from '../io/safetensors-write.js';
@@ -359,4 +362,24 @@ describe('half-precision weights', () => {
     const step = m.forward([x[6]!], cache).data;
     assert.ok(maxAbsDiff(step, want.subarray(6 * 50, 7 * 50)) <= 1e-4);
   });
+});
+
+describe('weights in kernel memory', () => {
+  for (const weights of ['f32', 'bf16'] as const) {
+    test(`${weights}: a loaded model's matrices live in kernel memory once; the first forward copies none`, () => {
+      const rt = runtime();
+      const lm = loadCausalLM(tiny('llama', { dtype: 'BF16' }), { weights });
+      let bytes = 0;
+      for (const [, l] of lm.linears()) {
+        const w = l.weight as Tensor | HalfMatrix;
+        assert.notEqual(kernelOffset(rt, w.data), undefined, 'the weight data is a kernel array');
+        bytes += w.data.byteLength;
+      }
+      assert.ok(bytes > 0);
+      const used = rt.heap.used;
+      lm.forward(ids(5, 40));
+      // a resident copy would add `bytes`; what may remain is a 5-position KV cache
+      assert.ok(rt.heap.used - used < bytes / 2, `heap grew by ${rt.heap.used - used} bytes`);
+    });
+  }
 });

@@ -3,16 +3,18 @@
 import { dims2, Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { gemmRef, gemvRef } from '../reference/dense.js';
-import { resident } from '../resident.js';
+import { kernelOffset, resident } from '../resident.js';
 import { runtime } from '../wasm.js';
 
 /** Below this many multiply-adds a kernel stays on one thread (a wake-up costs more than it saves). */
 export const MIN_PARALLEL_WORK = 1 << 16;
 
-/** Offset of a dense weight kept resident in kernel memory. */
+/** Offset of a dense weight kept resident in kernel memory (its own data when that is a kernel array). */
 export function residentDense(w: Tensor): number {
   const rt = runtime();
   return resident(rt, w, 'dense', () => {
+    const inPlace = kernelOffset(rt, w.data);
+    if (inPlace !== undefined) return { ptrs: [], value: inPlace };
     const ptr = rt.upload(w.data);
     return { ptrs: [ptr], value: ptr };
   });

@@ -9,7 +9,7 @@ import { type HalfFormat, type HalfMatrix, halfValidate } from '../../formats/ha
 import { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { halfGemmRef, halfGemvRef } from '../reference/half.js';
-import { resident } from '../resident.js';
+import { kernelOffset, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import { sameShape } from './csr.js';
 import { MIN_PARALLEL_WORK, outputFor, rhsCols, runGemm } from './dense.js';
@@ -31,11 +31,16 @@ export function hasF16Specials(bits: Uint16Array): boolean {
   return false;
 }
 
-/** Validate `w` (once) and upload it, or return the copy already resident in `rt`. */
+/**
+ * Validate `w` (once) and upload it, or return the copy already resident in `rt`. Data that is a kernel array
+ * is used in place (no copy). f16 only: `specials` is found when this is built, so after writing Inf or NaN
+ * into a weight, `release(w)` it.
+ */
 export function residentHalf(rt: WasmRuntime, w: HalfMatrix): ResidentHalf {
   const r = resident(rt, w, w.format, () => {
     halfValidate(w);
-    const ptr = rt.upload(w.data);
+    const inPlace = kernelOffset(rt, w.data);
+    const ptr = inPlace ?? rt.upload(w.data);
     const value: ResidentHalf = {
       rows: w.rows,
       cols: w.cols,
@@ -43,7 +48,7 @@ export function residentHalf(rt: WasmRuntime, w: HalfMatrix): ResidentHalf {
       data: ptr,
       specials: w.format === 'f16' && hasF16Specials(w.data),
     };
-    return { ptrs: [ptr], value };
+    return { ptrs: inPlace === undefined ? [ptr] : [], value };
   });
   return sameShape(r, w);
 }
