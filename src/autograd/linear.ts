@@ -118,23 +118,29 @@ export function linear(x: Var, w: Var | SparseWeight, b: Var | null = null): Var
       for (let t = 0; t < T; t++) for (let m = 0; m < M; m++) db[m]! += g.data[t * M + m]!;
       accumulate(b, Float32Array.from(db));
     }
-    if (isSparseWeight(w)) sparseBackward(w, x, xt, dyt, T);
-    else {
+    if (isSparseWeight(w)) {
+      const dxt = sparseBackward(w, x, xt, dyt, T);
+      if (dxt) accumulate(x, transposeData(dxt.data, K, T));
+    } else {
       if (x.requiresGrad) accumulate(x, gemmTemp(dy, w.value)); // dX = dY·W
       if (w.requiresGrad) accumulate(w, gemmTemp(dyt, new Tensor(x.value.data, [T, K]))); // dW = dYᵀ·X
     }
   });
 }
 
-/** The sparse weight's share of linear's backward; xt = Xᵀ [K,T], dyt = dYᵀ [M,T]. */
-function sparseBackward(w: SparseWeight, x: Var, xt: Tensor, dyt: Tensor, T: number): void {
+/**
+ * The sparse weight's share of a linear backward, all operands feature-major: xt = Xᵀ [K,T], dyt = dYᵀ [M,T].
+ * Accumulates dW at the kept entries (SDDMM) and the dense dW when asked; returns dXᵀ [K,T] = Wᵀ·dYᵀ (CSR of
+ * Wᵀ) when x wants a gradient, else null.
+ */
+function sparseBackward(w: SparseWeight, x: Var, xt: Tensor, dyt: Tensor, T: number): Tensor | null {
   const { matrix, pattern, transposed, csrT } = w;
+  let dxt: Tensor | null = null;
   if (x.requiresGrad) {
     const v = matrix.values;
     for (let q = 0; q < transposed.slot.length; q++) csrT.values[q] = v[transposed.slot[q]!]!;
     release(csrT); // its resident copy holds the previous step's values
-    const dxt = kernelMatmul(csrT, dyt); // dXᵀ [K,T] = Wᵀ · dYᵀ
-    accumulate(x, transposeData(dxt.data, matrix.cols, T));
+    dxt = kernelMatmul(csrT, dyt); // dXᵀ [K,T] = Wᵀ · dYᵀ
   }
   if (w.values.requiresGrad) {
     const kept = sddmm(pattern, dyt, xt); // dW at each position
@@ -147,6 +153,54 @@ function sparseBackward(w: SparseWeight, x: Var, xt: Tensor, dyt: Tensor, T: num
     if (w.denseGradient === null) w.denseGradient = dw;
     else for (let i = 0; i < dw.size; i++) w.denseGradient.data[i]! += dw.data[i]!;
   }
+  return dxt;
+}
+
+/**
+ * Feature-major linear: yᵀ [M,T] = W [M,K] · xᵀ [K,T] (+ b [M] on every column), for activations kept as
+ * [features, tokens] (as src/nn does). No activation is transposed: forward is one kernel product, and a
+ * sparse weight's backward is dXᵀ = Wᵀ·dYᵀ on the CSR of Wᵀ plus the SDDMM at the kept entries, both on the
+ * feature-major operands as they are. A dense weight's backward is dXᵀ = Wᵀ·dYᵀ and dW = dYᵀ·X (GEMMs, with
+ * W and xᵀ transposed for them).
+ */
+export function linearT(xt: Var, w: Var | SparseWeight, b: Var | null = null): Var {
+  const [M, K] = weightDims(w);
+  if (xt.shape.length !== 2 || xt.shape[0] !== K) {
+    throw new RangeError(
+      `linearT: xt must be [${K}, T] (feature-major; W is [${M}, ${K}]), got [${xt.shape.join(', ')}]`,
+    );
+  }
+  if (b !== null && (b.shape.length !== 1 || b.shape[0] !== M)) {
+    throw new RangeError(`linearT: bias must be [${M}], got [${b.shape.join(', ')}]`);
+  }
+  const T = xt.shape[1]!;
+  const yt = kernelMatmul(isSparseWeight(w) ? w.matrix : w.value, xt.value); // Yᵀ [M,T]
+  if (b !== null) {
+    for (let m = 0; m < M; m++) {
+      const bm = b.value.data[m]!;
+      for (let t = m * T; t < (m + 1) * T; t++) yt.data[t]! += bm;
+    }
+  }
+  const inputs = isSparseWeight(w) ? [xt, w.values] : [xt, w];
+  if (b !== null) inputs.push(b);
+  return record(yt, inputs, (dyt) => {
+    if (b?.requiresGrad) {
+      const db = new Float32Array(M);
+      for (let m = 0; m < M; m++) {
+        let s = 0;
+        for (let t = m * T; t < (m + 1) * T; t++) s += dyt.data[t]!;
+        db[m] = s;
+      }
+      accumulate(b, db);
+    }
+    if (isSparseWeight(w)) {
+      const dxt = sparseBackward(w, xt, xt.value, dyt, T);
+      if (dxt) accumulate(xt, dxt);
+      return;
+    }
+    if (xt.requiresGrad) accumulate(xt, gemmTemp(new Tensor(transposeData(w.value.data, M, K), [K, M]), dyt));
+    if (w.requiresGrad) accumulate(w, gemmTemp(dyt, new Tensor(transposeData(xt.value.data, K, T), [T, K])));
+  });
 }
 
 /** a [M,K] · b [K,N] → [M,N] for two Vars (both dense). */
