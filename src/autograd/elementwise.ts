@@ -185,3 +185,41 @@ export const sigmoid = (x: Var): Var => unary(x, UNARY.sigmoid!);
 export const tanh = (x: Var): Var => unary(x, UNARY.tanh!);
 /** e^x. */
 export const exp = (x: Var): Var => unary(x, UNARY.exp!);
+
+/**
+ * SwiGLU's gate, fused: silu(g) ⊙ u = g·σ(g)·u (Llama's MLP before down_proj), g and u of one shape. One pass
+ * forward (σ kept) and one backward: dg = dy·u·σ(g)·(1 + g·(1 − σ(g))), du = dy·g·σ(g). Same values as
+ * mul(silu(g), u) at a fraction of the cost.
+ */
+export function swiglu(g: Var, u: Var): Var {
+  if (g.shape.length !== u.shape.length || g.shape.some((d, i) => d !== u.shape[i])) {
+    throw new RangeError(
+      `swiglu: g [${g.shape.join(', ')}] and u [${u.shape.join(', ')}] must have one shape`,
+    );
+  }
+  const gd = g.value.data;
+  const ud = u.value.data;
+  const sig = new Float32Array(gd.length);
+  const out = new Float32Array(gd.length);
+  for (let i = 0; i < gd.length; i++) {
+    const s = 1 / (1 + Math.exp(-gd[i]!));
+    sig[i] = s;
+    out[i] = gd[i]! * s * ud[i]!;
+  }
+  return record(new Tensor(out, g.shape), [g, u], (dy) => {
+    const d = dy.data;
+    if (g.requiresGrad) {
+      const dg = new Float32Array(gd.length);
+      for (let i = 0; i < gd.length; i++) {
+        const s = sig[i]!;
+        dg[i] = d[i]! * ud[i]! * s * (1 + gd[i]! * (1 - s));
+      }
+      accumulate(g, dg);
+    }
+    if (u.requiresGrad) {
+      const du = new Float32Array(gd.length);
+      for (let i = 0; i < gd.length; i++) du[i] = d[i]! * gd[i]! * sig[i]!;
+      accumulate(u, du);
+    }
+  });
+}

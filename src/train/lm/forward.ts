@@ -2,15 +2,17 @@
  * Training forward passes of GPT-2 and the Llama family, composed from autograd ops only. A batch of B
  * sequences of T tokens runs as N = B·T rows through every linear (one GEMM per layer) and as B·H heads
  * through attention (batch folded into the head axis, which keeps grouped-query attention's head → kv-head
- * map exact).
+ * map exact). Inside a block, activations are feature-major [features, N] (`linearT`): each block transposes
+ * its two normed inputs and its two outputs, and no linear transposes anything, so a sparse weight's backward
+ * is just its two sparse kernels.
  */
 
 import { attention } from '../../autograd/attention.js';
-import { add, gelu, geluTanh, mul, relu, silu } from '../../autograd/elementwise.js';
+import { add, gelu, geluTanh, mul, relu, silu, swiglu } from '../../autograd/elementwise.js';
 import { embedding, rope } from '../../autograd/embedding.js';
-import { linear, type SparseWeight } from '../../autograd/linear.js';
+import { linear, linearT, type SparseWeight } from '../../autograd/linear.js';
 import { layerNorm, rmsNorm } from '../../autograd/norm.js';
-import { permute, reshape, slice } from '../../autograd/shape.js';
+import { permute, reshape, slice, transpose } from '../../autograd/shape.js';
 import { constant, type Var } from '../../autograd/tape.js';
 import type { Activation, Gpt2Config, LlamaFamilyConfig } from '../../io/config.js';
 import { ropeInverseFrequencies } from '../../io/rope.js';
@@ -37,18 +39,23 @@ const ACTIVATIONS: Record<Activation, (x: Var) => Var> = {
   relu,
 };
 
-/** x [B·T, H·d] → [B·H, T, d]. */
-function splitHeads(x: Var, s: BatchShape, heads: number): Var {
-  return reshape(permute(reshape(x, [s.batch, s.seqLen, heads, -1]), [0, 2, 1, 3]), [
+/** Feature-major xt [H·d, B·T] → heads [B·H, T, d]. */
+function splitHeads(xt: Var, s: BatchShape, heads: number): Var {
+  const d = xt.shape[0]! / heads;
+  return reshape(permute(reshape(xt, [heads, d, s.batch, s.seqLen]), [2, 0, 3, 1]), [
     s.batch * heads,
     s.seqLen,
-    -1,
+    d,
   ]);
 }
 
-/** o [B·H, T, d] → [B·T, H·d]. */
+/** Heads o [B·H, T, d] → feature-major [H·d, B·T]. */
 function mergeHeads(o: Var, s: BatchShape, heads: number): Var {
-  return reshape(permute(reshape(o, [s.batch, heads, s.seqLen, -1]), [0, 2, 1, 3]), [s.batch * s.seqLen, -1]);
+  const d = o.shape[2]!;
+  return reshape(permute(reshape(o, [s.batch, heads, s.seqLen, d]), [1, 3, 0, 2]), [
+    heads * d,
+    s.batch * s.seqLen,
+  ]);
 }
 
 /** GPT2LMHeadModel's forward (eval mode: no dropout) → logits [B·T, vocab]. */
@@ -60,20 +67,20 @@ export function gpt2Forward(c: Gpt2Config, p: ParamLookup, prefix: string, s: Ba
   let x = add(embedding(p(`${prefix}wte.weight`), s.ids), embedding(p(`${prefix}wpe.weight`), positions));
   for (let i = 0; i < c.nLayer; i++) {
     const h = `${prefix}h.${i}`;
-    const a = layerNorm(x, p(`${h}.ln_1.weight`), p(`${h}.ln_1.bias`), c.layerNormEpsilon);
-    const qkv = linear(a, p.linear(`${h}.attn.c_attn.weight`), p(`${h}.attn.c_attn.bias`)); // [N, 3C]
-    const [q, k, v] = [0, 1, 2].map((j) => splitHeads(slice(qkv, j * C, (j + 1) * C), s, H)) as [
+    const at = transpose(layerNorm(x, p(`${h}.ln_1.weight`), p(`${h}.ln_1.bias`), c.layerNormEpsilon)); // [C, N]
+    const qkv = linearT(at, p.linear(`${h}.attn.c_attn.weight`), p(`${h}.attn.c_attn.bias`)); // [3C, N]
+    const [q, k, v] = [0, 1, 2].map((j) => splitHeads(slice(qkv, j * C, (j + 1) * C, 0), s, H)) as [
       Var,
       Var,
       Var,
     ];
     let scale = c.scaleAttnWeights ? 1 / Math.sqrt(c.headDim) : 1;
     if (c.scaleAttnByInverseLayerIdx) scale /= i + 1;
-    const o = mergeHeads(attention(q, k, v, { scale }), s, H);
-    x = add(x, linear(o, p.linear(`${h}.attn.c_proj.weight`), p(`${h}.attn.c_proj.bias`)));
-    const m = layerNorm(x, p(`${h}.ln_2.weight`), p(`${h}.ln_2.bias`), c.layerNormEpsilon);
-    const f = act(linear(m, p.linear(`${h}.mlp.c_fc.weight`), p(`${h}.mlp.c_fc.bias`)));
-    x = add(x, linear(f, p.linear(`${h}.mlp.c_proj.weight`), p(`${h}.mlp.c_proj.bias`)));
+    const o = mergeHeads(attention(q, k, v, { scale }), s, H); // [C, N]
+    x = add(x, transpose(linearT(o, p.linear(`${h}.attn.c_proj.weight`), p(`${h}.attn.c_proj.bias`))));
+    const mt = transpose(layerNorm(x, p(`${h}.ln_2.weight`), p(`${h}.ln_2.bias`), c.layerNormEpsilon));
+    const f = act(linearT(mt, p.linear(`${h}.mlp.c_fc.weight`), p(`${h}.mlp.c_fc.bias`))); // [4C, N]
+    x = add(x, transpose(linearT(f, p.linear(`${h}.mlp.c_proj.weight`), p(`${h}.mlp.c_proj.bias`))));
   }
   x = layerNorm(x, p(`${prefix}ln_f.weight`), p(`${prefix}ln_f.bias`), c.layerNormEpsilon);
   return linear(x, c.tieWordEmbeddings ? p(`${prefix}wte.weight`) : p.linear('lm_head.weight'));
@@ -105,18 +112,21 @@ export function llamaForward(c: LlamaFamilyConfig, p: ParamLookup, s: BatchShape
   const act = ACTIVATIONS[c.activation];
   const inv = ropeInverseFrequencies(c.rope, c.headDim);
   const bias = (name: string) => (p.has(name) ? p(name) : null);
-  const lin = (x: Var, n: string) => linear(x, p.linear(`${n}.weight`), bias(`${n}.bias`));
+  const lin = (xt: Var, n: string) => linearT(xt, p.linear(`${n}.weight`), bias(`${n}.bias`)); // [out, N]
   let x = embedWithPadding(p('model.embed_tokens.weight'), s.ids, c.padTokenId);
   for (let i = 0; i < c.numHiddenLayers; i++) {
     const l = `model.layers.${i}`;
-    const h = rmsNorm(x, p(`${l}.input_layernorm.weight`), c.rmsNormEps);
-    const q = rope(splitHeads(lin(h, `${l}.self_attn.q_proj`), s, H), inv);
-    const k = rope(splitHeads(lin(h, `${l}.self_attn.k_proj`), s, Hkv), inv);
-    const v = splitHeads(lin(h, `${l}.self_attn.v_proj`), s, Hkv);
-    const o = mergeHeads(attention(q, k, v, { scale: 1 / Math.sqrt(c.headDim) }), s, H);
-    x = add(x, lin(o, `${l}.self_attn.o_proj`));
-    const m = rmsNorm(x, p(`${l}.post_attention_layernorm.weight`), c.rmsNormEps);
-    x = add(x, lin(mul(act(lin(m, `${l}.mlp.gate_proj`)), lin(m, `${l}.mlp.up_proj`)), `${l}.mlp.down_proj`));
+    const ht = transpose(rmsNorm(x, p(`${l}.input_layernorm.weight`), c.rmsNormEps)); // [C, N]
+    const q = rope(splitHeads(lin(ht, `${l}.self_attn.q_proj`), s, H), inv);
+    const k = rope(splitHeads(lin(ht, `${l}.self_attn.k_proj`), s, Hkv), inv);
+    const v = splitHeads(lin(ht, `${l}.self_attn.v_proj`), s, Hkv);
+    const o = mergeHeads(attention(q, k, v, { scale: 1 / Math.sqrt(c.headDim) }), s, H); // [H·d, N]
+    x = add(x, transpose(lin(o, `${l}.self_attn.o_proj`)));
+    const mt = transpose(rmsNorm(x, p(`${l}.post_attention_layernorm.weight`), c.rmsNormEps)); // [C, N]
+    const gate = lin(mt, `${l}.mlp.gate_proj`); // [I, N]
+    const up = lin(mt, `${l}.mlp.up_proj`);
+    const gated = c.activation === 'silu' ? swiglu(gate, up) : mul(act(gate), up);
+    x = add(x, transpose(lin(gated, `${l}.mlp.down_proj`)));
   }
   x = rmsNorm(x, p('model.norm.weight'), c.rmsNormEps);
   return linear(x, c.tieWordEmbeddings ? p('model.embed_tokens.weight') : p.linear('lm_head.weight'));
