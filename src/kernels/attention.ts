@@ -1,7 +1,8 @@
 // Blocked causal attention forward with online softmax (FlashAttention-style) and a block mask.
 // TypeScript twin: src/backend/reference/attention.ts attentionRef (plain masked softmax(QKᵀ·scale)·V).
 //
-// Layout: q, o [H, Tq, dp]; k, v [Hkv, Tk, dp], f32 row-major; dp is the head dim padded to a multiple of 4
+// Layout: q, o [H, Tq, dp]; k, v [Hkv, kvStride, dp] of which positions [0, Tk) are read (kvStride = Tk for
+// contiguous keys; a KV cache passes its capacity and is read in place), f32 row-major; dp is the head dim padded to a multiple of 4
 // with zeros (the host pads, so padded lanes add 0 to every dot product). Query i sits at absolute position
 // Tk − Tq + i (the last Tq of the Tk keys); causal masking keeps keys j ≤ that position. Head h reads kv
 // head h / (H / Hkv) (grouped-query attention). mask (0 = dense) holds one byte per tile
@@ -336,7 +337,7 @@ function rowStep(
  * items = (heads4 ? H/4 : H)·ceil(Tq/B); slot s owns attention_scratch_bytes(B) at scratch + s·that.
  */
 export function attention_f32(
-  q: usize, k: usize, v: usize, o: usize, H: i32, Hkv: i32, Tq: i32, Tk: i32, dp: i32, B: i32,
+  q: usize, k: usize, v: usize, o: usize, H: i32, Hkv: i32, Tq: i32, Tk: i32, kvStride: i32, dp: i32, B: i32,
   mask: usize, causal: i32, heads4: i32, scale: f32, scratch: usize, r0: i32, r1: i32,
 ): void {
   const nQB = (Tq + B - 1) / B;
@@ -359,8 +360,8 @@ export function attention_f32(
     const last = i1 - 1;
     const qh = q + <usize>h0 * headBytes;
     const oh = o + <usize>h0 * headBytes;
-    const kh = k + <usize>(h0 / group) * <usize>Tk * rowBytes;
-    const vh = v + <usize>(h0 / group) * <usize>Tk * rowBytes;
+    const kh = k + <usize>(h0 / group) * <usize>kvStride * rowBytes;
+    const vh = v + <usize>(h0 / group) * <usize>kvStride * rowBytes;
     for (let t = 0; t < lanes; t++) memory.fill(oh + <usize>t * headBytes + <usize>i0 * rowBytes, 0, <usize>(i1 - i0) * rowBytes);
     const groups = heads4 ? i1 - i0 : (i1 - i0 + 3) >> 2;
     for (let g = 0; g < groups; g++) {

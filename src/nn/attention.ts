@@ -4,7 +4,7 @@
  * `attention()` op.
  */
 
-import { attention } from '../backend/ops/index.js';
+import { attention, cachedAttention } from '../backend/ops/index.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { LayerKV } from './kvcache.js';
 import type { Rotary } from './rope.js';
@@ -57,18 +57,10 @@ export function mergeHeads(o: Float32Array, H: number, T: number, d: number): Te
 }
 
 /**
- * Bytes of K and V worth copying to save one attention() call (a call costs tens of µs: it uploads q, k, v and
- * may wake the thread pool; copying 256 KB costs about as much).
- */
-const COPY_INSTEAD_OF_CALL_BYTES = 256 * 1024;
-
-/**
  * Causal self-attention of T new tokens at positions [start, start + T) over a layer's cache: splits q, k, v
  * into heads, rotates q and k when `rotary` is given, writes k and v into the cache (which must have room),
  * attends over all start + T positions and returns feature-major [H·d, T] (before the output projection).
- * When the cache buffer is exactly full the op runs once; otherwise once per kv head on views of the cache
- * (no copy of the cache on the JS side), except at short context where copying the cache into one
- * contiguous [Hkv, Tk, d] block and making one call is cheaper.
+ * The attention op reads keys and values where the cache holds them (no copy).
  */
 export function causalSelfAttention(
   q: Columns,
@@ -90,30 +82,8 @@ export function causalSelfAttention(
     rotary.apply(kh, Hkv, T, start);
   }
   cache.write(kh, vh, start, T);
-  const Tk = start + T;
-  const opts = { causal: true, scale };
-  if (cache.cap === Tk) {
-    const kt = new Tensor(cache.k, [Hkv, Tk, d]);
-    const vt = new Tensor(cache.v, [Hkv, Tk, d]);
-    return mergeHeads(attention(new Tensor(qh, [H, T, d]), kt, vt, opts).data, H, T, d);
-  }
-  if (Hkv > 1 && 2 * Hkv * Tk * d * 4 <= (Hkv - 1) * COPY_INSTEAD_OF_CALL_BYTES) {
-    // short context: one call on a contiguous copy is cheaper than one call per kv head
-    const [kc, vc] = cache.contiguous(Tk);
-    const kt = new Tensor(kc, [Hkv, Tk, d]);
-    const vt = new Tensor(vc, [Hkv, Tk, d]);
-    return mergeHeads(attention(new Tensor(qh, [H, T, d]), kt, vt, opts).data, H, T, d);
-  }
-  const G = H / Hkv;
-  const o = new Float32Array(H * T * d);
-  for (let g = 0; g < Hkv; g++) {
-    const base = g * cache.cap * d;
-    const kg = new Tensor(cache.k.subarray(base, base + Tk * d), [1, Tk, d]);
-    const vg = new Tensor(cache.v.subarray(base, base + Tk * d), [1, Tk, d]);
-    const qg = new Tensor(qh.subarray(g * G * T * d, (g + 1) * G * T * d), [G, T, d]);
-    o.set(attention(qg, kg, vg, opts).data, g * G * T * d);
-  }
-  return mergeHeads(o, H, T, d);
+  const o = cachedAttention(new Tensor(qh, [H, T, d]), cache, start + T, { causal: true, scale });
+  return mergeHeads(o.data, H, T, d);
 }
 
 /**

@@ -1,4 +1,10 @@
-/** Key/value cache for causal attention: one preallocated [Hkv, capacity, d] buffer pair per layer, grown by doubling. */
+/**
+ * Key/value cache for causal attention: one preallocated [Hkv, capacity, d] buffer pair per layer, grown by
+ * doubling. The buffers are kernel arrays (in WebAssembly memory), so attention reads them in place.
+ */
+
+import { kernelArray } from '../backend/resident.js';
+import { runtime } from '../backend/wasm.js';
 
 /** What a model's forward needs from a cache: its length and reset. */
 export interface KVCache {
@@ -13,8 +19,6 @@ export class LayerKV {
   k: Float32Array;
   v: Float32Array;
   cap: number;
-  private scratchK = new Float32Array(0);
-  private scratchV = new Float32Array(0);
 
   constructor(
     readonly kvHeads: number,
@@ -22,8 +26,8 @@ export class LayerKV {
     cap: number,
   ) {
     this.cap = cap;
-    this.k = new Float32Array(kvHeads * cap * headDim);
-    this.v = new Float32Array(kvHeads * cap * headDim);
+    this.k = kvBuffer(kvHeads * cap * headDim);
+    this.v = kvBuffer(kvHeads * cap * headDim);
   }
 
   /** Make room for `positions` positions, keeping the first `keep`. */
@@ -31,8 +35,8 @@ export class LayerKV {
     if (positions <= this.cap) return;
     const cap = Math.min(maxCap, Math.max(positions, 2 * this.cap));
     const d = this.headDim;
-    const k = new Float32Array(this.kvHeads * cap * d);
-    const v = new Float32Array(this.kvHeads * cap * d);
+    const k = kvBuffer(this.kvHeads * cap * d);
+    const v = kvBuffer(this.kvHeads * cap * d);
     for (let h = 0; h < this.kvHeads; h++) {
       k.set(this.k.subarray(h * this.cap * d, (h * this.cap + keep) * d), h * cap * d);
       v.set(this.v.subarray(h * this.cap * d, (h * this.cap + keep) * d), h * cap * d);
@@ -40,23 +44,6 @@ export class LayerKV {
     this.k = k;
     this.v = v;
     this.cap = cap;
-  }
-
-  /** Positions [0, Tk) of every head as contiguous [Hkv, Tk, d] views of a reused scratch buffer pair. */
-  contiguous(Tk: number): [Float32Array, Float32Array] {
-    const d = this.headDim;
-    const n = this.kvHeads * Tk * d;
-    if (this.scratchK.length < n) {
-      this.scratchK = new Float32Array(this.kvHeads * this.cap * d);
-      this.scratchV = new Float32Array(this.kvHeads * this.cap * d);
-    }
-    const k = this.scratchK.subarray(0, n);
-    const v = this.scratchV.subarray(0, n);
-    for (let h = 0; h < this.kvHeads; h++) {
-      k.set(this.k.subarray(h * this.cap * d, (h * this.cap + Tk) * d), h * Tk * d);
-      v.set(this.v.subarray(h * this.cap * d, (h * this.cap + Tk) * d), h * Tk * d);
-    }
-    return [k, v];
   }
 
   /** Write kNew, vNew [Hkv, T, d] at positions [start, start + T) (capacity must already be there). */
@@ -117,4 +104,9 @@ export class ModelKVCache implements KVCache {
   commit(T: number): void {
     this.len += T;
   }
+}
+
+/** A zeroed f32 buffer in kernel memory (a JS array where the runtime has no shared memory). */
+function kvBuffer(n: number): Float32Array {
+  return kernelArray(runtime(), Float32Array, n);
 }

@@ -4,8 +4,10 @@ import { randn, rng } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { setBackendMode } from '../dispatch.js';
 import { attentionRef } from '../reference/attention.js';
+import { kernelArray } from '../resident.js';
 import { relError, TOL } from '../tolerances.js';
-import { type AttentionOptions, attention } from './attention.js';
+import { runtime, useRuntime } from '../wasm.js';
+import { type AttentionOptions, attention, cachedAttention, type KVBuffers } from './attention.js';
 import { onEveryRuntime } from './testing.js';
 
 interface Case {
@@ -202,4 +204,91 @@ test('attention: bad shapes and options are errors naming the argument', () => {
   );
   assert.throws(() => attention(q, k, v, { blockSize: 0 }), /blockSize must be an integer ≥ 1, got 0/);
   assert.throws(() => attention(q, k, v, { scale: Number.NaN }), /scale must be a finite number/);
+});
+
+/** A [Hkv, cap, d] cache holding k's Tk positions per head at the start of each head's block. */
+function cacheOf(k: Tensor, v: Tensor, cap: number, inKernel: boolean): KVBuffers {
+  const [Hkv, Tk, d] = k.shape as [number, number, number];
+  const make = () =>
+    inKernel ? kernelArray(runtime(), Float32Array, Hkv * cap * d) : new Float32Array(Hkv * cap * d);
+  const kc = make();
+  const vc = make();
+  kc.fill(Number.NaN); // positions past Tk must never be read
+  vc.fill(Number.NaN);
+  for (let h = 0; h < Hkv; h++) {
+    kc.set(k.data.subarray(h * Tk * d, (h + 1) * Tk * d), h * cap * d);
+    vc.set(v.data.subarray(h * Tk * d, (h + 1) * Tk * d), h * cap * d);
+  }
+  return { k: kc, v: vc, kvHeads: Hkv, cap, headDim: d };
+}
+
+test('cachedAttention over a KV cache equals attention on its first Tk positions (in place and copied)', () => {
+  onEveryRuntime((where) => {
+    for (const c of CASES) {
+      const { q, k, v } = inputs(c, 7);
+      const want = exact(c, q, k, v, { blockSize: c.B });
+      for (const inKernel of [true, false]) {
+        const cache = cacheOf(k, v, c.Tk + 11, inKernel);
+        const got = cachedAttention(q, cache, c.Tk, { blockSize: c.B });
+        const e = relError(got.data, want);
+        assert.ok(e <= TOL.attention, `${where} ${JSON.stringify(c)} inKernel=${inKernel}: error ${e}`);
+      }
+    }
+  });
+  setBackendMode('reference');
+  try {
+    const c = CASES[4]!;
+    const { q, k, v } = inputs(c, 8);
+    const got = cachedAttention(q, cacheOf(k, v, 200, false), c.Tk, { blockSize: c.B });
+    assert.ok(relError(got.data, exact(c, q, k, v)) <= 1e-6, 'the reference path reads the cache stride');
+  } finally {
+    setBackendMode('auto');
+  }
+});
+
+test('cachedAttention reads a kernel-array cache in place; a short decode step stays on one thread', () => {
+  const rt = useRuntime({ variant: 'simd', threads: 2 });
+  const uploads: number[] = [];
+  const ranges: number[] = [];
+  const upload = rt.upload.bind(rt);
+  const parallel = rt.parallel.bind(rt);
+  rt.upload = (a) => {
+    uploads.push(a.byteLength);
+    return upload(a);
+  };
+  rt.parallel = (kernel, args, r) => {
+    if (kernel === 'attention_f32') ranges.push(r.length);
+    parallel(kernel, args, r);
+  };
+  try {
+    // SmolLM's heads: 9 query heads over 3 kv heads, d = 64
+    for (const Tk of [128, 2048]) {
+      const c = { H: 9, Hkv: 3, Tq: 1, Tk, d: 64, B: 64 };
+      const { q, k, v } = inputs(c, 9);
+      const cache = cacheOf(k, v, Tk, true);
+      uploads.length = 0;
+      ranges.length = 0;
+      const got = cachedAttention(q, cache, Tk);
+      assert.ok(relError(got.data, exact(c, q, k, v)) <= TOL.attention);
+      assert.ok(Math.max(...uploads) <= 9 * 64 * 4, `only q is uploaded, got ${uploads} bytes`);
+      assert.deepEqual(ranges, [Tk === 128 ? 1 : 2], `context ${Tk}: thread ranges`);
+    }
+  } finally {
+    useRuntime({});
+  }
+});
+
+test('cachedAttention: a bad cache or Tk is an error naming it', () => {
+  const q = randn([4, 1, 8], 1);
+  const cache = {
+    k: new Float32Array(2 * 10 * 8),
+    v: new Float32Array(2 * 10 * 8),
+    kvHeads: 2,
+    cap: 10,
+    headDim: 8,
+  };
+  assert.throws(() => cachedAttention(q, cache, 11), /Tk must be an integer in \[0, 10\]/);
+  assert.throws(() => cachedAttention(q, { ...cache, headDim: 4 }, 5), /head dim 4 but q has 8/);
+  assert.throws(() => cachedAttention(q, { ...cache, kvHeads: 3 }, 5), /multiple of the cache's 3 kv heads/);
+  assert.throws(() => cachedAttention(q, { ...cache, k: new Float32Array(3) }, 5), /k and v must hold/);
 });

@@ -8,8 +8,8 @@ import { Tensor } from '../../tensor/tensor.js';
 import { register, resolve } from '../dispatch.js';
 import { splitByPrefix } from '../pool.js';
 import { type AttentionDims, type AttentionMasking, attentionRef } from '../reference/attention.js';
+import { kernelOffset } from '../resident.js';
 import { runtime } from '../wasm.js';
-import { MIN_PARALLEL_WORK } from './dense.js';
 import { slottedRanges } from './select.js';
 
 /** Options of {@link attention}. */
@@ -57,6 +57,11 @@ function attentionPlan(
       `attention: q's ${H} heads must be a multiple of k's ${Hkv} kv heads (grouped-query)`,
     );
   }
+  return { dims: { H, Hkv, Tq, Tk, d }, masking: maskingPlan(H, Tq, Tk, d, opts) };
+}
+
+/** Checks Tq ≤ Tk and the options; returns the masking with defaults filled in. */
+function maskingPlan(H: number, Tq: number, Tk: number, d: number, opts: AttentionOptions): AttentionMasking {
   if (Tq > Tk) {
     throw new RangeError(
       `attention: q has ${Tq} queries but k has ${Tk} keys; queries are the last Tq of the Tk positions, so Tq ≤ Tk`,
@@ -79,7 +84,7 @@ function attentionPlan(
       );
     }
   }
-  return { dims: { H, Hkv, Tq, Tk, d }, masking: { causal, blockSize: B, blockMask, scale } };
+  return { causal, blockSize: B, blockMask, scale };
 }
 
 /**
@@ -87,13 +92,63 @@ function attentionPlan(
  * q [H, Tq, d]; k, v [Hkv, Tk, d] with H a multiple of Hkv (head h uses kv head floor(h / (H/Hkv))).
  * Queries are the LAST Tq of the Tk positions: Tq = 1 is a decode step against a cache, Tq = Tk is prefill.
  * A query whose every key is masked out outputs zeros. A dense (or absent) blockMask is exact attention.
- * q, k and v are copied into kernel memory on every call (there is no resident KV cache yet), so a decode
- * step pays for copying the whole cache.
+ * q, k and v are copied into kernel memory on every call; a decode step over a KV cache should use
+ * {@link cachedAttention}, which reads keys and values in place.
  * @example attention(q, k, v, { blockSize: 64, blockMask }) // block-sparse prefill
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   const plan = attentionPlan(q, k, v, opts);
   return resolve<AttentionFn>('attention', ['dense'])(q, k, v, plan.dims, plan.masking);
+}
+
+/**
+ * Keys and values of one layer's KV cache: k and v [Hkv, cap, d] each, row-major; positions [0, length) of each
+ * kv head are valid. Kernel arrays (backend `kernelArray`) are read in place by the kernel; other arrays are
+ * copied per call.
+ */
+export interface KVBuffers {
+  readonly k: Float32Array;
+  readonly v: Float32Array;
+  readonly kvHeads: number;
+  readonly cap: number;
+  readonly headDim: number;
+}
+
+/**
+ * Attention of q [H, Tq, d] over the first Tk positions of a KV cache (the queries are its last Tq positions):
+ * what {@link attention} computes for k, v = the cache's [Hkv, Tk, d] prefix, without copying it.
+ * @example cachedAttention(q, layerKV, start + T, { scale }) // a decode step, K and V read where they are
+ */
+export function cachedAttention(q: Tensor, kv: KVBuffers, Tk: number, opts: AttentionOptions = {}): Tensor {
+  const [H, Tq, d] = dims3(q, 'q', '[H, Tq, d]');
+  const { k, v, kvHeads: Hkv, cap, headDim } = kv;
+  if (headDim !== d)
+    throw new RangeError(`cachedAttention: the cache has head dim ${headDim} but q has ${d}`);
+  if (Hkv < 1 || H % Hkv !== 0) {
+    throw new RangeError(
+      `cachedAttention: q's ${H} heads must be a multiple of the cache's ${Hkv} kv heads (grouped-query)`,
+    );
+  }
+  if (!Number.isInteger(Tk) || Tk < 0 || Tk > cap) {
+    throw new RangeError(
+      `cachedAttention: Tk must be an integer in [0, ${cap}] (the cache's capacity), got ${Tk}`,
+    );
+  }
+  if (k.length !== Hkv * cap * d || v.length !== Hkv * cap * d) {
+    throw new RangeError(
+      `cachedAttention: k and v must hold [Hkv, cap, d] = ${Hkv * cap * d} floats, got ${k.length} and ${v.length}`,
+    );
+  }
+  const masking = maskingPlan(H, Tq, Tk, d, opts);
+  const kt = new Tensor(k, [Hkv, cap, d]);
+  const vt = new Tensor(v, [Hkv, cap, d]);
+  return resolve<AttentionFn>('attention', ['dense'])(
+    q,
+    kt,
+    vt,
+    { H, Hkv, Tq, Tk, d, kvStride: cap },
+    masking,
+  );
 }
 
 type AttentionFn = (
@@ -112,6 +167,20 @@ function padRows(src: Float32Array, rows: number, d: number, dp: number): Float3
   return out;
 }
 
+/** The first Tk of every kv head's `stride` positions of [Hkv, stride, d], as a contiguous [Hkv, Tk, d]. */
+function kvPrefix(src: Float32Array, Hkv: number, stride: number, Tk: number, d: number): Float32Array {
+  if (stride === Tk) return src;
+  const out = new Float32Array(Hkv * Tk * d);
+  for (let h = 0; h < Hkv; h++) out.set(src.subarray(h * stride * d, (h * stride + Tk) * d), h * Tk * d);
+  return out;
+}
+
+/**
+ * Below this many flops (4·d per query-key pair) attention stays on one thread: a decode step at short
+ * context is tens of µs of work, about what handing it to the pool costs.
+ */
+export const ATTENTION_MIN_PARALLEL_FLOPS = 1 << 20;
+
 /**
  * The kernel's work items: (head, query block), or (4 heads, query block) when the kv group size H/Hkv is a
  * multiple of 4, so one pass over a kv head's K and V serves 4 query heads (see kernels/attention.ts).
@@ -121,7 +190,11 @@ function workItems({ H, Hkv, Tq }: AttentionDims, B: number): { heads4: boolean;
   return { heads4, items: (heads4 ? H / 4 : H) * Math.ceil(Tq / B) };
 }
 
-/** Cumulative cost of the work items (tiles computed × heads) for splitting them across threads. */
+/**
+ * Cumulative cost of the work items for splitting them across threads, in query-key pairs: each computed
+ * tile counts the item's rows (1 for a decode step, not B) × the tile's keys × the heads it serves, plus one
+ * key block of set-up and normalisation per item.
+ */
 function itemCosts(dims: AttentionDims, { causal, blockSize: B, blockMask }: AttentionMasking): Float64Array {
   const { Tq, Tk } = dims;
   const { heads4, items } = workItems(dims, B);
@@ -134,17 +207,18 @@ function itemCosts(dims: AttentionDims, { causal, blockSize: B, blockMask }: Att
   for (let w = 0; w < items; w++) {
     const h0 = Math.floor(w / nQB) * lanes;
     const qb = w % nQB;
-    const lastPos = Tk - Tq + Math.min(Tq, qb * B + B) - 1;
-    let tiles = 1; // the item's own set-up and normalisation
+    const rows = Math.min(B, Tq - qb * B);
+    const lastPos = Tk - Tq + qb * B + rows - 1;
+    let pairs = rows * B; // the item's own set-up and normalisation
     for (let kb = 0; kb < nKB && !(causal && kb * B > lastPos); kb++) {
       for (let t = 0; t < lanes; t++) {
         if (tileOn(h0 + t, qb, kb)) {
-          tiles += lanes;
+          pairs += lanes * rows * Math.min(B, Tk - kb * B);
           break;
         }
       }
     }
-    prefix[w + 1] = prefix[w]! + tiles;
+    prefix[w + 1] = prefix[w]! + pairs;
   }
   return prefix;
 }
@@ -168,23 +242,48 @@ function attentionWasm(
     ptrs.push(p);
     return p;
   };
+  // k and v in place when they are kernel arrays with no padding to add (a KV cache), else copied
+  const stride = dims.kvStride ?? Tk;
+  const kIn = dp === d ? kernelOffset(rt, k.data) : undefined;
+  const vIn = dp === d ? kernelOffset(rt, v.data) : undefined;
+  const inPlace = kIn !== undefined && vIn !== undefined;
   try {
     const qp = upload(padRows(q.data, H * Tq, d, dp));
-    const kp = upload(padRows(k.data, Hkv * Tk, d, dp));
-    const vp = upload(padRows(v.data, Hkv * Tk, d, dp));
+    const kp = inPlace ? kIn : upload(padRows(kvPrefix(k.data, Hkv, stride, Tk, d), Hkv * Tk, d, dp));
+    const vp = inPlace ? vIn : upload(padRows(kvPrefix(v.data, Hkv, stride, Tk, d), Hkv * Tk, d, dp));
     const mp = masking.blockMask ? upload(masking.blockMask) : 0;
     const op = rt.alloc(H * Tq * dp * 4);
     ptrs.push(op);
     const { heads4, items } = workItems(dims, B);
     const prefix = itemCosts(dims, masking);
-    const work = (prefix[items]! * B * B * dp * 4) / (heads4 ? 1 : 4); // ≈ flops: 4 per (row, key, column)
+    const flops = prefix[items]! * dp * 4;
     const ranges =
-      work < MIN_PARALLEL_WORK ? [[0, items] as [number, number]] : splitByPrefix(prefix, rt.threads);
+      flops < ATTENTION_MIN_PARALLEL_FLOPS || rt.threads === 1
+        ? [[0, items] as [number, number]]
+        : splitByPrefix(prefix, rt.threads);
     const slotBytes = rt.kernels.attention_scratch_bytes!(B) as number;
     const scratch = rt.alloc(ranges.length * slotBytes);
     ptrs.push(scratch);
     const causal = masking.causal ? 1 : 0;
-    const args = [qp, kp, vp, op, H, Hkv, Tq, Tk, dp, B, mp, causal, heads4 ? 1 : 0, masking.scale, scratch];
+    const kvStride = inPlace ? stride : Tk;
+    const args = [
+      qp,
+      kp,
+      vp,
+      op,
+      H,
+      Hkv,
+      Tq,
+      Tk,
+      kvStride,
+      dp,
+      B,
+      mp,
+      causal,
+      heads4 ? 1 : 0,
+      masking.scale,
+      scratch,
+    ];
     rt.parallel('attention_f32', args, slottedRanges(ranges, items));
     const o = rt.f32(op, H * Tq * dp);
     if (dp === d) out.data.set(o);

@@ -10,7 +10,7 @@ import './csr.js';
 import './half.js';
 import './nm.js';
 
-export { type AttentionOptions, attention } from './attention.js';
+export { type AttentionOptions, attention, cachedAttention, type KVBuffers } from './attention.js';
 export { activeInputs, columnSparseGemv } from './colsparse.js';
 export { denseMatmulRef } from './dense.js';
 export { type MatmulWeight, matmul, weightFormat } from './matmul.js';

@@ -3,13 +3,15 @@
  * element by element in f64. The readable definition the blocked online-softmax kernel is checked against.
  */
 
-/** Sizes of one attention call: q [H, Tq, d], k and v [Hkv, Tk, d]. */
+/** Sizes of one attention call: q [H, Tq, d], k and v [Hkv, Tk, d] (or [Hkv, kvStride, d], first Tk read). */
 export interface AttentionDims {
   H: number;
   Hkv: number;
   Tq: number;
   Tk: number;
   d: number;
+  /** Positions per kv head in k and v (a KV cache's capacity); default Tk. */
+  kvStride?: number;
 }
 
 /** Which (query, key) pairs count, and the score scale. */
@@ -33,7 +35,7 @@ export function attentionRef(
   k: Float32Array,
   v: Float32Array,
   o: Float32Array,
-  { H, Hkv, Tq, Tk, d }: AttentionDims,
+  { H, Hkv, Tq, Tk, d, kvStride = Tk }: AttentionDims,
   { causal, blockSize: B, blockMask, scale }: AttentionMasking,
 ): void {
   const nQB = Math.ceil(Tq / B);
@@ -53,7 +55,7 @@ export function attentionRef(
           continue;
         }
         let s = 0;
-        for (let c = 0; c < d; c++) s += q[qi + c]! * k[(kv * Tk + j) * d + c]!;
+        for (let c = 0; c < d; c++) s += q[qi + c]! * k[(kv * kvStride + j) * d + c]!;
         scores[j] = s * scale;
         max = Math.max(max, scores[j]!);
       }
@@ -64,7 +66,7 @@ export function attentionRef(
       }
       for (let c = 0; c < d; c++) {
         let acc = 0;
-        for (let j = 0; j < Tk; j++) if (scores[j] !== 0) acc += scores[j]! * v[(kv * Tk + j) * d + c]!;
+        for (let j = 0; j < Tk; j++) if (scores[j] !== 0) acc += scores[j]! * v[(kv * kvStride + j) * d + c]!;
         o[qi + c] = sum === 0 ? 0 : acc / sum;
       }
     }
