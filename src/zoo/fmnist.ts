@@ -246,7 +246,7 @@ export const FMNIST_MLP_HYPER: VisionHyper = {
   dtype: 'F16',
 };
 
-/** fmnist-cnn: conv3×3(32) → ReLU → pool, conv3×3(64) → ReLU → pool, dropout 0.25, linear 3136 → 10. */
+/** fmnist-cnn: conv3×3(32) → ReLU → pool, conv3×3(64) → ReLU → pool, dropout 0.25, linear 3136 → 10; 10 epochs. */
 export const FMNIST_CNN_HYPER: VisionHyper = {
   config: {
     model_type: 'sparsekit_cnn',
@@ -256,17 +256,17 @@ export const FMNIST_CNN_HYPER: VisionHyper = {
     dropout: 0.25,
   },
   seed: 1,
-  batchSize: 128,
-  epochs: 8,
+  batchSize: 256,
+  epochs: 10,
   validation: 5000,
   lr: 2e-3,
   minLr: 1e-5,
-  warmupSteps: 200,
+  warmupSteps: 100,
   weightDecay: 0.01,
   betas: [0.9, 0.999],
   clipNorm: 5,
-  evalEvery: 429,
-  checkpointEvery: 100,
+  evalEvery: 214,
+  checkpointEvery: 50,
   dtype: 'F16',
 };
 

@@ -13,7 +13,7 @@
  * Inputs are [N, channels·H·W] pixels in [0, 1]; the model standardises them with pixel_mean/pixel_std.
  */
 
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { conv2d, maxPool2d } from '../autograd/conv.js';
 import { addScalar, relu, scale } from '../autograd/elementwise.js';
@@ -269,6 +269,7 @@ export function saveVisionModel(
   writeDirAtomic(
     dir,
     (tmp) => {
+      chmodSync(tmp, 0o755); // a model folder others may read (mkdtemp makes it private)
       text(join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
       writeSafetensors(join(tmp, 'model.safetensors'), entries, { metadata: { format: 'pt' } });
       for (const [name, body] of Object.entries(extraFiles)) text(join(tmp, name), body);

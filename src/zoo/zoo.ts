@@ -68,7 +68,7 @@ export interface TrainingRecord {
 }
 
 function fmt(v: unknown): string {
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toPrecision(5);
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(5)));
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
