@@ -25,6 +25,13 @@ export const TOL = {
   softmaxElement: 1e-5,
   /** the SIMD exp itself: max relative error per element vs f64 Math.exp over [-87.3, 88]. */
   exp: 2.5e-7,
+  /**
+   * SiLU / GELU (tanh, erf) kernels vs the exact functions in f64: SIMD exp ≈ 2 ulp, erfc to 1.5e-7 absolute
+   * (Abramowitz–Stegun 7.1.26), gated by a multiply.
+   */
+  activation: 1e-6,
+  /** RMSNorm: the row's sum of squares in 4 f32 lanes vs f64, rows up to a few thousand wide. */
+  rmsnorm: 1e-6,
   /** blocked causal attention vs exact masked softmax(QKᵀ·scale)·V, keys up to ~1k, head dim up to 256. */
   attention: 1e-5,
 } as const;

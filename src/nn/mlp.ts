@@ -1,8 +1,16 @@
 /** Feed-forward blocks: the plain MLP (GPT-2, BERT intermediate) and the gated SwiGLU MLP (Llama family). */
 
+import { activate } from '../backend/ops/index.js';
 import type { Activation } from '../io/config.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activateInPlace } from './activation.js';
+
+/** x ← act(x) in place: SiLU and GELU on the WebAssembly kernels, ReLU in plain JS. */
+function act(x: Float32Array, a: Activation): void {
+  if (a === 'relu') activateInPlace(x, a);
+  else activate(x, a);
+}
+
 import type { Linear } from './linear.js';
 
 /** y = down(act(up(x))): x [T, C] → [T, C]. */
@@ -15,14 +23,14 @@ export class MLP {
 
   forward(x: Tensor): Tensor {
     const h = this.up.forward(x);
-    activateInPlace(h.data, this.activation);
+    act(h.data, this.activation);
     return this.down.forward(h);
   }
 
   /** Feature-major: xt [C, T] → [C, T]. */
   forwardT(xt: Tensor): Tensor {
     const h = this.up.forwardT(xt);
-    activateInPlace(h.data, this.activation);
+    act(h.data, this.activation);
     return this.down.forwardT(h);
   }
 }
@@ -47,18 +55,10 @@ export class GatedMLP {
 
   /** g ← act(g) ⊙ u, in place (same layout); returns g. */
   private gated(g: Tensor, u: Tensor): Tensor {
-    const gd = g.data;
-    const ud = u.data;
-    if (this.activation === 'silu') {
-      // the common case in one pass: silu(g)·u = g·u / (1 + e^−g)
-      for (let i = 0; i < gd.length; i++) {
-        const x = gd[i]!;
-        gd[i] = (x * ud[i]!) / (1 + Math.exp(-x));
-      }
-      return g;
-    }
-    activateInPlace(gd, this.activation);
-    for (let i = 0; i < gd.length; i++) gd[i]! *= ud[i]!;
+    if (this.activation === 'relu') {
+      activateInPlace(g.data, 'relu');
+      for (let i = 0; i < g.data.length; i++) g.data[i]! *= u.data[i]!;
+    } else activate(g.data, this.activation, u.data);
     return g;
   }
 }

@@ -1,5 +1,6 @@
 /** Normalisation layers over the last dimension: LayerNorm (GPT-2, BERT) and RMSNorm (Llama family). */
 
+import { rmsNorm } from '../backend/ops/index.js';
 import { dims2, Tensor } from '../tensor/tensor.js';
 
 function checkWidth(name: string, x: Tensor, width: number): number {
@@ -57,19 +58,9 @@ export class RMSNorm {
       throw new RangeError(`RMSNorm: weight must be [C], got [${weight.shape.join(', ')}]`);
   }
 
-  /** x [T, C] → [T, C]. */
+  /** x [T, C] → [T, C] (on the WebAssembly kernel; backend rmsNorm). */
   forward(x: Tensor): Tensor {
-    const C = checkWidth('RMSNorm', x, this.weight.size);
-    const out = new Float32Array(x.size);
-    const w = this.weight.data;
-    const xs = x.data;
-    for (let r = 0; r < xs.length; r += C) {
-      let sq = 0;
-      for (let c = 0; c < C; c++) sq += xs[r + c]! * xs[r + c]!;
-      // transformers: x · rsqrt(variance + eps) in f32, then weight · (that)
-      const inv = 1 / Math.sqrt(Math.fround(Math.fround(sq / C) + this.eps));
-      for (let c = 0; c < C; c++) out[r + c] = w[c]! * Math.fround(xs[r + c]! * inv);
-    }
-    return new Tensor(out, x.shape);
+    checkWidth('RMSNorm', x, this.weight.size);
+    return rmsNorm(x, this.weight, this.eps);
   }
 }

@@ -10,6 +10,7 @@ import './csr.js';
 import './half.js';
 import './nm.js';
 
+export { activate, type KernelActivation, rmsNorm } from './activation.js';
 export { type AttentionOptions, attention, cachedAttention, type KVBuffers } from './attention.js';
 export { activeInputs, columnSparseGemv } from './colsparse.js';
 export { denseMatmulRef } from './dense.js';
