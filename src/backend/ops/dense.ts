@@ -36,20 +36,42 @@ export function denseMatmulWasm(w: Tensor, b: Tensor): Tensor {
   const N = rhsCols(b);
   const rt = runtime();
   const wp = residentDense(w);
+  if (N === 1)
+    return gemvOut(M, b, (bp, cp) => {
+      rt.parallel('gemv_f32', [wp, bp, cp, M, K], rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK));
+    });
   const bp = rt.upload(b.data);
   const cp = rt.alloc(M * N * 4);
   try {
-    if (N === 1) {
-      rt.parallel('gemv_f32', [wp, bp, cp, M, K], rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK));
-    } else {
-      runGemm(wp, bp, cp, M, K, N);
-    }
-    const out = outputFor(M, b);
-    out.data.set(rt.f32(cp, M * N));
-    return out;
+    runGemm(wp, bp, cp, M, K, N);
+    return new Tensor(rt.f32(cp, M * N).slice(), [M, N]);
   } finally {
     rt.free(bp);
     rt.free(cp);
+  }
+}
+
+/**
+ * A GEMV's call frame in one heap block: x [K] (b's data) at the start, then `extra` bytes, then y [M];
+ * `run(x, y, extra)` fills y, which comes back as a new tensor, [M] or [M, 1] like b (one heap block per call).
+ */
+export function gemvOut(
+  M: number,
+  b: Tensor,
+  run: (x: number, y: number, extra: number) => void,
+  extraBytes = 0,
+): Tensor {
+  const rt = runtime();
+  const xBytes = Math.ceil((b.size * 4) / 64) * 64;
+  const extra = Math.ceil(extraBytes / 64) * 64;
+  const block = rt.alloc(xBytes + extra + M * 4);
+  try {
+    rt.write(block, b.data);
+    const y = block + xBytes + extra;
+    run(block, y, block + xBytes);
+    return new Tensor(rt.f32(y, M).slice(), b.rank === 1 ? [M] : [M, 1]);
+  } finally {
+    rt.free(block);
   }
 }
 

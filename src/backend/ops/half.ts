@@ -12,7 +12,7 @@ import { halfGemmRef, halfGemvRef } from '../reference/half.js';
 import { kernelOffset, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import { sameShape } from './csr.js';
-import { MIN_PARALLEL_WORK, outputFor, rhsCols, runGemm } from './dense.js';
+import { gemvOut, MIN_PARALLEL_WORK, outputFor, rhsCols, runGemm } from './dense.js';
 
 /** A half-precision weight packed in kernel memory. */
 export interface ResidentHalf {
@@ -82,26 +82,27 @@ export function halfMatmulWasm(w: HalfMatrix, b: Tensor): Tensor {
   const r = residentHalf(rt, w);
   const [M, K] = [r.rows, r.cols];
   const N = rhsCols(b);
+  if (N === 1) {
+    return gemvOut(
+      M,
+      b,
+      (bp, cp, xp) => {
+        rt.kernels.half_pack_x!(bp, xp, K);
+        const ranges = rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK);
+        if (r.format === 'bf16') rt.parallel('gemv_bf16_f32', [r.data, xp, cp, M, K], ranges);
+        else rt.parallel('gemv_f16_f32', [r.data, xp, cp, M, K, r.specials ? 1 : 0], ranges);
+      },
+      K * 4,
+    );
+  }
   const bp = rt.upload(b.data);
   const cp = rt.alloc(M * N * 4);
-  let xp = -1;
   try {
-    if (N === 1) {
-      xp = rt.alloc(K * 4);
-      rt.kernels.half_pack_x!(bp, xp, K);
-      const ranges = rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK);
-      if (r.format === 'bf16') rt.parallel('gemv_bf16_f32', [r.data, xp, cp, M, K], ranges);
-      else rt.parallel('gemv_f16_f32', [r.data, xp, cp, M, K, r.specials ? 1 : 0], ranges);
-    } else {
-      runGemm(r.data, bp, cp, M, K, N, r.format === 'bf16' ? 'gemm_bf16_f32' : 'gemm_f16_f32');
-    }
-    const out = outputFor(M, b);
-    out.data.set(rt.f32(cp, M * N));
-    return out;
+    runGemm(r.data, bp, cp, M, K, N, r.format === 'bf16' ? 'gemm_bf16_f32' : 'gemm_f16_f32');
+    return new Tensor(rt.f32(cp, M * N).slice(), [M, N]);
   } finally {
     rt.free(bp);
     rt.free(cp);
-    if (xp >= 0) rt.free(xp);
   }
 }
 
