@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { loadCausalLM } from '../models/load.js';
 import { writeTinyModel } from '../models/testing.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { writeRandomLlama } from './demo-model.js';
 import { main } from './main.js';
+
+const bin = fileURLToPath(new URL('../../../bin/sparsekit.js', import.meta.url));
 
 const root = mkdtempSync(join(tmpdir(), 'sparsekit-cli-prune-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -46,6 +51,64 @@ describe('sparsekit prune / inspect', () => {
     assert.equal(layers.find((l) => l.name === 'lm_head.weight')!.density, 1);
   });
 
+  it('writes the compact checkpoint beside --out: N:M and CSR weights, the same logits, inspect shows formats', async () => {
+    const out = join(root, 'c24');
+    const r = await capture(['prune', model, '--method', 'magnitude', '--sparsity', '2:4', '--out', out]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`→ ${out} and ${out}-sparse \\(14 nm, 1 dense\\)`));
+    const i = await capture(['inspect', `${out}-sparse`, '--json']);
+    const layers = JSON.parse(i.out).layers as Array<{ name: string; format: string; bytes: number }>;
+    const down = layers.find((l) => l.name === 'model.layers.1.mlp.down_proj.weight')!;
+    assert.deepEqual([down.format, down.bytes], ['nm', 16 * (24 / 4) * (2 * 4 + 1)]);
+    const ids = [1, 2, 3, 4, 5];
+    const plain = loadCausalLM(out).forward(ids);
+    const compact = loadCausalLM(`${out}-sparse`).forward(ids);
+    for (let k = 0; k < plain.size; k++) assert.ok(Math.abs(plain.data[k]! - compact.data[k]!) < 1e-5);
+    const c70 = join(root, 'c70');
+    const s = await capture([
+      'prune',
+      model,
+      '--method',
+      'magnitude',
+      '--sparsity',
+      '0.7',
+      '--out',
+      c70,
+      '--sparse-out',
+      join(root, 'elsewhere'),
+    ]);
+    assert.equal(s.code, 0, s.err);
+    assert.match(s.out, /elsewhere \(14 csr, 1 dense\)/);
+    const none = await capture([
+      'prune',
+      model,
+      '--method',
+      'magnitude',
+      '--sparsity',
+      '0.7',
+      '--out',
+      join(root, 'solo'),
+      '--no-sparse-out',
+    ]);
+    assert.equal(none.code, 0, none.err);
+    assert.ok(!existsSync(join(root, 'solo-sparse')));
+    const again = await capture([
+      'prune',
+      model,
+      '--method',
+      'magnitude',
+      '--sparsity',
+      '0.5',
+      '--out',
+      join(root, 'fresh'),
+      '--sparse-out',
+      `${out}-sparse`,
+    ]);
+    assert.equal(again.code, 2);
+    assert.match(again.err, /--sparse-out .*c24-sparse already exists/);
+    assert.ok(!existsSync(join(root, 'fresh')), 'checked before any work');
+  });
+
   it('refuses bad input with exit code 2 and leaves no folder behind', async () => {
     const out = join(root, 'bad');
     for (const args of [
@@ -75,4 +138,49 @@ describe('sparsekit prune / inspect', () => {
     assert.equal(again.code, 2);
     assert.match(again.err, /already exists; pass --overwrite/);
   });
+});
+
+test('Ctrl-C while pruning stops at the next step: exit 130, no output folder, no temporary folder', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sparsekit-cli-prune-sigint-'));
+  try {
+    const model = join(dir, 'deep');
+    writeRandomLlama(model, {
+      hiddenSize: 32,
+      intermediateSize: 64,
+      layers: 48,
+      heads: 2,
+      kvHeads: 1,
+      maxPositions: 64,
+    });
+    const out = join(dir, 'out');
+    const text = join(dir, 'calib.txt');
+    writeFileSync(text, 'The jury said the election was conducted with no evidence of fraud. '.repeat(200));
+    const args = [
+      'prune',
+      model,
+      '--method',
+      'sparsegpt',
+      '--sparsity',
+      '0.5',
+      '--calib',
+      text,
+      '--calib-count',
+      '64',
+    ];
+    const child = spawn(process.execPath, [bin, ...args, '--calib-length', '64', '--out', out]);
+    let stderr = '';
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (stderr.includes('calibrate block 2/') && !child.killed) child.kill('SIGINT'); // once
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /interrupted; nothing was written/);
+    assert.doesNotMatch(stderr, /calibrate block 48\/48/, 'stopped early');
+    assert.deepEqual(readdirSync(dir).sort(), ['calib.txt', 'deep']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -5,7 +5,8 @@
  * counted density and bytes.
  */
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadText } from '../data/text.js';
@@ -23,8 +24,14 @@ import {
 import { loadCausalLM, loadModel } from '../models/load.js';
 import type { SaveOptions } from '../models/save.js';
 import { CALIBRATION_DEFAULTS, calibrationFromText } from '../prune/calibration.js';
-import { PRUNE_METHODS, type PruneMethod, type PruneProgress, pruneModel } from '../prune/driver.js';
-import { savePruned } from '../prune/save.js';
+import {
+  PRUNE_METHODS,
+  type PruneMethod,
+  type PruneProgress,
+  type PruneReport,
+  pruneModel,
+} from '../prune/driver.js';
+import { saveCompactPruned, savePruned } from '../prune/save.js';
 import { STRUCTURES, type Structure } from '../prune/structured.js';
 import { type Budget, OWL_DEFAULTS, parseSparsity, type SparsitySpec } from '../sparsity/budget.js';
 import { intFlag, numberFlag, openCausalModel, reportErrors, UsageError, useThreads } from './common.js';
@@ -43,6 +50,8 @@ export interface PruneCliOptions {
   calibLength?: number;
   seed: number;
   out: string;
+  /** The compact sparse checkpoint's folder (default `<out>-sparse`); false with --no-sparse-out. */
+  sparseOut: string | boolean;
   overwrite: boolean;
   dtype?: SaveOptions['dtype'];
   threads?: number;
@@ -124,7 +133,12 @@ export function addPruneCommands(
       intFlag('--seed', 0, '0'),
       0,
     )
-    .requiredOption('--out <dir>', 'output folder (written atomically)')
+    .requiredOption('--out <dir>', 'plain HF output folder, zeros in place (written atomically)')
+    .option(
+      '--sparse-out <dir>',
+      'compact sparse checkpoint folder, each weight in its fastest format (default: <out>-sparse)',
+    )
+    .option('--no-sparse-out', 'write only the plain folder')
     .option('--overwrite', 'replace an existing --out folder', false)
     .addOption(
       new Option('--dtype <d>', 'dtype of the saved tensors (default: as read)').choices([
@@ -151,6 +165,25 @@ export function addPruneCommands(
     .action(async (dir: string, opts: { json: boolean }) => {
       process.exitCode = await inspect(dir, opts);
     });
+}
+
+/** The compact checkpoint's folder: --sparse-out, else `<out>-sparse`; null with --no-sparse-out. */
+function sparseOutDir(opts: PruneCliOptions): string | null {
+  if (opts.sparseOut === false) return null;
+  if (typeof opts.sparseOut === 'string') return opts.sparseOut;
+  return `${opts.out.replace(/[\\/]+$/, '')}-sparse`;
+}
+
+/** Ctrl-C while pruning: the first press aborts at the next layer or sequence, a second exits at once. */
+function abortOnSigint(): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const onSigint = () => {
+    if (ac.signal.aborted) process.exit(130);
+    ac.abort();
+    process.stderr.write('\nsparsekit prune: stopping (Ctrl-C again to quit now); nothing will be written\n');
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: ac.signal, dispose: () => process.off('SIGINT', onSigint) };
 }
 
 function readPerLayer(path: string): Map<string, number> {
@@ -202,10 +235,19 @@ function progressBar(): { update: (p: PruneProgress) => void; stop: () => void }
 export function runPrune(dir: string, opts: PruneCliOptions): Promise<number> {
   return reportErrors('prune', async () => {
     useThreads(opts.threads);
-    if (existsSync(opts.out) && !opts.overwrite) {
-      throw new UsageError(
-        `--out ${opts.out} already exists; pass --overwrite to replace it or choose another folder`,
-      );
+    const sparseOut = sparseOutDir(opts);
+    for (const [flag, dir] of [
+      ['--out', opts.out],
+      ['--sparse-out', sparseOut],
+    ] as const) {
+      if (dir && existsSync(dir) && !opts.overwrite) {
+        throw new UsageError(
+          `${flag} ${dir} already exists; pass --overwrite to replace it or choose another folder`,
+        );
+      }
+    }
+    if (sparseOut && resolve(sparseOut) === resolve(opts.out)) {
+      throw new UsageError(`--sparse-out must differ from --out (both are ${opts.out})`);
     }
     if (opts.structure && opts.method !== 'magnitude' && opts.method !== 'wanda') {
       throw new UsageError(`--structure works with --method magnitude or wanda, not ${opts.method}`);
@@ -248,9 +290,10 @@ export function runPrune(dir: string, opts: PruneCliOptions): Promise<number> {
     }
     const bar = progressBar();
     const t0 = performance.now();
-    let report: ReturnType<typeof pruneModel>;
+    const stop = abortOnSigint();
+    let report: PruneReport;
     try {
-      report = pruneModel(model, {
+      report = await pruneModel(model, {
         method: opts.method,
         sparsity: opts.sparsity,
         ...(opts.structure ? { structure: opts.structure } : {}),
@@ -258,24 +301,43 @@ export function runPrune(dir: string, opts: PruneCliOptions): Promise<number> {
         ...(calibration ? { calibration } : {}),
         seed: opts.seed,
         onProgress: bar.update,
+        signal: stop.signal,
       });
     } catch (e) {
+      if ((e as Error).name === 'AbortError') {
+        bar.stop();
+        process.stderr.write('sparsekit prune: interrupted; nothing was written\n');
+        return 130;
+      }
       if (e instanceof RangeError || e instanceof TypeError) throw new UsageError(e.message);
       throw e;
     } finally {
       bar.stop();
+      stop.dispose();
     }
     const seconds = (performance.now() - t0) / 1000;
-    savePruned(model, report, opts.out, {
-      overwrite: opts.overwrite,
-      ...(opts.dtype ? { dtype: opts.dtype } : {}),
-    });
+    // Both writes are synchronous: a Ctrl-C now is handled after both folders are complete.
+    const saveOpts = { overwrite: opts.overwrite, ...(opts.dtype ? { dtype: opts.dtype } : {}) };
+    savePruned(model, report, opts.out, saveOpts);
+    let formats = '';
+    if (sparseOut) {
+      try {
+        const saved = saveCompactPruned(model, report, sparseOut, saveOpts);
+        const counts = new Map<string, number>();
+        for (const { info } of saved.weights.values())
+          counts.set(info.format, (counts.get(info.format) ?? 0) + 1);
+        formats = ` and ${sparseOut} (${[...counts].map(([f, c]) => `${c} ${f}`).join(', ')})`;
+      } catch (e) {
+        rmSync(opts.out, { recursive: true, force: true }); // never one folder without the other
+        throw e;
+      }
+    }
     const spec =
       opts.sparsity.kind === 'nm' ? `${opts.sparsity.n}:${opts.sparsity.m}` : String(opts.sparsity.sparsity);
     process.stdout.write(
       `pruned ${dir} with ${opts.method} at ${spec}${opts.structure ? ` (${opts.structure})` : ''}, ${opts.budget} budget: ` +
         `${report.layers.length} matrices, counted sparsity ${(100 * report.sparsity).toFixed(2)}%` +
-        `${report.calibrationTokens ? `, ${report.calibrationTokens} calibration tokens` : ''} in ${seconds.toFixed(1)} s → ${opts.out}\n`,
+        `${report.calibrationTokens ? `, ${report.calibrationTokens} calibration tokens` : ''} in ${seconds.toFixed(1)} s → ${opts.out}${formats}\n`,
     );
     if (report.dampingRetries)
       process.stderr.write(

@@ -15,6 +15,7 @@ import { type NM, nm } from './nm.js';
 
 export * from './bitmask.js';
 export * from './bsr.js';
+export * from './choose.js';
 export * from './coo.js';
 export * from './csr.js';
 export * from './errors.js';

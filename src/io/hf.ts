@@ -89,6 +89,8 @@ export interface HfFolderContents {
   maxShardBytes?: number;
   /** Replace an existing folder at `dir` (default false). */
   overwrite?: boolean;
+  /** The safetensors `__metadata__` of every weight file (default `{ format: 'pt' }`, as transformers writes). */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 function isWeightSource(w: TensorEntries | WeightSource): w is WeightSource {
@@ -150,7 +152,7 @@ export function writeHfFolder(dir: string, contents: HfFolderContents): void {
         writeText(join(tmp, 'tokenizer_config.json'), text(contents.tokenizerConfig));
       }
       writeShardedSafetensors(tmp, weights, {
-        metadata: { format: 'pt' },
+        metadata: contents.metadata ?? { format: 'pt' },
         ...(keepLayout ? { shards: source.layout() } : {}),
         ...(contents.maxShardBytes !== undefined ? { maxShardBytes: contents.maxShardBytes } : {}),
       });

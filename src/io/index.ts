@@ -15,4 +15,5 @@ export * from './rope.js';
 export * from './safetensors.js';
 export * from './safetensors-write.js';
 export * from './sharded.js';
+export * from './sparse-checkpoint.js';
 export * from './tokenizer.js';

@@ -6,4 +6,11 @@ export { Gpt2Model } from './gpt2.js';
 export { LlamaModel } from './llama.js';
 export { loadCausalLM, loadModel } from './load.js';
 export { type SaveOptions, saveModel } from './save.js';
+export {
+  openCheckpoint,
+  SparseCheckpoint,
+  type SparseSaveOptions,
+  type SparseSaveReport,
+  saveSparseCheckpoint,
+} from './sparse-checkpoint.js';
 export type { BertInputs, CausalLM, KVCache, LoadOptions, MaskedLM, Model } from './types.js';

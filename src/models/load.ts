@@ -3,9 +3,10 @@
 import { type HfFolder, openHfFolder } from '../io/hf.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { BertModel } from './bert.js';
-import { Checkpoint, WEIGHT_STORAGES } from './checkpoint.js';
+import { WEIGHT_STORAGES } from './checkpoint.js';
 import { Gpt2Model } from './gpt2.js';
 import { LlamaModel } from './llama.js';
+import { openCheckpoint, SparseCheckpoint } from './sparse-checkpoint.js';
 import type { CausalLM, LoadOptions, Model, ModelSource } from './types.js';
 
 function build(folder: HfFolder, opts: LoadOptions): Model {
@@ -15,7 +16,7 @@ function build(folder: HfFolder, opts: LoadOptions): Model {
       `loadModel: weights must be one of ${WEIGHT_STORAGES.join(', ')}, got ${JSON.stringify(opts.weights)}`,
     );
   }
-  const ckpt = new Checkpoint(folder, storage);
+  const ckpt = openCheckpoint(folder, storage); // a compact sparse checkpoint is recognised by its header
   const extras = new Map<string, RawTensor>();
   const source: ModelSource = {
     dtypes: ckpt.dtypes,
@@ -44,6 +45,7 @@ function build(folder: HfFolder, opts: LoadOptions): Model {
       break;
   }
   for (const [k, v] of ckpt.extras()) extras.set(k, v);
+  if (ckpt instanceof SparseCheckpoint) ckpt.checkPlacement(model);
   return model;
 }
 

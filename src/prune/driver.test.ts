@@ -35,13 +35,13 @@ function weights(lm: ReturnType<typeof loadCausalLM>): Map<string, Float32Array>
 }
 
 describe('pruneModel', () => {
-  it('Wanda: floor(s·C) zeros per row of every block linear; reported = counted; deterministic; head untouched', () => {
+  it('Wanda: floor(s·C) zeros per row of every block linear; reported = counted; deterministic; head untouched', async () => {
     const a = tiny('llama');
     const b = tiny('llama');
     const headBefore = (a.lm.linears().get('lm_head.weight')!.weight as Tensor).data.slice();
     const opts: PruneOptions = { method: 'wanda', sparsity: 0.5, calibration: calib(48) };
-    const ra = pruneModel(a.lm, opts);
-    pruneModel(b.lm, opts);
+    const ra = await pruneModel(a.lm, opts);
+    await pruneModel(b.lm, opts);
     assert.deepEqual(weights(a.lm), weights(b.lm));
     assert.equal(ra.layers.length, 14);
     for (const l of ra.layers) {
@@ -59,11 +59,11 @@ describe('pruneModel', () => {
     assert.deepEqual((a.lm.linears().get('lm_head.weight')!.weight as Tensor).data, headBefore);
   });
 
-  it('is sequential: block 1 is pruned from the outputs of the already-pruned block 0', () => {
+  it('is sequential: block 1 is pruned from the outputs of the already-pruned block 0', async () => {
     const { lm } = tiny('gpt2');
     const ref = tiny('gpt2').lm;
     const seqs = calib(50);
-    pruneModel(lm, { method: 'wanda', sparsity: 0.6, calibration: seqs });
+    await pruneModel(lm, { method: 'wanda', sparsity: 0.6, calibration: seqs });
     // by hand: prune block 0 from its dense stats, run the pruned block 0, gather block 1's c_fc inputs
     const run = (ref as CausalModel).blockwise();
     const blocks = prunableLinears(ref);
@@ -89,10 +89,10 @@ describe('pruneModel', () => {
     assert.deepEqual((lm.linears().get(name)!.weight as Tensor).data, want.data);
   });
 
-  it('SparseGPT, magnitude, random and DSnoT hold 2:4 exactly in every row group', () => {
+  it('SparseGPT, magnitude, random and DSnoT hold 2:4 exactly in every row group', async () => {
     for (const method of ['sparsegpt', 'magnitude', 'random', 'dsnot'] as const) {
       const { lm } = tiny('llama');
-      const r = pruneModel(lm, { method, sparsity: '2:4', calibration: calib(48) });
+      const r = await pruneModel(lm, { method, sparsity: '2:4', calibration: calib(48) });
       for (const l of r.layers) {
         const w = lm.linears().get(l.name)!.weight as Tensor;
         for (let g = 0; g < w.size; g += 4) {
@@ -105,9 +105,9 @@ describe('pruneModel', () => {
     }
   });
 
-  it('OWL budgets average to the target and each block holds its own per-row count', () => {
+  it('OWL budgets average to the target and each block holds its own per-row count', async () => {
     const { lm } = tiny('llama', { num_hidden_layers: 3 });
-    const r = pruneModel(lm, {
+    const r = await pruneModel(lm, {
       method: 'wanda',
       sparsity: 0.6,
       calibration: calib(48),
@@ -122,9 +122,9 @@ describe('pruneModel', () => {
     }
   });
 
-  it('global magnitude prunes exactly floor(s·total) over all block linears', () => {
+  it('global magnitude prunes exactly floor(s·total) over all block linears', async () => {
     const { lm } = tiny('gpt2');
-    const r = pruneModel(lm, { method: 'magnitude', sparsity: 0.7, budget: { kind: 'global' } });
+    const r = await pruneModel(lm, { method: 'magnitude', sparsity: 0.7, budget: { kind: 'global' } });
     const total = r.layers.reduce((a, l) => a + l.rows * l.cols, 0);
     assert.equal(
       r.layers.reduce((a, l) => a + l.zeros, 0),
@@ -132,14 +132,14 @@ describe('pruneModel', () => {
     );
   });
 
-  it('structured Wanda removes heads (KV groups) and channels; the saved model is smaller and computes the same', () => {
+  it('structured Wanda removes heads (KV groups) and channels; the saved model is smaller and computes the same', async () => {
     const { lm } = tiny('llama', {
       hidden_size: 32,
       num_attention_heads: 8,
       num_key_value_heads: 4,
       intermediate_size: 40,
     });
-    const r = pruneModel(lm, {
+    const r = await pruneModel(lm, {
       method: 'wanda',
       sparsity: 0.5,
       structure: 'heads+channels',
@@ -168,9 +168,9 @@ describe('pruneModel', () => {
     for (let i = 0; i < y.size; i++) assert.ok(Math.abs(y.data[i]! - masked.data[i]!) < 1e-4);
   });
 
-  it('structured magnitude on GPT-2 channels shrinks n_inner; GPT-2 heads are refused up front', () => {
+  it('structured magnitude on GPT-2 channels shrinks n_inner; GPT-2 heads are refused up front', async () => {
     const { lm } = tiny('gpt2');
-    const r = pruneModel(lm, { method: 'magnitude', sparsity: 0.25, structure: 'channels' });
+    const r = await pruneModel(lm, { method: 'magnitude', sparsity: 0.25, structure: 'channels' });
     const out = join(root, `s${n++}`);
     savePruned(lm, r, out);
     assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).n_inner, 48);
@@ -178,26 +178,29 @@ describe('pruneModel', () => {
     const y = loadCausalLM(out).forward(ids);
     const want = lm.forward(ids);
     for (let i = 0; i < y.size; i++) assert.ok(Math.abs(y.data[i]! - want.data[i]!) < 1e-4);
-    assert.throws(
+    await assert.rejects(
       () => pruneModel(tiny('gpt2').lm, { method: 'magnitude', sparsity: 0.25, structure: 'heads' }),
       /GPT-2's config/,
     );
   });
 
-  it('rejects bad input before any work, and stops on abort', () => {
+  it('rejects bad input before any work, and stops on abort', async () => {
     const { lm } = tiny('llama');
     const before = weights(lm);
-    assert.throws(() => pruneModel(lm, { method: 'wanda', sparsity: 0.5 }), /needs calibration sequences/);
-    assert.throws(
+    await assert.rejects(
+      () => pruneModel(lm, { method: 'wanda', sparsity: 0.5 }),
+      /needs calibration sequences/,
+    );
+    await assert.rejects(
       () =>
         pruneModel(lm, { method: 'sparsegpt', sparsity: 0.5, structure: 'heads', calibration: calib(48) }),
       /magnitude and wanda/,
     );
-    assert.throws(
+    await assert.rejects(
       () => pruneModel(lm, { method: 'wanda', sparsity: '1.5', calibration: calib(48) }),
       /sparsity must be/,
     );
-    assert.throws(
+    await assert.rejects(
       () =>
         pruneModel(lm, {
           method: 'wanda',
@@ -207,21 +210,41 @@ describe('pruneModel', () => {
         }),
       /global budget/,
     );
-    assert.throws(
+    await assert.rejects(
       () => pruneModel(lm, { method: 'wanda', sparsity: 0.5, calibration: calib(48, 2, 200) }),
       /exceed the model's 96/,
     );
-    assert.throws(
+    await assert.rejects(
       () => pruneModel(lm, { method: 'magnitude', sparsity: '3:5' }),
       /16 input columns, not a multiple of M = 5/,
     );
     assert.throws(() => sampleWindows([1, 2, 3], { length: 8 }), /3 tokens, fewer than one sequence of 8/);
     const ac = new AbortController();
     ac.abort();
-    assert.throws(
+    await assert.rejects(
       () => pruneModel(lm, { method: 'wanda', sparsity: 0.5, calibration: calib(48), signal: ac.signal }),
       /interrupted/,
     );
     assert.deepEqual(weights(lm).get('lm_head.weight'), before.get('lm_head.weight'));
+  });
+
+  it('yields between layers: an abort raised while it runs stops it at the next layer', async () => {
+    const { lm } = tiny('llama', { num_hidden_layers: 3 });
+    const ac = new AbortController();
+    let layers = 0;
+    setImmediate(() => ac.abort()); // runs only if pruneModel gives the event loop a turn
+    await assert.rejects(
+      () =>
+        pruneModel(lm, {
+          method: 'magnitude',
+          sparsity: 0.5,
+          signal: ac.signal,
+          onProgress: (p) => {
+            if (p.phase === 'prune') layers++;
+          },
+        }),
+      (e: Error) => e.name === 'AbortError',
+    );
+    assert.ok(layers < 21, `stopped after ${layers} of 21 layers`);
   });
 });

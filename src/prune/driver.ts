@@ -133,6 +133,9 @@ export function prunableLinears(model: CausalLM): Array<Array<[string, Linear]>>
 
 const isMlp = (name: string) => /\.mlp\./.test(name);
 
+/** Let the event loop run (a Ctrl-C handler, a timer) between pieces of work. */
+const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 function abortError(): Error {
   const e = new Error('prune: interrupted');
   e.name = 'AbortError';
@@ -206,14 +209,16 @@ function validate(model: CausalLM, opts: PruneOptions): { spec: SparsitySpec; ne
 
 /**
  * Prune `model` in place (each prunable Linear's weight becomes a dense f32 Tensor with zeros) and report the
- * counted sparsity of every matrix.
+ * counted sparsity of every matrix. Every option is checked before any work (a bad one rejects at once).
+ * The work yields to the event loop between calibration sequences and layers, so a Ctrl-C handler that
+ * aborts `signal` stops it within one step (the model is then partly pruned: discard it).
  *
  * ```ts
  * const calib = calibrationFromText(brownText('train'), lm.tokenizer!, { count: 128, length: 512 });
- * const report = pruneModel(lm, { method: 'wanda', sparsity: 0.5, calibration: calib });
+ * const report = await pruneModel(lm, { method: 'wanda', sparsity: 0.5, calibration: calib });
  * ```
  */
-export function pruneModel(model: CausalLM, opts: PruneOptions): PruneReport {
+export async function pruneModel(model: CausalLM, opts: PruneOptions): Promise<PruneReport> {
   const { spec, needsCalib } = validate(model, opts);
   const runner = (model as CausalModel).blockwise();
   const blocks = prunableLinears(model);
@@ -233,7 +238,8 @@ export function pruneModel(model: CausalLM, opts: PruneOptions): PruneReport {
   };
   const progress = (p: Omit<PruneProgress, 'blocks' | 'total' | 'done'>) =>
     opts.onProgress?.({ ...p, blocks: B, total, done: report.layers.length });
-  const checkAbort = () => {
+  const checkAbort = async () => {
+    await pause();
     if (opts.signal?.aborted) throw abortError();
   };
   // every prunable weight as dense f32 (a half or sparse weight would not take zeros in place)
@@ -249,7 +255,7 @@ export function pruneModel(model: CausalLM, opts: PruneOptions): PruneReport {
     let h = xs;
     for (let b = 0; b < B; b++) {
       progress({ phase: 'outliers', block: b });
-      const stats = observeBlock(runner, b, blocks[b]!, h, { norms: true }, checkAbort);
+      const stats = await observeBlock(runner, b, blocks[b]!, h, { norms: true }, checkAbort);
       h = stats.outputs;
       D.push(
         owlOutlierRatio(
@@ -296,12 +302,12 @@ export function pruneModel(model: CausalLM, opts: PruneOptions): PruneReport {
     const anatomies: BlockAnatomy[] = [];
     const removed: BlockRemoval[] = [];
     for (let b = 0; b < B; b++) {
-      checkAbort();
+      await checkAbort();
       const linears = blocks[b]!;
       let stats: BlockStats | null = null;
       if (calibrated) {
         progress({ phase: 'calibrate', block: b });
-        stats = observeBlock(runner, b, linears, xs, needs, checkAbort);
+        stats = await observeBlock(runner, b, linears, xs, needs, checkAbort);
       }
       if (opts.structure) {
         const byName = new Map(linears);
@@ -319,14 +325,21 @@ export function pruneModel(model: CausalLM, opts: PruneOptions): PruneReport {
         for (const [name, l] of linears) record(name, l, sparsityOf(spec), b);
       } else {
         for (const [name, l] of linears) {
-          checkAbort();
+          await checkAbort();
           const nm = nmFor(b);
           const target = nm ? nm.n / nm.m : fractionFor(name, b);
           pruneLayer(name, l, nm, target, stats, opts, report);
           record(name, l, target, b);
         }
       }
-      if (needsCalib && b < B - 1) xs = xs.map((x) => runner.run(b, x));
+      if (needsCalib && b < B - 1) {
+        const next: Tensor[] = [];
+        for (const x of xs) {
+          await checkAbort();
+          next.push(runner.run(b, x));
+        }
+        xs = next;
+      }
     }
     if (opts.structure) {
       report.anatomies = anatomies;
@@ -353,14 +366,14 @@ interface BlockStats {
  * Run block b on every input with observers on its linears. Linears fed the very same input tensor (q, k, v;
  * gate, up) share one InputStats, accumulated once.
  */
-function observeBlock(
+async function observeBlock(
   runner: ReturnType<CausalModel['blockwise']>,
   b: number,
   linears: Array<[string, Linear]>,
   xs: Tensor[],
   needs: StatsNeeds,
-  checkAbort: () => void,
-): BlockStats {
+  checkAbort: () => Promise<void>,
+): Promise<BlockStats> {
   const statsOf = new Map<string, InputStats>();
   const owners = new Set<string>();
   const outputs: Tensor[] = [];
@@ -384,7 +397,7 @@ function observeBlock(
   }
   try {
     for (const x of xs) {
-      checkAbort();
+      await checkAbort();
       outputs.push(runner.run(b, x));
       first = false;
       seen = new Map();

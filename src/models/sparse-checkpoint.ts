@@ -1,0 +1,197 @@
+/**
+ * The compact sparse checkpoint of a model: every linear weight in the format that runs it fastest
+ * (chooseFormat's rule), packed into one safetensors file with a `sparsekit.weights` header; loadModel
+ * recognises it by its `__metadata__` and loads the packed weights straight into their formats.
+ */
+
+import { chooseFormat, type FormatChoice, weightPattern } from '../formats/choose.js';
+import type { HalfMatrix } from '../formats/half.js';
+import { type SparseMatrix, toDense, toFormat, type Weight } from '../formats/index.js';
+import { IoError } from '../io/errors.js';
+import type { HfFolder } from '../io/hf.js';
+import type { RawTensor } from '../io/safetensors.js';
+import type { TensorEntry } from '../io/safetensors-write.js';
+import {
+  isSparseCheckpoint,
+  ownedTensors,
+  type PackedMatrix,
+  type PackedWeightInfo,
+  packWeight,
+  parseSparseMetadata,
+  readPackedWeight,
+  type SparseWeightInfo,
+  sparseMetadata,
+} from '../io/sparse-checkpoint.js';
+import type { Tensor } from '../tensor/tensor.js';
+import {
+  Checkpoint,
+  type SaveDType,
+  type StateEntry,
+  stateToEntry,
+  type WeightStorage,
+} from './checkpoint.js';
+import { type SaveOptions, writeState } from './save.js';
+import type { Model, Savable, SaveState } from './types.js';
+
+/** The file name of the weights inside the folder (compact checkpoints are never sharded). */
+const WEIGHTS_FILE = 'model.safetensors';
+
+/**
+ * A Checkpoint over a compact sparse checkpoint: weights the header packs come back in their format
+ * (validated); weights it stores dense are read as in any HF folder.
+ */
+export class SparseCheckpoint extends Checkpoint {
+  /** The header: how every linear weight is stored. */
+  readonly weights: ReadonlyMap<string, SparseWeightInfo>;
+  private readonly owned = new Set<string>();
+  private readonly placed = new Map<string, PackedMatrix>();
+
+  constructor(folder: HfFolder, storage: WeightStorage) {
+    super(folder, storage);
+    this.weights = parseSparseMetadata(this.file, folder.weights.metadata);
+    for (const [name, info] of this.weights) for (const t of ownedTensors(name, info)) this.owned.add(t);
+  }
+
+  private get file(): string {
+    return `${this.folder.dir}/${WEIGHTS_FILE}`;
+  }
+
+  private packedInfo(name: string): PackedWeightInfo | undefined {
+    const info = this.weights.get(name);
+    return info && info.format !== 'dense' ? info : undefined;
+  }
+
+  override has(name: string): boolean {
+    return this.packedInfo(name) !== undefined || super.has(name);
+  }
+
+  /**
+   * A packed weight as its format object ([rows, cols] = [out, in]; `transposed` does not apply, packed
+   * weights are stored [out, in]); any other weight as Checkpoint.matrix reads it. A packed object only
+   * ever becomes a Linear's weight (checkPlacement verifies that after the model is built), so it is
+   * returned through the dense/half return type that Embedding tables also use.
+   */
+  override matrix(name: string, rows: number, cols: number, transposed = false): Tensor | HalfMatrix {
+    const info = this.packedInfo(name);
+    if (!info) return super.matrix(name, rows, cols, transposed);
+    if (info.shape[0] !== rows || info.shape[1] !== cols) {
+      throw new IoError(
+        this.file,
+        `sparse weight "${name}" has shape [${info.shape.join(', ')}] but config.json implies [${rows}, ${cols}] ([out, in])`,
+        name,
+      );
+    }
+    const a = readPackedWeight(this.folder.weights, this.file, name, info);
+    this.dtypes.set(name, info.values_dtype);
+    this.placed.set(name, a);
+    return a as unknown as Tensor;
+  }
+
+  /** Tensors no layer read, packed fields excluded; a header entry the model never read is an error. */
+  override extras(): Map<string, RawTensor> {
+    for (const name of this.weights.keys()) {
+      if (!this.placed.has(name) && !this.dtypes.has(name)) {
+        throw new IoError(
+          this.file,
+          `the header describes weight "${name}", which this ${this.folder.config.modelType} model does not have`,
+          name,
+        );
+      }
+    }
+    const out = new Map<string, RawTensor>();
+    for (const name of this.folder.weights.names()) {
+      if (this.owned.has(name) || this.dtypes.has(name)) continue;
+      out.set(name, this.folder.weights.readTensor(name));
+    }
+    return out;
+  }
+
+  /** Throw unless every packed weight became the weight of the linear layer of the same name. */
+  checkPlacement(model: Model): void {
+    const linears = model.linears();
+    for (const [name, a] of this.placed) {
+      if (linears.get(name)?.weight !== a) {
+        throw new IoError(
+          this.file,
+          `sparse weight "${name}" is packed (${a.format}) but the model reads it as a table, not a linear weight; only linear weights may be packed`,
+          name,
+        );
+      }
+    }
+  }
+}
+
+/** The Checkpoint for an opened folder: a SparseCheckpoint when its weights carry the sparse header. */
+export function openCheckpoint(folder: HfFolder, storage: WeightStorage): Checkpoint {
+  return isSparseCheckpoint(folder.weights)
+    ? new SparseCheckpoint(folder, storage)
+    : new Checkpoint(folder, storage);
+}
+
+/** Options of saveSparseCheckpoint. */
+export interface SparseSaveOptions extends SaveOptions {
+  /**
+   * Weights that may be packed (default: every linear of the model). Anything else is written as saveModel
+   * writes it.
+   */
+  linears?: Iterable<string>;
+  /** The format for a weight (default: chooseFormat's rule on its measured pattern). */
+  choose?: (name: string, w: Tensor, dense: 'dense' | 'bf16' | 'f16') => FormatChoice;
+  /** The state to write (default: the model's own; savePruned passes the structurally shrunk one). */
+  state?: SaveState;
+}
+
+/** What saveSparseCheckpoint chose for each linear weight. */
+export interface SparseSaveReport {
+  weights: Map<string, { info: SparseWeightInfo; reason: string }>;
+}
+
+const DENSE_OF: Record<SaveDType, 'dense' | 'bf16' | 'f16'> = { F32: 'dense', BF16: 'bf16', F16: 'f16' };
+
+/**
+ * Write `model` as a compact sparse checkpoint folder, atomically: config, tokenizer and generation files as
+ * saveModel writes them, and one `model.safetensors` in which every linear weight is packed in the format
+ * chooseFormat picks from its measured pattern (CSR, BSR 4×4, N:M) or written dense (in the dtype saveModel
+ * would use). Packed values are stored in that dtype too, so the checkpoint holds the same numbers as the
+ * plain folder. docs/sparse-checkpoint.md has the layout.
+ *
+ * ```ts
+ * await pruneModel(lm, { method: 'magnitude', sparsity: 0.7 });
+ * saveSparseCheckpoint(lm, 'pruned/mag-70-sparse');
+ * loadCausalLM('pruned/mag-70-sparse'); // CSR weights, same logits as the pruned model
+ * ```
+ */
+export function saveSparseCheckpoint(
+  model: Model,
+  dir: string,
+  opts: SparseSaveOptions = {},
+): SparseSaveReport {
+  if (!opts.state && typeof (model as Partial<Savable>)?.saveState !== 'function') {
+    throw new TypeError('saveSparseCheckpoint: model must come from loadModel or loadCausalLM');
+  }
+  const state = opts.state ?? (model as unknown as Savable).saveState();
+  const candidates = new Set(opts.linears ?? model.linears().keys());
+  const choose = opts.choose ?? ((_: string, w: Tensor, dense) => chooseFormat(weightPattern(w), dense));
+  const report: SparseSaveReport = { weights: new Map() };
+  const infos = new Map<string, SparseWeightInfo>();
+  const entries = (name: string, e: StateEntry, dtype: SaveDType): Array<[string, TensorEntry]> => {
+    if (!candidates.has(name) || e.shape.length !== 2) return [[name, stateToEntry(e, dtype)]];
+    const w = toDense(e.value as Weight); // [out, in], whatever the file layout
+    const choice = choose(name, w, DENSE_OF[dtype]);
+    const f = choice.spec.format;
+    if (f === 'dense' || f === 'bf16' || f === 'f16') {
+      const info: SparseWeightInfo = { format: 'dense', shape: [w.rows, w.cols], dtype };
+      infos.set(name, info);
+      report.weights.set(name, { info, reason: choice.reason });
+      return [[name, stateToEntry(e, dtype)]];
+    }
+    if (f === 'coo')
+      throw new RangeError(`saveSparseCheckpoint: ${name}: COO is not a stored format; use CSR`);
+    const packed = packWeight(name, toFormat(w, choice.spec) as SparseMatrix as PackedMatrix, dtype);
+    infos.set(name, packed.info);
+    report.weights.set(name, { info: packed.info, reason: choice.reason });
+    return packed.tensors;
+  };
+  writeState(state, dir, opts, { entries, metadata: () => sparseMetadata(infos) });
+  return report;
+}
