@@ -34,6 +34,11 @@ export const TOL = {
   rmsnorm: 1e-6,
   /** blocked causal attention vs exact masked softmax(QKᵀ·scale)·V, keys up to ~1k, head dim up to 256. */
   attention: 1e-5,
+  /**
+   * attention backward (dq, dk, dv) vs its f64 twin: products of f32 tiles, dk and dv summed over up to ~1k
+   * queries of a kv group's heads, probabilities recomputed with the SIMD exp from the forward's log-sum-exp.
+   */
+  attentionBackward: 1e-5,
 } as const;
 
 /** max |a − b| / max(1, max |b|): the error measure every parity test uses. */

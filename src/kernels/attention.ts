@@ -335,10 +335,12 @@ function rowStep(
  * o = blocked attention for work items [r0, r1) (see the header; heads4 ≠ 0 groups 4 heads per row group and
  * needs H/Hkv to be a multiple of 4). Items encode the thread's scratch slot: r = slot·items + w with
  * items = (heads4 ? H/4 : H)·ceil(Tq/B); slot s owns attention_scratch_bytes(B) at scratch + s·that.
+ * lse (0 = not wanted): [H, Tq] f32 receives each row's log Σ exp(scores) = m + log l (−∞ when l = 0), the
+ * statistic the backward (attention-backward.ts) recomputes probabilities from.
  */
 export function attention_f32(
   q: usize, k: usize, v: usize, o: usize, H: i32, Hkv: i32, Tq: i32, Tk: i32, kvStride: i32, dp: i32, B: i32,
-  mask: usize, causal: i32, heads4: i32, scale: f32, scratch: usize, r0: i32, r1: i32,
+  mask: usize, causal: i32, heads4: i32, scale: f32, scratch: usize, lse: usize, r0: i32, r1: i32,
 ): void {
   const nQB = (Tq + B - 1) / B;
   const nKB = (Tk + B - 1) / B;
@@ -427,6 +429,10 @@ export function attention_f32(
         const lane = heads4 ? t : (i - i0) & 3;
         const l = load<f32>(ML + (<usize>g << 5) + 16 + (<usize>lane << 2));
         normalizeRow(oh + <usize>t * headBytes + <usize>i * rowBytes, l, dp);
+        if (lse != 0) {
+          const m = load<f32>(ML + (<usize>g << 5) + (<usize>lane << 2));
+          store<f32>(lse + ((<usize>(h0 + t) * <usize>Tq + <usize>i) << 2), l == 0 ? -Infinity : m + Mathf.log(l));
+        }
       }
     }
   }

@@ -25,6 +25,12 @@ export interface AttentionOptions {
   blockMask?: Uint8Array;
   /** Score scale (default 1/√d). */
   scale?: number;
+  /**
+   * An [H, Tq] tensor to fill with each query row's log-sum-exp of its allowed scaled scores,
+   * log Σ_j exp(q_i·k_j·scale) (−∞ for a row with no key): what the backward recomputes the probabilities
+   * from. The output is the same with or without it.
+   */
+  lse?: Tensor;
 }
 
 function dims3(t: unknown, name: string, like: string): [number, number, number] {
@@ -35,7 +41,7 @@ function dims3(t: unknown, name: string, like: string): [number, number, number]
 }
 
 /** Checks shapes and options; returns the call's sizes and masking with defaults filled in. */
-function attentionPlan(
+export function attentionPlan(
   q: Tensor,
   k: Tensor,
   v: Tensor,
@@ -87,6 +93,19 @@ function maskingPlan(H: number, Tq: number, Tk: number, d: number, opts: Attenti
   return { causal, blockSize: B, blockMask, scale };
 }
 
+/** opts.lse's data after checking it is an [H, Tq] Tensor (undefined when absent). */
+function lseOut(opts: AttentionOptions, H: number, Tq: number, op: string): Float32Array | undefined {
+  const { lse } = opts;
+  if (lse === undefined) return undefined;
+  if (!(lse instanceof Tensor) || lse.shape.length !== 2 || lse.shape[0] !== H || lse.shape[1] !== Tq) {
+    const got = lse instanceof Tensor ? `[${lse.shape.join(', ')}]` : typeof lse;
+    throw new RangeError(
+      `${op}: lse must be a Tensor [H, Tq] = [${H}, ${Tq}] to receive the log-sum-exp, got ${got}`,
+    );
+  }
+  return lse.data;
+}
+
 /**
  * Attention forward: o [H, Tq, d] = softmax(q kᵀ · scale) v per head, with causal and block masking.
  * q [H, Tq, d]; k, v [Hkv, Tk, d] with H a multiple of Hkv (head h uses kv head floor(h / (H/Hkv))).
@@ -98,7 +117,8 @@ function maskingPlan(H: number, Tq: number, Tk: number, d: number, opts: Attenti
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   const plan = attentionPlan(q, k, v, opts);
-  return resolve<AttentionFn>('attention', ['dense'])(q, k, v, plan.dims, plan.masking);
+  const lse = lseOut(opts, plan.dims.H, plan.dims.Tq, 'attention');
+  return resolve<AttentionFn>('attention', ['dense'])(q, k, v, plan.dims, plan.masking, lse);
 }
 
 /**
@@ -148,6 +168,7 @@ export function cachedAttention(q: Tensor, kv: KVBuffers, Tk: number, opts: Atte
     vt,
     { H, Hkv, Tq, Tk, d, kvStride: cap },
     masking,
+    lseOut(opts, H, Tq, 'cachedAttention'),
   );
 }
 
@@ -157,6 +178,7 @@ type AttentionFn = (
   v: Tensor,
   dims: AttentionDims,
   masking: AttentionMasking,
+  lse?: Float32Array,
 ) => Tensor;
 
 /** Rows of `rows × d` copied into rows of dp ≥ d floats (zero-padded), so the kernel needs no column tail. */
@@ -229,6 +251,7 @@ function attentionWasm(
   v: Tensor,
   dims: AttentionDims,
   masking: AttentionMasking,
+  lse?: Float32Array,
 ): Tensor {
   const { H, Hkv, Tq, Tk, d } = dims;
   const B = masking.blockSize;
@@ -254,6 +277,8 @@ function attentionWasm(
     const mp = masking.blockMask ? upload(masking.blockMask) : 0;
     const op = rt.alloc(H * Tq * dp * 4);
     ptrs.push(op);
+    const lp = lse ? rt.alloc(H * Tq * 4) : 0;
+    if (lse) ptrs.push(lp);
     const { heads4, items } = workItems(dims, B);
     const prefix = itemCosts(dims, masking);
     const flops = prefix[items]! * dp * 4;
@@ -283,11 +308,13 @@ function attentionWasm(
       heads4 ? 1 : 0,
       masking.scale,
       scratch,
+      lp,
     ];
     rt.parallel('attention_f32', args, slottedRanges(ranges, items));
     const o = rt.f32(op, H * Tq * dp);
     if (dp === d) out.data.set(o);
     else for (let r = 0; r < H * Tq; r++) out.data.set(o.subarray(r * dp, r * dp + d), r * d);
+    if (lse) lse.set(rt.f32(lp, H * Tq));
     return out;
   } finally {
     for (const p of ptrs) rt.free(p);
@@ -300,9 +327,10 @@ function attentionReference(
   v: Tensor,
   dims: AttentionDims,
   masking: AttentionMasking,
+  lse?: Float32Array,
 ): Tensor {
   const out = Tensor.zeros([dims.H, dims.Tq, dims.d]);
-  attentionRef(q.data, k.data, v.data, out.data, dims, masking);
+  attentionRef(q.data, k.data, v.data, out.data, dims, masking, lse);
   return out;
 }
 

@@ -12,6 +12,7 @@ import './nm.js';
 
 export { activate, type KernelActivation, rmsNorm } from './activation.js';
 export { type AttentionOptions, attention, cachedAttention, type KVBuffers } from './attention.js';
+export { type AttentionGradients, attentionBackward } from './attention-backward.js';
 export { activeInputs, columnSparseGemv } from './colsparse.js';
 export { denseMatmulRef } from './dense.js';
 export { type MatmulWeight, matmul, weightFormat } from './matmul.js';

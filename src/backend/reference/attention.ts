@@ -28,7 +28,8 @@ export interface AttentionMasking {
 
 /**
  * o [H, Tq, d] = softmax over allowed keys j of (q_i · k_j · scale), times V. Head h reads kv head
- * floor(h / (H / Hkv)). A query with no allowed key outputs zeros.
+ * floor(h / (H / Hkv)). A query with no allowed key outputs zeros. lse (optional, [H, Tq]) receives each row's
+ * log Σ_j exp(score_j) over its allowed keys (−∞ when it has none).
  */
 export function attentionRef(
   q: Float32Array,
@@ -37,6 +38,7 @@ export function attentionRef(
   o: Float32Array,
   { H, Hkv, Tq, Tk, d, kvStride = Tk }: AttentionDims,
   { causal, blockSize: B, blockMask, scale }: AttentionMasking,
+  lse?: Float32Array,
 ): void {
   const nQB = Math.ceil(Tq / B);
   const nKB = Math.ceil(Tk / B);
@@ -64,6 +66,7 @@ export function attentionRef(
         scores[j] = max === Number.NEGATIVE_INFINITY ? 0 : Math.exp(scores[j]! - max);
         sum += scores[j]!;
       }
+      if (lse) lse[h * Tq + i] = sum === 0 ? Number.NEGATIVE_INFINITY : max + Math.log(sum);
       for (let c = 0; c < d; c++) {
         let acc = 0;
         for (let j = 0; j < Tk; j++) if (scores[j] !== 0) acc += scores[j]! * v[(kv * kvStride + j) * d + c]!;
