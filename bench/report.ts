@@ -16,6 +16,7 @@ import {
 } from './analysis.js';
 import { formatLabel } from './cases.js';
 import type { ModelRow } from './models.js';
+import type { PruneRow, VariantInfo } from './prune.js';
 import type { CaseResult, SuiteResult } from './results.js';
 
 /** A markdown table with columns padded to equal width (readable as plain text too). */
@@ -306,6 +307,86 @@ export function modelsMarkdown(r: SuiteResult): string {
   return out.join('\n');
 }
 
+function variantCells(v: VariantInfo): string[] {
+  const formats = Object.entries(v.formats)
+    .map(([f, c]) => `${c} ${f}`)
+    .join(', ');
+  return [
+    v.variant,
+    v.source === 'compact' ? 'compact sparse checkpoint' : 'plain HF folder',
+    formats,
+    v.sparsity ? pctText(v.sparsity) : '—',
+    num(v.weightBytes / 2 ** 20),
+    v.maxLogitDiff === undefined ? '—' : v.maxLogitDiff.toExponential(1),
+  ];
+}
+
+function pruneRowCells(row: PruneRow): string[] {
+  const verdict = row.target === undefined ? '' : row.vsDense >= row.target ? 'PASS' : 'MISS';
+  return [
+    row.variant,
+    String(row.threads),
+    row.phase === 'decode' ? `decode, context ${row.context}` : `prefill ${row.context} tokens`,
+    num(row.tokensPerSecond),
+    ms(median(row.ms)),
+    ratio(row.vsDense),
+    row.target === undefined ? '' : `≥ ${row.target.toFixed(2)}×`,
+    verdict,
+  ];
+}
+
+/** One section for a prune suite run: the variants, then decode and prefill against dense f32, then SparseGPT's time. */
+export function pruneMarkdown(r: SuiteResult): string {
+  const run = r.prune!;
+  const s = run.shape;
+  const m = r.machine;
+  const quick = r.mode === 'quick' ? ' --quick' : '';
+  const g = run.sparsegpt;
+  return [
+    `## prune: ${r.mode} run`,
+    '',
+    `Command: \`npx sparsekit bench prune${quick} --threads ${r.options.threads.join(',')}\` — ` +
+      `${r.date.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(r.durationSeconds)} s. Machine: ${m.cpu}, ` +
+      `${m.cores} cores, Node ${m.node}; WebAssembly build: ${m.wasmVariant}. Other processes used ` +
+      `${quietText(m.otherCpuShare)} of the CPU during the run.`,
+    '',
+    `Model: random Llama with SmolLM-135M's shapes (hidden ${s.hidden_size}, intermediate ${s.intermediate_size}, ` +
+      `${s.num_hidden_layers} layers, vocab ${s.vocab_size}, tied embeddings), bf16 values computed in f32. ` +
+      'Pruned with magnitude (per matrix; the method decides which weights are zero, not how fast they run), ' +
+      'saved as a compact sparse checkpoint and loaded back from it: each linear weight in the format ' +
+      "`chooseFormat` picks from the kernels suite's break-even table (docs/sparse-checkpoint.md). " +
+      'The LM head and embeddings are never pruned. ' +
+      `Decode: ${run.grid.decodeSteps} single-token steps ending at context ${run.grid.context}, median step. ` +
+      `Prefill: ${run.grid.prefill} tokens in one forward, median of ${run.grid.prefillReps}. ` +
+      '"× dense" is tokens/s over dense f32 on the same phase and threads in this run. Targets (issue 5): decode ' +
+      'at 70% unstructured ≥ 1.6× dense, at 2:4 ≥ 1.2× dense.',
+    '',
+    markdownTable(
+      [
+        'model',
+        'loaded from',
+        'linear weights',
+        'block sparsity',
+        'weight MiB',
+        'max |Δ logit| vs in-memory',
+      ],
+      run.variants.map(variantCells),
+      [false, false, false, true, true, true],
+    ),
+    '',
+    markdownTable(
+      ['model', 'threads', 'phase', 'tokens/s', 'median ms', '× dense', 'target', 'result'],
+      run.rows.map(pruneRowCells),
+      [false, true, false, true, true, true, true, false],
+    ),
+    '',
+    `SparseGPT time: ${num(g.seconds)} s to prune a random Llama (hidden ${g.shape.hidden_size}, intermediate ` +
+      `${g.shape.intermediate_size}, ${g.shape.num_hidden_layers} layers) to 50% unstructured from ` +
+      `${g.calibCount} × ${g.calibLength} calibration tokens on ${g.threads} thread(s); the zoo's brown-llama ` +
+      'replaces it once built.',
+  ].join('\n');
+}
+
 /** BENCHMARKS.md for every suite result (full runs first, then quick; partial runs are left out). */
 export function benchmarksMarkdown(results: readonly SuiteResult[]): string {
   const shown = results
@@ -325,6 +406,8 @@ export function benchmarksMarkdown(results: readonly SuiteResult[]): string {
     HOW,
   ];
   if (!shown.length) out.push('', 'No results yet: run `npm run bench`.');
-  for (const r of shown) out.push('', r.models ? modelsMarkdown(r) : suiteMarkdown(r));
+  for (const r of shown) {
+    out.push('', r.models ? modelsMarkdown(r) : r.prune ? pruneMarkdown(r) : suiteMarkdown(r));
+  }
   return `${out.join('\n')}\n`;
 }

@@ -5,6 +5,7 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { KernelCaseSpec } from './cases.js';
 import type { ModelsRun } from './models.js';
+import type { PruneRun } from './prune.js';
 
 /** What a case's timing came to. `no fast path`: the format only has a reference, so it was not timed. */
 export type CaseStatus = 'ok' | 'no fast path' | 'unavailable' | 'error';
@@ -70,6 +71,8 @@ export interface SuiteResult {
   cases: CaseResult[];
   /** The models suite's measurements. */
   models?: ModelsRun;
+  /** The prune suite's measurements. */
+  prune?: PruneRun;
 }
 
 /** Machine facts for the results header (`wasmVariant`/`onnxruntime`/`otherCpuShare` are filled by the suite). */

@@ -10,7 +10,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { Argument, type Command, InvalidArgumentError, Option } from 'commander';
 
 /** Suites `sparsekit bench` knows; with no suite named, all of them run. */
-export const SUITES = ['kernels', 'models'] as const;
+export const SUITES = ['kernels', 'models', 'prune'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 /** Parsed options of `sparsekit bench`. */
@@ -151,6 +151,7 @@ export async function runBench(
   }
   const { runKernelSuite } = await import('../../bench/kernels.js');
   const { runModelsSuite } = await import('../../bench/models.js');
+  const { runPruneSuite } = await import('../../bench/prune.js');
   const { Interrupted } = await import('../../bench/timing.js');
   const { resultFile, writeAtomic, readResults } = await import('../../bench/results.js');
   const { benchmarksMarkdown, breakEvenMarkdown, targetsMarkdown } = await import('../../bench/report.js');
@@ -168,7 +169,11 @@ export async function runBench(
         command: commandLine(argv),
         shouldStop: sig.stopRequested,
       };
-      const result = await (suite === 'models' ? runModelsSuite(suiteOpts) : runKernelSuite(suiteOpts));
+      const result = await (suite === 'models'
+        ? runModelsSuite(suiteOpts)
+        : suite === 'prune'
+          ? runPruneSuite(suiteOpts)
+          : runKernelSuite(suiteOpts));
       if (!existsSync(out)) mkdirSync(out, { recursive: true });
       const file = resultFile(out, suite, result.mode);
       writeAtomic(file, `${JSON.stringify(result, null, 1)}\n`);
@@ -184,6 +189,11 @@ export async function runBench(
       if (result.models) {
         const { modelsMarkdown } = await import('../../bench/report.js');
         process.stdout.write(`\n${modelsMarkdown(result)}\n`);
+        continue;
+      }
+      if (result.prune) {
+        const { pruneMarkdown } = await import('../../bench/report.js');
+        process.stdout.write(`\n${pruneMarkdown(result)}\n`);
         continue;
       }
       process.stdout.write(

@@ -1,0 +1,344 @@
+/**
+ * The prune benchmark: a random model with SmolLM-135M's shapes, pruned to 70% unstructured and to 2:4
+ * (magnitude: the pruning method does not change the speed, only which weights are zero), saved as compact
+ * sparse checkpoints and loaded back from them; decode and prefill tokens/s against the dense model in the
+ * same run, on 1 and 2 threads, with the issue's targets. Also the time SparseGPT takes to prune a small model.
+ */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { release, runtime } from '../src/backend/index.js';
+import { FORMATS, formatOf, type Weight } from '../src/formats/index.js';
+import { loadCausalLM } from '../src/models/index.js';
+import { saveSparseCheckpoint } from '../src/models/sparse-checkpoint.js';
+import { writeTinyModel } from '../src/models/testing.js';
+import type { CausalLM } from '../src/models/types.js';
+import { pruneModel } from '../src/prune/driver.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { cpuSnapshot, otherCpuShare } from './cpu-share.js';
+import { type BenchLlamaConfig, type LlamaShape, SMOLLM_135M } from './models.js';
+import { progress } from './progress.js';
+import { machineInfo, type SuiteResult } from './results.js';
+import { Interrupted, median } from './timing.js';
+import { lastLevelCache } from './weights.js';
+
+/** The models compared: dense in f32 (the baseline) and bf16 (for reference), and two pruned ones. */
+export const PRUNE_VARIANTS = ['dense f32', 'dense bf16', 'magnitude 70%', 'magnitude 2:4'] as const;
+export type PruneVariant = (typeof PRUNE_VARIANTS)[number];
+
+/** The issue's decode targets (× dense f32, context 128, every thread count). */
+export const PRUNE_TARGETS: Partial<Record<PruneVariant, number>> = {
+  'magnitude 70%': 1.6,
+  'magnitude 2:4': 1.2,
+};
+
+/** Decode context, prefill length, timed steps, and the SparseGPT timing model and calibration. */
+export interface PruneGrid {
+  context: number;
+  prefill: number;
+  decodeSteps: number;
+  prefillReps: number;
+  sparsegpt: { shape: Partial<BenchLlamaConfig>; calibCount: number; calibLength: number };
+}
+
+/** A small Llama for the SparseGPT timing (until the zoo's brown-llama exists). */
+const SGPT_SHAPE: Partial<BenchLlamaConfig> = {
+  hidden_size: 256,
+  intermediate_size: 688,
+  num_hidden_layers: 4,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  head_dim: 64,
+  vocab_size: 4096,
+  max_position_embeddings: 512,
+  tie_word_embeddings: false,
+};
+
+export const PRUNE_FULL: PruneGrid = {
+  context: 128,
+  prefill: 512,
+  decodeSteps: 16,
+  prefillReps: 2,
+  sparsegpt: { shape: SGPT_SHAPE, calibCount: 128, calibLength: 512 },
+};
+export const PRUNE_QUICK: PruneGrid = {
+  context: 128,
+  prefill: 128,
+  decodeSteps: 4,
+  prefillReps: 1,
+  sparsegpt: { shape: SGPT_SHAPE, calibCount: 8, calibLength: 128 },
+};
+
+/** One measured row. */
+export interface PruneRow {
+  variant: PruneVariant;
+  threads: number;
+  phase: 'decode' | 'prefill';
+  /** decode: positions in the cache when the timed steps end; prefill: the prompt length. */
+  context: number;
+  /** ms per decode step, or per whole prompt. */
+  ms: number[];
+  tokensPerSecond: number;
+  /** tokensPerSecond ÷ dense f32's on the same phase and threads. */
+  vsDense: number;
+  /** The issue's threshold on vsDense (decode of the pruned models only). */
+  target?: number;
+}
+
+/** How one variant's linear weights are stored once loaded. */
+export interface VariantInfo {
+  variant: PruneVariant;
+  /** Loaded from: the plain folder or the compact checkpoint. */
+  source: 'plain' | 'compact';
+  /** Linear layers per in-memory format. */
+  formats: Record<string, number>;
+  /** Bytes of every linear weight (LM head included) as stored in memory. */
+  weightBytes: number;
+  /** Counted sparsity of the block linears (0 for dense). */
+  sparsity: number;
+  /** Largest |logit difference| between the compact-loaded model and the pruned model it was saved from. */
+  maxLogitDiff?: number;
+}
+
+/** What the prune suite adds to a SuiteResult. */
+export interface PruneRun {
+  shape: LlamaShape;
+  grid: PruneGrid;
+  variants: VariantInfo[];
+  rows: PruneRow[];
+  /** SparseGPT (unstructured 50%) on a small random Llama: wall time of pruneModel. */
+  sparsegpt: { shape: LlamaShape; calibCount: number; calibLength: number; seconds: number; threads: number };
+}
+
+/** Options of `sparsekit bench prune`. */
+export interface PruneSuiteOptions {
+  quick: boolean;
+  threads?: number[];
+  reps?: number;
+  only?: string;
+  command: string;
+  shouldStop?: () => boolean;
+  quiet?: boolean;
+  /** Override the timed model's shape (tests use a tiny one). */
+  shape?: Partial<BenchLlamaConfig>;
+  /** Override the SparseGPT timing (tests use a tiny one). */
+  sparsegpt?: Partial<PruneGrid['sparsegpt']>;
+}
+
+function promptIds(n: number, vocab: number, offset = 0): number[] {
+  return Array.from({ length: n }, (_, i) => (i * 7919 + offset * 104729 + 13) % vocab);
+}
+
+function weightBytes(w: Weight): number {
+  if (w instanceof Tensor) return 4 * w.size;
+  return (FORMATS[w.format].nbytes as (a: Weight) => number)(w);
+}
+
+function describe(
+  variant: PruneVariant,
+  source: VariantInfo['source'],
+  lm: CausalLM,
+  sparsity: number,
+): VariantInfo {
+  const formats: Record<string, number> = {};
+  let bytes = 0;
+  for (const l of lm.linears().values()) {
+    const f = formatOf(l.weight as Weight);
+    formats[f] = (formats[f] ?? 0) + 1;
+    bytes += weightBytes(l.weight as Weight);
+  }
+  return { variant, source, formats, weightBytes: bytes, sparsity };
+}
+
+function maxAbsDiff(a: Tensor, b: Tensor): number {
+  let m = 0;
+  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(a.data[i]! - b.data[i]!));
+  return m;
+}
+
+/**
+ * Run the prune suite: write the random model once (bf16 in a temp folder), prune and save each pruned variant
+ * as a compact checkpoint, load each variant, time decode and prefill at every thread count, then time
+ * SparseGPT. Throws Interrupted if asked to stop.
+ */
+export async function runPruneSuite(opts: PruneSuiteOptions): Promise<SuiteResult> {
+  const threads = opts.threads ?? (opts.quick ? [1] : [1, 2]);
+  const grid: PruneGrid = { ...(opts.quick ? PRUNE_QUICK : PRUNE_FULL) };
+  grid.sparsegpt = { ...grid.sparsegpt, ...opts.sparsegpt };
+  if (opts.reps) grid.decodeSteps = Math.max(grid.decodeSteps, opts.reps);
+  const config: BenchLlamaConfig = { ...SMOLLM_135M, ...opts.shape };
+  config.max_position_embeddings = Math.max(config.max_position_embeddings, grid.context, grid.prefill);
+  const variants = PRUNE_VARIANTS.filter((v) => v === 'dense f32' || !opts.only || v.includes(opts.only));
+  const stop = () => {
+    if (opts.shouldStop?.()) throw new Interrupted();
+  };
+  const started = performance.now();
+  const cpuAtStart = cpuSnapshot();
+  const rt = runtime();
+  const sink = progress(
+    variants.length * (1 + 2 * threads.length) + 1,
+    opts.quick ? 'prune --quick' : 'prune',
+    opts.quiet ?? false,
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'sparsekit-bench-prune-'));
+  const run: PruneRun = {
+    shape: config,
+    grid,
+    variants: [],
+    rows: [],
+    sparsegpt: { shape: config, calibCount: 0, calibLength: 0, seconds: 0, threads: threads[0]! },
+  };
+  const src = join(dir, 'dense');
+  const dense: Record<string, number> = {};
+  try {
+    sink.note(`writing a random bf16 model with SmolLM-135M's shapes to ${dir}`);
+    writeTinyModel(src, 'llama', { dtype: 'BF16', config: { ...config }, seed: 5 });
+    for (const variant of variants) {
+      stop();
+      const lm = await loadVariant(variant, src, join(dir, variant.replace(/[^\w]+/g, '-')), run);
+      sink.advance(1, `${variant}: load`, '');
+      for (const t of threads) {
+        rt.setThreads(t);
+        lm.forward(promptIds(8, config.vocab_size), undefined, { lastOnly: true }); // uploads the weights
+        const cache = lm.newCache();
+        lm.forward(promptIds(grid.context - grid.decodeSteps, config.vocab_size), cache, { lastOnly: true });
+        const ms: number[] = [];
+        for (let s = 0; s < grid.decodeSteps; s++) {
+          stop();
+          const t0 = performance.now();
+          lm.forward([(s * 31 + 7) % config.vocab_size], cache, { lastOnly: true });
+          ms.push(performance.now() - t0);
+        }
+        const decode = 1000 / median(ms);
+        if (variant === 'dense f32') dense[`decode ${t}`] = decode;
+        const target = PRUNE_TARGETS[variant];
+        run.rows.push({
+          variant,
+          threads: t,
+          phase: 'decode',
+          context: grid.context,
+          ms,
+          tokensPerSecond: decode,
+          vsDense: decode / dense[`decode ${t}`]!,
+          ...(target ? { target } : {}),
+        });
+        sink.advance(1, `${variant} decode t${t}`, `${decode.toFixed(1)} tok/s`);
+        const pms: number[] = [];
+        for (let r = 0; r < grid.prefillReps; r++) {
+          stop();
+          const ids = promptIds(grid.prefill, config.vocab_size, r + 1);
+          const t0 = performance.now();
+          lm.forward(ids, lm.newCache(), { lastOnly: true });
+          pms.push(performance.now() - t0);
+        }
+        const prefill = (grid.prefill * 1000) / median(pms);
+        if (variant === 'dense f32') dense[`prefill ${t}`] = prefill;
+        run.rows.push({
+          variant,
+          threads: t,
+          phase: 'prefill',
+          context: grid.prefill,
+          ms: pms,
+          tokensPerSecond: prefill,
+          vsDense: prefill / dense[`prefill ${t}`]!,
+        });
+        sink.advance(1, `${variant} prefill t${t}`, `${prefill.toFixed(1)} tok/s`);
+      }
+      for (const l of lm.linears().values()) release(l.weight); // free its kernel memory before the next model
+    }
+    stop();
+    rt.setThreads(threads[0]!);
+    run.sparsegpt = await timeSparseGpt(join(dir, 'sgpt'), grid.sparsegpt, threads[0]!, stop);
+    sink.advance(1, 'sparsegpt', `${run.sparsegpt.seconds.toFixed(1)} s`);
+  } finally {
+    sink.stop();
+    rt.setThreads(threads[0]!);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return {
+    suite: 'prune',
+    mode: opts.only ? 'partial' : opts.quick ? 'quick' : 'full',
+    command: opts.command,
+    date: new Date().toISOString(),
+    durationSeconds: (performance.now() - started) / 1000,
+    machine: {
+      ...machineInfo(lastLevelCache()),
+      wasmVariant: rt.variant,
+      otherCpuShare: otherCpuShare(cpuAtStart, cpuSnapshot()),
+    },
+    options: { threads, reps: grid.decodeSteps, ...(opts.only ? { only: opts.only } : {}) },
+    cases: [],
+    prune: run,
+  };
+}
+
+/**
+ * The model of one variant: dense straight from the plain folder; pruned ones pruned in memory, saved as a
+ * compact checkpoint and loaded back from it (checking the logits against the in-memory pruned model).
+ */
+async function loadVariant(
+  variant: PruneVariant,
+  src: string,
+  out: string,
+  run: PruneRun,
+): Promise<CausalLM> {
+  if (variant === 'dense f32' || variant === 'dense bf16') {
+    const lm = loadCausalLM(src, { weights: variant === 'dense f32' ? 'f32' : 'bf16' });
+    run.variants.push(describe(variant, 'plain', lm, 0));
+    return lm;
+  }
+  const pruned = loadCausalLM(src);
+  const report = await pruneModel(pruned, {
+    method: 'magnitude',
+    sparsity: variant === 'magnitude 70%' ? 0.7 : '2:4',
+  });
+  saveSparseCheckpoint(pruned, out);
+  const lm = loadCausalLM(out);
+  const ids = promptIds(4, run.shape.vocab_size, 9);
+  const info = describe(variant, 'compact', lm, report.sparsity);
+  info.maxLogitDiff = maxAbsDiff(lm.forward(ids), pruned.forward(ids));
+  run.variants.push(info);
+  return lm;
+}
+
+/** Wall time of SparseGPT (50% unstructured) on a small random Llama with random calibration ids. */
+async function timeSparseGpt(
+  dir: string,
+  spec: PruneGrid['sparsegpt'],
+  threads: number,
+  stop: () => void,
+): Promise<PruneRun['sparsegpt']> {
+  const config = { ...SMOLLM_135M, ...spec.shape };
+  config.max_position_embeddings = Math.max(config.max_position_embeddings, spec.calibLength);
+  writeTinyModel(dir, 'llama', { config: { ...config }, seed: 7 });
+  const lm = loadCausalLM(dir);
+  const calibration = Array.from({ length: spec.calibCount }, (_, s) =>
+    promptIds(spec.calibLength, config.vocab_size, s + 3),
+  );
+  const ac = new AbortController();
+  const t0 = performance.now();
+  await pruneModel(lm, {
+    method: 'sparsegpt',
+    sparsity: 0.5,
+    calibration,
+    signal: ac.signal,
+    onProgress: () => {
+      try {
+        stop();
+      } catch {
+        ac.abort();
+      }
+    },
+  }).catch((e: Error) => {
+    if (e.name === 'AbortError') throw new Interrupted();
+    throw e;
+  });
+  return {
+    shape: config,
+    calibCount: spec.calibCount,
+    calibLength: spec.calibLength,
+    seconds: (performance.now() - t0) / 1000,
+    threads,
+  };
+}
