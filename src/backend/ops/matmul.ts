@@ -37,5 +37,11 @@ export function matmul(w: MatmulWeight, b: Tensor): Tensor {
     );
   }
   const fn = resolve<(w: MatmulWeight, b: Tensor) => Tensor>('matmul', [weightFormat(w), 'dense']);
+  // A [K,1] block (a decode step's feature-major activations) runs the format's matrix-vector kernel, not its
+  // N-column one: the data are the same, and SpMV is up to 2× faster than SpMM with N = 1.
+  if (b.rank === 2 && b.shape[1] === 1 && !(w instanceof TensorClass)) {
+    const [M] = weightDims(w);
+    return fn(w, b.reshape([K])).reshape([M, 1]);
+  }
   return fn(w, b);
 }
