@@ -18,6 +18,7 @@ import { formatLabel } from './cases.js';
 import type { ModelRow } from './models.js';
 import type { PruneRow, VariantInfo } from './prune.js';
 import type { CaseResult, SuiteResult } from './results.js';
+import { trainMarkdown } from './train.js';
 
 /** A markdown table with columns padded to equal width (readable as plain text too). */
 export function markdownTable(header: string[], rows: string[][], rightAligned: boolean[] = []): string {
@@ -407,7 +408,16 @@ export function benchmarksMarkdown(results: readonly SuiteResult[]): string {
   ];
   if (!shown.length) out.push('', 'No results yet: run `npm run bench`.');
   for (const r of shown) {
-    out.push('', r.models ? modelsMarkdown(r) : r.prune ? pruneMarkdown(r) : suiteMarkdown(r));
+    out.push(
+      '',
+      r.models
+        ? modelsMarkdown(r)
+        : r.prune
+          ? pruneMarkdown(r)
+          : r.train
+            ? trainMarkdown(r)
+            : suiteMarkdown(r),
+    );
   }
   return `${out.join('\n')}\n`;
 }

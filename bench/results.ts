@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { KernelCaseSpec } from './cases.js';
 import type { ModelsRun } from './models.js';
 import type { PruneRun } from './prune.js';
+import type { TrainRun } from './train.js';
 
 /** What a case's timing came to. `no fast path`: the format only has a reference, so it was not timed. */
 export type CaseStatus = 'ok' | 'no fast path' | 'unavailable' | 'error';
@@ -73,6 +74,8 @@ export interface SuiteResult {
   models?: ModelsRun;
   /** The prune suite's measurements. */
   prune?: PruneRun;
+  /** The train suite's measurements. */
+  train?: TrainRun;
 }
 
 /** Machine facts for the results header (`wasmVariant`/`onnxruntime`/`otherCpuShare` are filled by the suite). */

@@ -10,7 +10,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { Argument, type Command, InvalidArgumentError, Option } from 'commander';
 
 /** Suites `sparsekit bench` knows; with no suite named, all of them run. */
-export const SUITES = ['kernels', 'models', 'prune'] as const;
+export const SUITES = ['kernels', 'models', 'prune', 'train'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 /** Parsed options of `sparsekit bench`. */
@@ -152,6 +152,7 @@ export async function runBench(
   const { runKernelSuite } = await import('../../bench/kernels.js');
   const { runModelsSuite } = await import('../../bench/models.js');
   const { runPruneSuite } = await import('../../bench/prune.js');
+  const { runTrainSuite, trainMarkdown } = await import('../../bench/train.js');
   const { Interrupted } = await import('../../bench/timing.js');
   const { resultFile, writeAtomic, readResults } = await import('../../bench/results.js');
   const { benchmarksMarkdown, breakEvenMarkdown, targetsMarkdown } = await import('../../bench/report.js');
@@ -173,7 +174,9 @@ export async function runBench(
         ? runModelsSuite(suiteOpts)
         : suite === 'prune'
           ? runPruneSuite(suiteOpts)
-          : runKernelSuite(suiteOpts));
+          : suite === 'train'
+            ? runTrainSuite(suiteOpts)
+            : runKernelSuite(suiteOpts));
       if (!existsSync(out)) mkdirSync(out, { recursive: true });
       const file = resultFile(out, suite, result.mode);
       writeAtomic(file, `${JSON.stringify(result, null, 1)}\n`);
@@ -189,6 +192,10 @@ export async function runBench(
       if (result.models) {
         const { modelsMarkdown } = await import('../../bench/report.js');
         process.stdout.write(`\n${modelsMarkdown(result)}\n`);
+        continue;
+      }
+      if (result.train) {
+        process.stdout.write(`\n${trainMarkdown(result)}\n`);
         continue;
       }
       if (result.prune) {

@@ -49,7 +49,7 @@ test('bench options reach the suite runner parsed', async () => {
 
 test('bench with no suite runs every suite with the defaults', async () => {
   const { suites, opts } = await parsed(['bench']);
-  assert.deepEqual(suites, ['kernels', 'models', 'prune']);
+  assert.deepEqual(suites, ['kernels', 'models', 'prune', 'train']);
   assert.equal(opts.quick, false);
   assert.equal(opts.threads, undefined);
   assert.equal(opts.reportOnly, false);
