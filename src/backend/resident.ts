@@ -45,8 +45,19 @@ function rtId(rt: WasmRuntime): number {
   return id;
 }
 
+// The last entry looked up per owner: a decode step asks for each weight's one entry 211 times a token.
+const lastHit = new WeakMap<object, { rt: WasmRuntime; tag: string; value: unknown }>();
+
 /** The resident copy of `owner` under `tag` in `rt`, built by `build` the first time. */
 export function resident<T>(rt: WasmRuntime, owner: object, tag: string, build: () => Resident<T>): T {
+  const last = lastHit.get(owner);
+  if (last !== undefined && last.rt === rt && last.tag === tag) return last.value as T;
+  const value = residentEntry(rt, owner, tag, build);
+  lastHit.set(owner, { rt, tag, value });
+  return value;
+}
+
+function residentEntry<T>(rt: WasmRuntime, owner: object, tag: string, build: () => Resident<T>): T {
   let map = byOwner.get(owner);
   if (!map) {
     map = new Map();
@@ -72,6 +83,7 @@ export function resident<T>(rt: WasmRuntime, owner: object, tag: string, build: 
  * place and has no copy to free; it is freed when the array is garbage-collected.
  */
 export function release(owner: object): void {
+  lastHit.delete(owner);
   const map = byOwner.get(owner);
   if (!map) return;
   for (const { rt, entry } of map.values()) for (const p of entry.ptrs) rt.free(p);
