@@ -119,6 +119,9 @@ export const MODELS_QUICK: ModelsGrid = {
   prefillReps: 1,
 };
 
+/** Untimed decode steps before the timed ones (same final context). */
+export const DECODE_WARMUP = 3;
+
 /** Weight storages compared. */
 export const MODEL_WEIGHTS = ['f32', 'bf16'] as const;
 /** Decode must reach this share of the memory roofline, prefill this share of the GEMM bound (issue 3). */
@@ -238,7 +241,11 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
         for (const ctx of grid.contexts) {
           stop();
           const cache = lm.newCache();
-          lm.forward(promptIds(ctx - grid.decodeSteps, shape.vocab_size), cache, { lastOnly: true });
+          lm.forward(promptIds(ctx - grid.decodeSteps - DECODE_WARMUP, shape.vocab_size), cache, {
+            lastOnly: true,
+          });
+          // untimed decode steps first: the steps right after a prefill run the T = 1 code paths cold
+          for (let s = 0; s < DECODE_WARMUP; s++) lm.forward([(s * 17 + 3) % shape.vocab_size], cache);
           const ms: number[] = [];
           for (let s = 0; s < grid.decodeSteps; s++) {
             stop();
