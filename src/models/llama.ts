@@ -38,10 +38,11 @@ class LlamaBlock implements CausalBlock {
     const T = x.rows;
     const C = x.cols;
     const ht = transposed(this.inputNorm.forward(x)); // [C, T]
+    const [q, k, v] = Linear.forwardShared([this.q, this.k, this.v], ht); // [H·d, T], [Hkv·d, T] × 2
     const a = causalSelfAttention(
-      { x: this.q.forwardT(ht), offset: 0 }, // [H·d, T]
-      { x: this.k.forwardT(ht), offset: 0 }, // [Hkv·d, T]
-      { x: this.v.forwardT(ht), offset: 0 },
+      { x: q!, offset: 0 },
+      { x: k!, offset: 0 },
+      { x: v!, offset: 0 },
       this.shape,
       kv,
       start,

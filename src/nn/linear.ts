@@ -1,7 +1,7 @@
 /** Linear layer y = x Wᵀ + b whose weight W [out, in] may be in any format the public matmul dispatches on. */
 
 // the ops index registers every format's kernels, so matmul dispatches on any weight
-import { type MatmulWeight, matmul } from '../backend/ops/index.js';
+import { type MatmulWeight, matmul, matmulShared } from '../backend/ops/index.js';
 import { dims2, Tensor } from '../tensor/tensor.js';
 import { addColumnVector, addRowVector, transposeData } from './ops.js';
 
@@ -91,15 +91,38 @@ export class Linear {
    * a block, where one transposed input feeds several layers).
    */
   forwardT(xt: Tensor): Tensor {
-    const [inF] = dims2(xt, 'Linear.forwardT: xt');
-    if (inF !== this.inFeatures) {
-      throw new RangeError(
-        `Linear.forwardT: xt has ${inF} features (rows) but the layer takes ${this.inFeatures}`,
-      );
-    }
+    this.checkT(xt, 'Linear.forwardT');
     if (this.onInput) this.onInput(xt, 'features');
     const y = matmul(this.w, xt);
     if (this.bias) addColumnVector(y.data, this.bias.data);
     return y;
+  }
+
+  private checkT(xt: Tensor, what: string): void {
+    const [inF] = dims2(xt, `${what}: xt`);
+    if (inF !== this.inFeatures) {
+      throw new RangeError(`${what}: xt has ${inF} features (rows) but the layer takes ${this.inFeatures}`);
+    }
+  }
+
+  /**
+   * Feature-major forward of several layers on one input: [l.forwardT(xt) for l of layers], the same numbers,
+   * with the weights' products run by one `matmulShared` call (a decode step's q, k, v or gate, up: the input
+   * goes to kernel memory once, not once per layer). Each layer's weight may have any format; layers whose
+   * formats differ simply run one after the other.
+   */
+  static forwardShared(layers: readonly Linear[], xt: Tensor): Tensor[] {
+    for (const l of layers) {
+      l.checkT(xt, 'Linear.forwardShared');
+      if (l.onInput) l.onInput(xt, 'features');
+    }
+    const ys = matmulShared(
+      layers.map((l) => l.w),
+      xt,
+    );
+    layers.forEach((l, i) => {
+      if (l.bias) addColumnVector(ys[i]!.data, l.bias.data);
+    });
+    return ys;
   }
 }

@@ -11,7 +11,7 @@ function act(x: Float32Array, a: Activation): void {
   else activate(x, a);
 }
 
-import type { Linear } from './linear.js';
+import { Linear } from './linear.js';
 
 /** y = down(act(up(x))): x [T, C] → [T, C]. */
 export class MLP {
@@ -50,7 +50,8 @@ export class GatedMLP {
 
   /** Feature-major: xt [C, T] → [C, T]. */
   forwardT(xt: Tensor): Tensor {
-    return this.down.forwardT(this.gated(this.gate.forwardT(xt), this.up.forwardT(xt)));
+    const [g, u] = Linear.forwardShared([this.gate, this.up], xt);
+    return this.down.forwardT(this.gated(g!, u!));
   }
 
   /** g ← act(g) ⊙ u, in place (same layout); returns g. */

@@ -179,3 +179,26 @@ describe('attention', () => {
     }
   });
 });
+
+describe('Linear.forwardShared', () => {
+  test('equals each layer’s forwardT (biases added, inputs observed) at one and several tokens', () => {
+    const layers = [
+      new Linear(randn([6, 5], 1), randn([6], 2)),
+      new Linear(csrFromDense(randn([3, 5], 3)), null),
+      new Linear(randn([4, 5], 4), randn([4], 5)),
+    ];
+    const seen: string[] = [];
+    layers[1]!.onInput = (_x, layout) => seen.push(layout);
+    for (const T of [1, 3]) {
+      const xt = randn([5, T], 6 + T);
+      const got = Linear.forwardShared(layers, xt);
+      layers.forEach((l, i) => {
+        const want = l.forwardT(xt);
+        assert.deepEqual(got[i]!.shape, want.shape);
+        assert.deepEqual(got[i]!.data, want.data, `layer ${i}, T=${T}`);
+      });
+    }
+    assert.deepEqual(seen, ['features', 'features', 'features', 'features']);
+    assert.throws(() => Linear.forwardShared(layers, randn([4, 1], 9)), /forwardShared: xt has 4 features/);
+  });
+});

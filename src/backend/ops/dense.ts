@@ -5,6 +5,7 @@ import { register } from '../dispatch.js';
 import { gemmRef, gemvRef } from '../reference/dense.js';
 import { kernelOffset, resident } from '../resident.js';
 import { runtime } from '../wasm.js';
+import { registerSharedGemv } from './matmul.js';
 
 /** Below this many multiply-adds a kernel stays on one thread (a wake-up costs more than it saves). */
 export const MIN_PARALLEL_WORK = 1 << 16;
@@ -76,6 +77,51 @@ export function gemvOut(
 }
 
 /**
+ * Several GEMVs' call frame in one heap block: x [K] (b's data), then `extra` bytes, then y_i [M_i] for each
+ * output; `run(x, ys, extra)` fills every y_i, which come back as new tensors, [M_i] or [M_i, 1] like b.
+ */
+export function gemvOutMany(
+  Ms: readonly number[],
+  b: Tensor,
+  run: (x: number, ys: number[], extra: number) => void,
+  extraBytes = 0,
+): Tensor[] {
+  const rt = runtime();
+  const pad = (bytes: number) => Math.ceil(bytes / 64) * 64;
+  const xBytes = pad(b.size * 4);
+  const extra = pad(extraBytes);
+  const ys: number[] = [];
+  let end = xBytes + extra;
+  for (const M of Ms) {
+    ys.push(end);
+    end += pad(M * 4);
+  }
+  const block = rt.alloc(end);
+  try {
+    rt.write(block, b.data);
+    for (let i = 0; i < ys.length; i++) ys[i]! += block;
+    run(block, ys, block + xBytes);
+    return Ms.map((M, i) => new Tensor(rt.f32(ys[i]!, M).slice(), b.rank === 1 ? [M] : [M, 1]));
+  } finally {
+    rt.free(block);
+  }
+}
+
+/** W_i · b for dense weights W_i [M_i, K] and one column b: b written once, one GEMV per weight (matmulShared). */
+function denseGemvShared(ws: readonly Tensor[], b: Tensor): Tensor[] {
+  const rt = runtime();
+  const K = b.shape[0]!;
+  const wps = ws.map(residentDense);
+  const Ms = ws.map((w) => dims2(w, 'matmulShared: w')[0]);
+  return gemvOutMany(Ms, b, (x, ys) => {
+    for (let i = 0; i < ws.length; i++) {
+      const M = Ms[i]!;
+      rt.parallel('gemv_f32', [wps[i]!, x, ys[i]!, M, K], rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK));
+    }
+  });
+}
+
+/**
  * C[M,N] = A[M,K] · B[K,N] on kernel memory (byte offsets): packs B into 8-column strips (threads split
  * the strips), then runs the 4×8 micro-kernel with rows split in multiples of 4 (src/kernels/gemm.ts).
  * `kernel` names the GEMM for A's storage: `gemm_f32`, or `gemm_bf16_f32` / `gemm_f16_f32` (same arguments).
@@ -115,3 +161,4 @@ export function denseMatmulRef(w: Tensor, b: Tensor): Tensor {
 
 register('matmul', ['dense', 'dense'], 'fast', denseMatmulWasm);
 register('matmul', ['dense', 'dense'], 'reference', denseMatmulRef);
+registerSharedGemv(denseMatmulWasm, denseGemvShared);

@@ -12,7 +12,8 @@ import { halfGemmRef, halfGemvRef } from '../reference/half.js';
 import { kernelOffset, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import { sameShape } from './csr.js';
-import { gemvOut, MIN_PARALLEL_WORK, outputFor, rhsCols, runGemm } from './dense.js';
+import { gemvOut, gemvOutMany, MIN_PARALLEL_WORK, outputFor, rhsCols, runGemm } from './dense.js';
+import { registerSharedGemv } from './matmul.js';
 
 /** A half-precision weight packed in kernel memory. */
 export interface ResidentHalf {
@@ -88,9 +89,7 @@ export function halfMatmulWasm(w: HalfMatrix, b: Tensor): Tensor {
       b,
       (bp, cp, xp) => {
         rt.kernels.half_pack_x!(bp, xp, K);
-        const ranges = rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK);
-        if (r.format === 'bf16') rt.parallel('gemv_bf16_f32', [r.data, xp, cp, M, K], ranges);
-        else rt.parallel('gemv_f16_f32', [r.data, xp, cp, M, K, r.specials ? 1 : 0], ranges);
+        runHalfGemv(rt, r, xp, cp);
       },
       K * 4,
     );
@@ -104,6 +103,34 @@ export function halfMatmulWasm(w: HalfMatrix, b: Tensor): Tensor {
     rt.free(bp);
     rt.free(cp);
   }
+}
+
+/** The GEMV of resident half weight `r` on packed x at `xp` into y at `yp` (rows split over the threads). */
+function runHalfGemv(rt: WasmRuntime, r: ResidentHalf, xp: number, yp: number): void {
+  const { rows: M, cols: K } = r;
+  const ranges = rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK);
+  if (r.format === 'bf16') rt.parallel('gemv_bf16_f32', [r.data, xp, yp, M, K], ranges);
+  else rt.parallel('gemv_f16_f32', [r.data, xp, yp, M, K, r.specials ? 1 : 0], ranges);
+}
+
+/**
+ * W_i · b for half weights of one format W_i [M_i, K] and one column b (matmulShared): b written and packed
+ * once, one GEMV per weight in the same call frame.
+ */
+function halfGemvShared(ws: readonly HalfMatrix[], b: Tensor): Tensor[] {
+  for (const w of ws) checkHalfCall('matmulShared', w, b);
+  const rt = runtime();
+  const rs = ws.map((w) => residentHalf(rt, w));
+  const K = b.shape[0]!;
+  return gemvOutMany(
+    rs.map((r) => r.rows),
+    b,
+    (bp, ys, xp) => {
+      rt.kernels.half_pack_x!(bp, xp, K);
+      for (let i = 0; i < rs.length; i++) runHalfGemv(rt, rs[i]!, xp, ys[i]!);
+    },
+    K * 4,
+  );
 }
 
 /** The TypeScript twin of halfMatmulWasm (same checks, the reference kernels). */
@@ -121,3 +148,4 @@ for (const format of ['bf16', 'f16'] as const) {
   register('matmul', [format, 'dense'], 'fast', halfMatmulWasm);
   register('matmul', [format, 'dense'], 'reference', halfMatmulRef);
 }
+registerSharedGemv(halfMatmulWasm, halfGemvShared);

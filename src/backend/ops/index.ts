@@ -15,7 +15,7 @@ export { type AttentionOptions, attention, cachedAttention, type KVBuffers } fro
 export { type AttentionGradients, attentionBackward } from './attention-backward.js';
 export { activeInputs, columnSparseGemv } from './colsparse.js';
 export { denseMatmulRef } from './dense.js';
-export { type MatmulWeight, matmul, weightFormat } from './matmul.js';
+export { type MatmulWeight, matmul, matmulShared, weightFormat } from './matmul.js';
 export { type BandwidthProbe, readBandwidth } from './probe.js';
 export { type SparsePattern, sddmm } from './sddmm.js';
 export {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { halfFromDense } from '../../formats/half.js';
 import { toFormat } from '../../formats/index.js';
 import { nmPruneMagnitude } from '../../formats/nm.js';
 import { randn, sparsify } from '../../tensor/random.js';
 import { runtime } from '../wasm.js';
-import { matmul } from './matmul.js';
+import { type MatmulWeight, matmul, matmulShared } from './matmul.js';
+import { onEveryRuntime } from './testing.js';
 import './index.js';
 
 test('matmul: a [K,1] block runs each sparse format’s matrix-vector kernel and returns [M,1]', () => {
@@ -35,4 +37,54 @@ test('matmul: a [K,1] block runs each sparse format’s matrix-vector kernel and
   } finally {
     rt.parallel = parallel;
   }
+});
+
+test('matmulShared: the same numbers and shapes as one matmul per weight, for every format mix and column count', () => {
+  const K = 37; // not a multiple of 8: the half GEMV's scalar tail runs
+  const dense = [randn([16, K], 1), randn([5, K], 2), randn([9, K], 3)];
+  const sets: Array<[string, MatmulWeight[]]> = [
+    ['dense', dense],
+    ['bf16', dense.map((w) => halfFromDense(w, 'bf16'))],
+    ['f16', dense.map((w) => halfFromDense(w, 'f16'))],
+    ['dense + bf16', [dense[0]!, halfFromDense(dense[1]!, 'bf16')]],
+    ['csr', dense.map((w) => toFormat(sparsify(w, 0.6, 4), { format: 'csr' }))],
+  ];
+  onEveryRuntime((where) => {
+    for (const [name, ws] of sets) {
+      for (const b of [randn([K], 5), randn([K, 1], 6), randn([K, 3], 7)]) {
+        const got = matmulShared(ws, b);
+        const want = ws.map((w) => matmul(w, b));
+        assert.equal(got.length, ws.length);
+        got.forEach((g, i) => {
+          assert.deepEqual(g.shape, want[i]!.shape, `${where} ${name} [${b.shape}] #${i}: shape`);
+          assert.deepEqual(g.data, want[i]!.data, `${where} ${name} [${b.shape}] #${i}: values`);
+        });
+      }
+    }
+  });
+});
+
+test('matmulShared: bf16 weights sharing one column run one GEMV each, nothing else', () => {
+  const ws = [randn([8, 24], 1), randn([4, 24], 2), randn([4, 24], 3)].map((w) => halfFromDense(w, 'bf16'));
+  const rt = runtime();
+  const parallel = rt.parallel.bind(rt);
+  const kernels: string[] = [];
+  rt.parallel = (name, ...rest) => {
+    kernels.push(name);
+    parallel(name, ...rest);
+  };
+  try {
+    matmulShared(ws, randn([24, 1], 4));
+  } finally {
+    rt.parallel = parallel;
+  }
+  assert.deepEqual(kernels, ['gemv_bf16_f32', 'gemv_bf16_f32', 'gemv_bf16_f32']);
+});
+
+test('matmulShared: errors name the argument', () => {
+  assert.throws(() => matmulShared([], randn([4], 1)), /ws must be a non-empty array/);
+  assert.throws(
+    () => matmulShared([randn([3, 4], 1), randn([3, 5], 2)], randn([4], 3)),
+    /matmulShared: b has 4 rows but a weight has 5 columns/,
+  );
 });

@@ -45,3 +45,45 @@ export function matmul(w: MatmulWeight, b: Tensor): Tensor {
   }
   return fn(w, b);
 }
+
+/** A GEMV over several weights of one format sharing one right-hand side (see registerSharedGemv). */
+// biome-ignore lint/suspicious/noExplicitAny: each format's weights have their own type
+type SharedGemv = (ws: readonly any[], b: Tensor) => Tensor[];
+const sharedGemvs = new Map<unknown, SharedGemv>();
+
+/**
+ * Register `shared` as the many-weights form of the fast matmul `single` (backend only): matmulShared runs it
+ * when every weight resolves to `single` and the right-hand side is one column.
+ */
+export function registerSharedGemv(single: unknown, shared: SharedGemv): void {
+  if (sharedGemvs.has(single)) throw new Error('registerSharedGemv: this matmul already has a shared form');
+  sharedGemvs.set(single, shared);
+}
+
+/**
+ * [W₀ · b, W₁ · b, …] for weights W_i [M_i, K] sharing one right-hand side b [K] or [K,N] (e.g. a decode step's
+ * q, k and v projections). The same numbers as one `matmul` per weight; when b is one column and every weight
+ * has the same format with a shared GEMV form (dense f32, bf16, f16), b is copied into kernel memory (and packed)
+ * once and the GEMVs run back to back in one call frame, instead of one frame per weight.
+ * @example const [q, k, v] = matmulShared([wq, wk, wv], xt) // xt [C, 1] → [Hq·d, 1], [Hkv·d, 1], [Hkv·d, 1]
+ */
+export function matmulShared(ws: readonly MatmulWeight[], b: Tensor): Tensor[] {
+  if (!Array.isArray(ws) || ws.length === 0)
+    throw new TypeError('matmulShared: ws must be a non-empty array of weights');
+  if (!(b instanceof TensorClass)) throw new TypeError('matmulShared: b must be a Tensor');
+  const format = weightFormat(ws[0]!);
+  const oneColumn = b.rank === 1 || (b.rank === 2 && b.shape[1] === 1);
+  if (ws.length === 1 || !oneColumn || ws.some((w) => weightFormat(w) !== format)) {
+    return ws.map((w) => matmul(w, b));
+  }
+  for (const w of ws) {
+    const [, K] = weightDims(w);
+    if (b.shape[0] !== K) {
+      throw new RangeError(
+        `matmulShared: b has ${b.shape[0]} rows but a weight has ${K} columns (every weight must be [M_i, ${b.shape[0]}])`,
+      );
+    }
+  }
+  const shared = sharedGemvs.get(resolve('matmul', [format, 'dense']));
+  return shared ? shared(ws, b) : ws.map((w) => matmul(w, b));
+}
