@@ -34,7 +34,15 @@ import {
 import { saveCompactPruned, savePruned } from '../prune/save.js';
 import { STRUCTURES, type Structure } from '../prune/structured.js';
 import { type Budget, OWL_DEFAULTS, parseSparsity, type SparsitySpec } from '../sparsity/budget.js';
-import { intFlag, numberFlag, openCausalModel, reportErrors, UsageError, useThreads } from './common.js';
+import {
+  intFlag,
+  numberFlag,
+  openCausalModel,
+  reportErrors,
+  resolveModelDir,
+  UsageError,
+  useThreads,
+} from './common.js';
 
 /** Parsed options of `sparsekit prune`. */
 export interface PruneCliOptions {
@@ -270,6 +278,7 @@ export function runPrune(dir: string, opts: PruneCliOptions): Promise<number> {
         throw new UsageError(`--calib ${(e as Error).message}`);
       }
     }
+    dir = resolveModelDir(dir); // a zoo name → zoo/<name>
     if (!existsSync(dir) || !statSync(dir).isDirectory())
       throw new UsageError(`<model-dir> ${dir} is not a folder`);
     const model = needsCalib ? openCausalModel(dir).model : loadCausalLM(dir);
@@ -369,6 +378,7 @@ function weightBytes(w: Weight): number {
 /** Run `sparsekit inspect`: every linear with its shape, in-memory format, counted density and bytes. */
 export function runInspect(dir: string, opts: { json: boolean }): Promise<number> {
   return reportErrors('inspect', async () => {
+    dir = resolveModelDir(dir); // a zoo name → zoo/<name>
     if (!existsSync(dir) || !statSync(dir).isDirectory())
       throw new UsageError(`<model-dir> ${dir} is not a folder`);
     const model = loadModel(dir, { weights: 'stored' });

@@ -106,4 +106,11 @@ test('zoo build (LM): BPE tokenizer + trained Llama in an HF folder that eval pp
   );
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).ppl, res.metrics.testPerplexity);
+  const inspect = spawnSync(process.execPath, [bin, 'inspect', 'tiny-llama', '--json'], {
+    encoding: 'utf8',
+    cwd: tmp,
+    env: { ...process.env, SPARSEKIT_ZOO: root },
+  });
+  assert.equal(inspect.status, 0, inspect.stderr);
+  assert.match(inspect.stdout, /model\.layers\.0\.mlp\.up_proj\.weight/);
 });
