@@ -4,6 +4,7 @@
  * batch preceded by the command that reproduces it. Pure functions of the results, so tests can render.
  */
 
+import type { listZoo } from '../src/zoo/zoo.js';
 import {
   attachRatios,
   type BreakEvenRow,
@@ -388,8 +389,43 @@ export function pruneMarkdown(r: SuiteResult): string {
   ].join('\n');
 }
 
-/** BENCHMARKS.md for every suite result (full runs first, then quick; partial runs are left out). */
-export function benchmarksMarkdown(results: readonly SuiteResult[]): string {
+/** The reference-models section: each built zoo model's size, held-out metrics and training time. */
+export function zooMarkdown(zoo: ReturnType<typeof listZoo>): string {
+  const metric = (k: string, v: number) =>
+    /accuracy/i.test(k)
+      ? `${k} ${(100 * v).toFixed(2)}%`
+      : /perplexity/i.test(k)
+        ? `${k} ${v.toFixed(2)}`
+        : '';
+  return [
+    '## Reference models (zoo)',
+    '',
+    'Trained by sparsekit itself (`sparsekit zoo build <name>`; hyperparameters and curves in `zoo/<name>/TRAINING.md`).',
+    'Accuracy: Fashion-MNIST test set (10,000 images); perplexity: Brown corpus test split. Weights as committed.',
+    '',
+    '| model | parameters | MB on disk | held-out result | training | on |',
+    '|---|---:|---:|---|---:|---|',
+    ...zoo.map(({ name, record: r, bytes }) => {
+      const results = r
+        ? Object.entries(r.metrics)
+            .map(([k, v]) => metric(k, v))
+            .filter(Boolean)
+            .join(', ')
+        : 'no training.json';
+      const time = r ? `${(r.seconds / 60).toFixed(1)} min, ${r.rate.toFixed(0)} ${r.itemName}/s` : '';
+      return `| \`${name}\` | ${r?.parameters.toLocaleString('en-US') ?? '?'} | ${(bytes / 1e6).toFixed(2)} | ${results} | ${time} | ${r ? `${r.environment.threads} threads, ${r.date.slice(0, 10)}` : ''} |`;
+    }),
+  ].join('\n');
+}
+
+/**
+ * BENCHMARKS.md for every suite result (full runs first, then quick; partial runs are left out), then the
+ * built zoo models (`listZoo()`), if any.
+ */
+export function benchmarksMarkdown(
+  results: readonly SuiteResult[],
+  zoo: ReturnType<typeof listZoo> = [],
+): string {
   const shown = results
     .filter((r) => r.mode !== 'partial')
     .sort(
@@ -419,5 +455,6 @@ export function benchmarksMarkdown(results: readonly SuiteResult[]): string {
             : suiteMarkdown(r),
     );
   }
+  if (zoo.length) out.push('', zooMarkdown(zoo));
   return `${out.join('\n')}\n`;
 }

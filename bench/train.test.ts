@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { benchmarksMarkdown } from './report.js';
 import { MFU_TARGET, runTrainSuite, trainFlopsPerToken, trainMarkdown } from './train.js';
 
 test('train FLOPs per token: 6 per product parameter plus causal attention (6·L·H·d·T/2)', () => {
@@ -46,4 +47,23 @@ test('bench train on a tiny Llama: tokens/s and MFU per thread count, dense vs 9
   assert.match(md, /\| 1 \| 2 × 16 \|/);
   assert.match(md, /\| 1 \| up_proj \| 32 × 64 \| 64 \|/);
   assert.match(md, /\| 1 \| SwiGLU MLP \| 32 × 64 \| 64 \|/);
+});
+
+test('BENCHMARKS.md ends with the built zoo models: size, held-out result, training time', () => {
+  const record = {
+    parameters: 50186,
+    metrics: { testAccuracy: 0.9167, testLoss: 0.239, valAccuracy: 0.922 },
+    seconds: 1998,
+    rate: 274.2,
+    itemName: 'samples',
+    environment: { threads: '2' },
+    date: '2026-11-30T01:11:00.000Z',
+  };
+  const md = benchmarksMarkdown([], [{ name: 'fmnist-cnn', record: record as never, bytes: 116_000 }]);
+  assert.match(md, /## Reference models \(zoo\)/);
+  assert.match(
+    md,
+    /\| `fmnist-cnn` \| 50,186 \| 0\.12 \| testAccuracy 91\.67%, valAccuracy 92\.20% \| 33\.3 min, 274 samples\/s \| 2 threads, 2026-11-30 \|/,
+  );
+  assert.doesNotMatch(benchmarksMarkdown([]), /Reference models/);
 });

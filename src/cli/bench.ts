@@ -115,11 +115,12 @@ function interruptible(): { stopRequested: () => boolean; dispose: () => void } 
 async function writeReport(opts: BenchOptions): Promise<number> {
   const { writeAtomic, readResults } = await import('../../bench/results.js');
   const { benchmarksMarkdown } = await import('../../bench/report.js');
+  const { listZoo } = await import('../zoo/zoo.js');
   const { results, problems } = readResults(resolve(opts.out));
   for (const p of problems) process.stderr.write(`sparsekit bench: skipped unreadable result ${p}\n`);
   const report = resolve(opts.report);
   if (!existsSync(dirname(report))) mkdirSync(dirname(report), { recursive: true });
-  writeAtomic(report, benchmarksMarkdown(results));
+  writeAtomic(report, benchmarksMarkdown(results, listZoo()));
   process.stdout.write(`wrote ${relative(process.cwd(), report)} from ${results.length} result file(s)\n`);
   return 0;
 }
@@ -156,6 +157,7 @@ export async function runBench(
   const { Interrupted } = await import('../../bench/timing.js');
   const { resultFile, writeAtomic, readResults } = await import('../../bench/results.js');
   const { benchmarksMarkdown, breakEvenMarkdown, targetsMarkdown } = await import('../../bench/report.js');
+  const { listZoo } = await import('../zoo/zoo.js');
   const { breakEven, evaluateTargets } = await import('../../bench/analysis.js');
   const out = resolve(opts.out);
   const report = resolve(opts.report);
@@ -183,7 +185,7 @@ export async function runBench(
       const { results, problems } = readResults(out);
       for (const p of problems) process.stderr.write(`sparsekit bench: skipped unreadable result ${p}\n`);
       if (!existsSync(dirname(report))) mkdirSync(dirname(report), { recursive: true });
-      writeAtomic(report, benchmarksMarkdown(results));
+      writeAtomic(report, benchmarksMarkdown(results, listZoo()));
       const failed = result.cases.filter((c) => c.status === 'error');
       process.stdout.write(
         `\n${suite} (${result.mode}): ${result.cases.length} cases in ${Math.round(result.durationSeconds)} s; ` +
