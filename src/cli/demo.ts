@@ -1,15 +1,16 @@
 /**
- * `sparsekit demo`: run a real model end to end with nothing given. Builds (once) a small random
- * Llama-family model in `.sparsekit/demo-llama` under the current folder, with a byte-level BPE tokenizer
- * trained on the Brown training split (4096 entries), then runs `generate` on a prompt (seeded top-k
- * sampling) and `eval ppl` on the first tokens of the Brown corpus' held-out split. The model is untrained:
- * its text is noise and its perplexity is about its vocabulary size. Trained reference models replace it later.
+ * `sparsekit demo`: run a real model end to end with nothing given: `generate` on a prompt (seeded top-k
+ * sampling), then `eval ppl` on the first tokens of the Brown corpus' held-out split. The model is the zoo's
+ * trained `brown-llama` when it is built; otherwise (or with --random) a small random Llama-family model
+ * built once in `.sparsekit/demo-llama` under the current folder, with a byte-level BPE tokenizer trained on
+ * the Brown training split (4096 entries), whose text is noise and whose perplexity is about its vocabulary size.
  */
 
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { intFlag, reportErrors, UsageError } from './common.js';
+import { zooDir } from '../zoo/zoo.js';
+import { intFlag, reportErrors, resolveModelDir, UsageError } from './common.js';
 import { brownTokenizer, DEMO_SHAPE, writeRandomLlama } from './demo-model.js';
 import { type PplCliOptions, runPpl } from './eval.js';
 import { type GenerateCliOptions, runGenerate } from './generate.js';
@@ -24,6 +25,23 @@ export interface DemoOptions {
   stride: number;
   rebuild: boolean;
   threads?: number;
+  /** Run on this model folder or zoo name instead. */
+  model?: string;
+  /** Use the random model even when the reference model is built. */
+  random?: boolean;
+}
+
+/** The trained model the demo prefers, when the zoo has it built. */
+export const DEMO_ZOO_MODEL = 'brown-llama';
+
+/** The zoo folder of `name` when that model is built there, else undefined. */
+export function builtZooModel(name: string): string | undefined {
+  try {
+    const dir = join(zooDir(), name);
+    return existsSync(join(dir, 'config.json')) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where the demo model is built, relative to the current folder. */
@@ -37,8 +55,13 @@ export function addDemoCommand(program: Command, run: (opts: DemoOptions) => Pro
   return program
     .command('demo')
     .description(
-      'build a small random Llama model (once, in .sparsekit/) and run generate + eval ppl on the Brown corpus',
+      `generate + eval ppl on the Brown corpus with the reference model ${DEMO_ZOO_MODEL} (when built) or a small random Llama built once in .sparsekit/`,
     )
+    .option(
+      '--model <dir|name>',
+      `run on this model folder or zoo name (default: the zoo's ${DEMO_ZOO_MODEL} when built, else the random model)`,
+    )
+    .option('--random', 'use the random model even when the reference model is built', false)
     .option('--model-dir <dir>', 'where the random model is built and cached', DEMO_DIR)
     .option('--prompt <text>', 'the prompt to continue', 'The jury said')
     .option('--max-new-tokens <n>', 'tokens to generate', intFlag('--max-new-tokens', 1, '32'), 32)
@@ -56,26 +79,40 @@ export function addDemoCommand(program: Command, run: (opts: DemoOptions) => Pro
 export function runDemo(opts: DemoOptions): Promise<number> {
   return reportErrors('demo', async () => {
     const t0 = performance.now();
-    const dir = resolve(opts.modelDir);
-    const { hiddenSize, layers, heads, kvHeads, maxPositions } = DEMO_SHAPE;
-    const about =
-      `a random, untrained Llama model (${layers} layers, hidden ${hiddenSize}, ${heads} heads / ${kvHeads} KV heads, ` +
-      `${maxPositions} positions, a ${DEMO_VOCAB}-entry BPE tokenizer trained on Brown): its text is noise and its ` +
-      `perplexity is near its vocabulary size ${DEMO_VOCAB}; it shows the pipeline runs, not quality`;
-    if (opts.rebuild || !existsSync(dir)) {
-      try {
-        mkdirSync(dirname(dir), { recursive: true });
-        writeRandomLlama(dir, DEMO_SHAPE, { overwrite: true, tokenizer: brownTokenizer(DEMO_VOCAB) });
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
-      process.stderr.write(`sparsekit demo: built ${about}, in ${opts.modelDir}\n`);
-    } else
-      process.stderr.write(`sparsekit demo: using ${opts.modelDir}: ${about} (--rebuild makes a new one)\n`);
+    const chosen = opts.model ?? (opts.random ? undefined : builtZooModel(DEMO_ZOO_MODEL));
+    let dir: string;
+    let shown: string;
+    if (chosen !== undefined) {
+      dir = resolveModelDir(chosen);
+      shown = chosen;
+      process.stderr.write(
+        `sparsekit demo: using ${chosen === builtZooModel(DEMO_ZOO_MODEL) ? `the reference model ${DEMO_ZOO_MODEL}` : chosen} (${dir}); --random uses an untrained model instead\n`,
+      );
+    } else {
+      dir = resolve(opts.modelDir);
+      shown = opts.modelDir;
+      const { hiddenSize, layers, heads, kvHeads, maxPositions } = DEMO_SHAPE;
+      const about =
+        `a random, untrained Llama model (${layers} layers, hidden ${hiddenSize}, ${heads} heads / ${kvHeads} KV heads, ` +
+        `${maxPositions} positions, a ${DEMO_VOCAB}-entry BPE tokenizer trained on Brown): its text is noise and its ` +
+        `perplexity is near its vocabulary size ${DEMO_VOCAB}; it shows the pipeline runs, not quality`;
+      if (opts.rebuild || !existsSync(dir)) {
+        try {
+          mkdirSync(dirname(dir), { recursive: true });
+          writeRandomLlama(dir, DEMO_SHAPE, { overwrite: true, tokenizer: brownTokenizer(DEMO_VOCAB) });
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+        process.stderr.write(`sparsekit demo: built ${about}, in ${opts.modelDir}\n`);
+      } else
+        process.stderr.write(
+          `sparsekit demo: using ${opts.modelDir}: ${about} (--rebuild makes a new one)\n`,
+        );
+    }
     const threads = opts.threads === undefined ? {} : { threads: opts.threads };
 
     process.stderr.write(
-      `\n$ sparsekit generate ${opts.modelDir} --prompt ${JSON.stringify(opts.prompt)} --max-new-tokens ${opts.maxNewTokens} --top-k 40 --seed 1\n`,
+      `\n$ sparsekit generate ${shown} --prompt ${JSON.stringify(opts.prompt)} --max-new-tokens ${opts.maxNewTokens} --top-k 40 --seed 1\n`,
     );
     const gen: GenerateCliOptions = {
       prompt: opts.prompt,
@@ -89,7 +126,7 @@ export function runDemo(opts: DemoOptions): Promise<number> {
     if (g !== 0) return g;
 
     process.stderr.write(
-      `\n$ sparsekit eval ppl ${opts.modelDir} --data brown --max-tokens ${opts.maxTokens} --ctx ${opts.ctx} --stride ${opts.stride}\n`,
+      `\n$ sparsekit eval ppl ${shown} --data brown --max-tokens ${opts.maxTokens} --ctx ${opts.ctx} --stride ${opts.stride}\n`,
     );
     const ppl: PplCliOptions = {
       data: 'brown',

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
@@ -10,7 +13,7 @@ import {
   runBench,
   type SuiteName,
 } from './bench.js';
-import { DEMO_DIR, type DemoOptions } from './demo.js';
+import { builtZooModel, DEMO_DIR, DEMO_ZOO_MODEL, type DemoOptions } from './demo.js';
 import { main, program } from './main.js';
 
 const bin = fileURLToPath(new URL('../../../bin/sparsekit.js', import.meta.url));
@@ -107,4 +110,20 @@ test('the recorded command quotes what a shell would need', () => {
     'sparsekit bench kernels --quick',
   );
   assert.equal(commandLine(['node', 'x', 'bench', '--only', 'csr 90%']), "sparsekit bench --only 'csr 90%'");
+});
+
+test('the demo prefers the reference model when the zoo has it built', () => {
+  const root = mkdtempSync(join(tmpdir(), 'sparsekit-zoo-'));
+  const was = process.env.SPARSEKIT_ZOO;
+  process.env.SPARSEKIT_ZOO = root;
+  try {
+    assert.equal(builtZooModel(DEMO_ZOO_MODEL), undefined, 'not built: the random model is used');
+    mkdirSync(join(root, DEMO_ZOO_MODEL));
+    writeFileSync(join(root, DEMO_ZOO_MODEL, 'config.json'), '{}');
+    assert.equal(builtZooModel(DEMO_ZOO_MODEL), join(root, DEMO_ZOO_MODEL));
+  } finally {
+    if (was === undefined) delete process.env.SPARSEKIT_ZOO;
+    else process.env.SPARSEKIT_ZOO = was;
+    rmSync(root, { recursive: true, force: true });
+  }
 });
