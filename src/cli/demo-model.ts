@@ -8,7 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { trainBpe } from '../data/bpe.js';
+import { byteLevelBpeJson, trainBpe } from '../data/bpe.js';
 import { brownText } from '../data/brown.js';
 import type { JsonObject } from '../io/fields.js';
 import { writeHfFolder } from '../io/hf.js';
@@ -58,37 +58,7 @@ export function gpt2TokenizerJson(): object {
   }
   const vocab = JSON.parse(readFileSync(encoderPath, 'utf8')) as Record<string, number>;
   const merges = readFileSync(bpePath, 'utf8').split('\n').slice(1).filter(Boolean);
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [
-      {
-        id: GPT2_EOS,
-        content: '<|endoftext|>',
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: true,
-        special: true,
-      },
-    ],
-    normalizer: null,
-    pre_tokenizer: byteLevel,
-    post_processor: { ...byteLevel, trim_offsets: false },
-    decoder: byteLevel,
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '',
-      fuse_unk: false,
-      vocab,
-      merges,
-    },
-  };
+  return byteLevelBpeJson(vocab, merges, [{ id: GPT2_EOS, content: '<|endoftext|>', normalized: true }]);
 }
 
 /** A tokenizer for a random model: its tokenizer.json, vocabulary size and end-of-text id. */

