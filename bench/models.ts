@@ -8,13 +8,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { matmul, readBandwidth, runtime } from '../src/backend/index.js';
+import { readBandwidth, runtime } from '../src/backend/index.js';
 import { loadCausalLM } from '../src/models/index.js';
 import { writeTinyModel } from '../src/models/testing.js';
-import { randn } from '../src/tensor/random.js';
-import { cpuSnapshot, otherCpuShare } from './cpu-share.js';
+import { cpuSnapshot } from './cpu-share.js';
 import { progress } from './progress.js';
-import { machineInfo, type SuiteResult } from './results.js';
+import type { SuiteResult } from './results.js';
+import { gemmRate, resultHeader, type SuiteOptions } from './suite.js';
 import { Interrupted, median } from './timing.js';
 import { lastLevelCache } from './weights.js';
 
@@ -83,14 +83,7 @@ export function flopsPerToken(s: LlamaShape, context: number): number {
 }
 
 /** Options of `sparsekit bench models`. */
-export interface ModelsSuiteOptions {
-  quick: boolean;
-  threads?: number[];
-  reps?: number;
-  only?: string;
-  command: string;
-  shouldStop?: () => boolean;
-  quiet?: boolean;
+export interface ModelsSuiteOptions extends SuiteOptions {
   /** Override the model shape (tests use a tiny one). */
   shape?: Partial<BenchLlamaConfig>;
   /** Bytes the bandwidth probe streams (default: 8 × last-level cache, at least 256 MiB). */
@@ -162,20 +155,6 @@ export interface ModelsRun {
   }>;
   grid: ModelsGrid;
   rows: ModelRow[];
-}
-
-/** Dense f32 GEMM rate (FLOP/s) of `matmul` on n×n·n×n: median of 3 after a warm-up. */
-function gemmRate(n: number): number {
-  const a = randn([n, n], 21);
-  const b = randn([n, n], 22);
-  matmul(a, b);
-  const ms: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    const t0 = performance.now();
-    matmul(a, b);
-    ms.push(performance.now() - t0);
-  }
-  return (2 * n ** 3) / (median(ms) / 1000);
 }
 
 /** Prompt token ids (deterministic, spread over the vocabulary). */
@@ -313,17 +292,14 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
     rmSync(dir, { recursive: true, force: true });
   }
   return {
-    suite: 'models',
-    mode: opts.only ? 'partial' : opts.quick ? 'quick' : 'full',
-    command: opts.command,
-    date: new Date().toISOString(),
-    durationSeconds: (performance.now() - started) / 1000,
-    machine: {
-      ...machineInfo(llc),
+    ...resultHeader('models', opts, {
+      started,
+      cpuAtStart,
+      llc: llc,
       wasmVariant: rt.variant,
-      otherCpuShare: otherCpuShare(cpuAtStart, cpuSnapshot()),
-    },
-    options: { threads, reps: grid.decodeSteps, ...(opts.only ? { only: opts.only } : {}) },
+      threads,
+      reps: grid.decodeSteps,
+    }),
     cases: [],
     models: run,
   };

@@ -16,10 +16,11 @@ import { writeTinyModel } from '../src/models/testing.js';
 import type { CausalLM } from '../src/models/types.js';
 import { pruneModel } from '../src/prune/driver.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { cpuSnapshot, otherCpuShare } from './cpu-share.js';
+import { cpuSnapshot } from './cpu-share.js';
 import { type BenchLlamaConfig, type LlamaShape, SMOLLM_135M } from './models.js';
 import { progress } from './progress.js';
-import { machineInfo, type SuiteResult } from './results.js';
+import type { SuiteResult } from './results.js';
+import { resultHeader, type SuiteOptions } from './suite.js';
 import { Interrupted, median } from './timing.js';
 import { lastLevelCache } from './weights.js';
 
@@ -112,14 +113,7 @@ export interface PruneRun {
 }
 
 /** Options of `sparsekit bench prune`. */
-export interface PruneSuiteOptions {
-  quick: boolean;
-  threads?: number[];
-  reps?: number;
-  only?: string;
-  command: string;
-  shouldStop?: () => boolean;
-  quiet?: boolean;
+export interface PruneSuiteOptions extends SuiteOptions {
   /** Override the timed model's shape (tests use a tiny one). */
   shape?: Partial<BenchLlamaConfig>;
   /** Override the SparseGPT timing (tests use a tiny one). */
@@ -257,17 +251,14 @@ export async function runPruneSuite(opts: PruneSuiteOptions): Promise<SuiteResul
     rmSync(dir, { recursive: true, force: true });
   }
   return {
-    suite: 'prune',
-    mode: opts.only ? 'partial' : opts.quick ? 'quick' : 'full',
-    command: opts.command,
-    date: new Date().toISOString(),
-    durationSeconds: (performance.now() - started) / 1000,
-    machine: {
-      ...machineInfo(lastLevelCache()),
+    ...resultHeader('prune', opts, {
+      started,
+      cpuAtStart,
+      llc: lastLevelCache(),
       wasmVariant: rt.variant,
-      otherCpuShare: otherCpuShare(cpuAtStart, cpuSnapshot()),
-    },
-    options: { threads, reps: grid.decodeSteps, ...(opts.only ? { only: opts.only } : {}) },
+      threads,
+      reps: grid.decodeSteps,
+    }),
     cases: [],
     prune: run,
   };

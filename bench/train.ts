@@ -16,15 +16,16 @@ import { performance } from 'node:perf_hooks';
 import { swiglu } from '../src/autograd/elementwise.js';
 import { backward, clearTape, param, sum, type Var } from '../src/autograd/index.js';
 import { linearT, sparseParam } from '../src/autograd/linear.js';
-import { matmul, runtime } from '../src/backend/index.js';
+import { runtime } from '../src/backend/index.js';
 import { toFormat } from '../src/formats/index.js';
 import { randn, sparsify } from '../src/tensor/random.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { TrainableLM } from '../src/train/lm/model.js';
 import { BROWN_LLAMA_HYPER } from '../src/zoo/brown-lm.js';
-import { cpuSnapshot, otherCpuShare } from './cpu-share.js';
+import { cpuSnapshot } from './cpu-share.js';
 import { progress } from './progress.js';
-import { machineInfo, type SuiteResult } from './results.js';
+import type { SuiteResult } from './results.js';
+import { gemmRate, resultHeader, type SuiteOptions } from './suite.js';
 import { Interrupted, median } from './timing.js';
 import { lastLevelCache } from './weights.js';
 
@@ -33,14 +34,7 @@ export const MFU_TARGET = 0.35;
 export const SPARSE_BACKWARD_TARGET = 3;
 
 /** Options of `sparsekit bench train`. */
-export interface TrainSuiteOptions {
-  quick: boolean;
-  threads?: number[];
-  reps?: number;
-  only?: string;
-  command: string;
-  shouldStop?: () => boolean;
-  quiet?: boolean;
+export interface TrainSuiteOptions extends SuiteOptions {
   /** Override config.json fields of the model (tests use a tiny one). */
   config?: Record<string, unknown>;
   /** Override the batch and the MLP layer (tests). */
@@ -98,20 +92,6 @@ export interface TrainRun {
 export function trainFlopsPerToken(c: Record<string, number>, T: number, linearParameters: number): number {
   const attention = 6 * c.num_hidden_layers! * c.num_attention_heads! * c.head_dim! * (T / 2);
   return 6 * linearParameters + attention;
-}
-
-/** Dense f32 GEMM rate (FLOP/s) of `matmul` on n×n·n×n: median of 3 after a warm-up. */
-export function gemmRate(n: number): number {
-  const a = randn([n, n], 21);
-  const b = randn([n, n], 22);
-  matmul(a, b);
-  const ms: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    const t0 = performance.now();
-    matmul(a, b);
-    ms.push(performance.now() - t0);
-  }
-  return (2 * n ** 3) / (median(ms) / 1000);
 }
 
 type Weight = Var | ReturnType<typeof sparseParam>;
@@ -250,17 +230,14 @@ export async function runTrainSuite(opts: TrainSuiteOptions): Promise<SuiteResul
     rt.setThreads(threads[0]!);
   }
   return {
-    suite: 'train',
-    mode: opts.only ? 'partial' : opts.quick ? 'quick' : 'full',
-    command: opts.command,
-    date: new Date().toISOString(),
-    durationSeconds: (performance.now() - started) / 1000,
-    machine: {
-      ...machineInfo(llc),
+    ...resultHeader('train', opts, {
+      started,
+      cpuAtStart,
+      llc: llc,
       wasmVariant: rt.variant,
-      otherCpuShare: otherCpuShare(cpuAtStart, cpuSnapshot()),
-    },
-    options: { threads, reps, ...(opts.only ? { only: opts.only } : {}) },
+      threads,
+      reps: reps,
+    }),
     cases: [],
     train: run,
   };
