@@ -5,7 +5,7 @@
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { runtime } from '../backend/wasm.js';
 import { IoError } from '../io/errors.js';
 import { type GenerationConfig, generationConfigFromModel } from '../io/generation.js';
@@ -44,6 +44,23 @@ export function weightsFlag(v: string): WeightStorage {
   if (!(WEIGHT_STORAGES as readonly string[]).includes(v))
     throw new InvalidArgumentError(`--weights takes one of ${WEIGHT_STORAGES.join(', ')}`);
   return v as WeightStorage;
+}
+
+/** `--weights <storage>`, the option every model-running command takes. */
+export function weightsOption(): Option {
+  return new Option(
+    '--weights <storage>',
+    'in-memory weights: f32, bf16, f16, or stored (the checkpoint dtype)',
+  )
+    .default('f32')
+    .argParser(weightsFlag);
+}
+
+/** `--threads <n>`, the option every kernel-running command takes. */
+export function threadsOption(): Option {
+  return new Option('--threads <n>', 'kernel threads (default: all cores)').argParser(
+    intFlag('--threads', 1, '2'),
+  );
 }
 
 /** Set the kernel thread count (--threads); no flag keeps the runtime's default (the machine's cores). */

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { zooDir } from '../zoo/zoo.js';
-import { intFlag, reportErrors, resolveModelDir, UsageError } from './common.js';
+import { intFlag, reportErrors, resolveModelDir, threadsOption, UsageError } from './common.js';
 import { brownTokenizer, DEMO_SHAPE, writeRandomLlama } from './demo-model.js';
 import { type PplCliOptions, runPpl } from './eval.js';
 import { type GenerateCliOptions, runGenerate } from './generate.js';
@@ -69,7 +69,7 @@ export function addDemoCommand(program: Command, run: (opts: DemoOptions) => Pro
     .option('--ctx <n>', 'perplexity window', intFlag('--ctx', 2, '256'), DEMO_SHAPE.maxPositions)
     .option('--stride <n>', 'perplexity stride', intFlag('--stride', 1, '128'), DEMO_SHAPE.maxPositions / 2)
     .option('--rebuild', 'rebuild the random model even if the folder exists', false)
-    .option('--threads <n>', 'kernel threads (default: all cores)', intFlag('--threads', 1, '2'))
+    .addOption(threadsOption())
     .action(async (opts: DemoOptions) => {
       process.exitCode = await run(opts);
     });

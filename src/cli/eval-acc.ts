@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { loadFashionMnist } from '../data/fashion-mnist.js';
 import { evaluateVision } from '../zoo/fmnist.js';
 import { isVisionFolder, loadVisionModel } from '../zoo/vision.js';
-import { intFlag, reportErrors, resolveModelDir, UsageError, useThreads } from './common.js';
+import { intFlag, reportErrors, resolveModelDir, threadsOption, UsageError, useThreads } from './common.js';
 
 /** Parsed options of `sparsekit eval acc`. */
 export interface AccCliOptions {
@@ -32,7 +32,7 @@ export function addAccCommand(
     .option('--split <split>', 'test (10,000 images) or train (60,000)', 'test')
     .option('--limit <n>', 'only the first n images', intFlag('--limit', 1, '1000'))
     .option('--json', 'print the result as one JSON object on stdout', false)
-    .option('--threads <n>', 'kernel threads (default: all cores)', intFlag('--threads', 1, '2'))
+    .addOption(threadsOption())
     .addHelpText(
       'after',
       '\nExamples:\n  sparsekit eval acc fmnist-cnn\n  sparsekit eval acc zoo/fmnist-mlp --limit 1000 --json\n',

@@ -6,7 +6,7 @@
  */
 
 import cliProgress from 'cli-progress';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { loadText } from '../data/text.js';
 import {
   type PerplexityProgress,
@@ -21,9 +21,10 @@ import {
   intFlag,
   openCausalModel,
   reportErrors,
+  threadsOption,
   UsageError,
   useThreads,
-  weightsFlag,
+  weightsOption,
 } from './common.js';
 
 /** Parsed options of `sparsekit eval ppl`. */
@@ -59,12 +60,8 @@ export function addEvalCommand(
     )
     .option('--max-tokens <n>', 'only the first n tokens of the text', intFlag('--max-tokens', 2, '4096'))
     .option('--json', 'print the result as one JSON object on stdout', false)
-    .addOption(
-      new Option('--weights <storage>', 'in-memory weights: f32, bf16, f16, or stored (the checkpoint dtype)')
-        .default('f32')
-        .argParser(weightsFlag),
-    )
-    .option('--threads <n>', 'kernel threads (default: all cores)', intFlag('--threads', 1, '2'))
+    .addOption(weightsOption())
+    .addOption(threadsOption())
     .addHelpText(
       'after',
       '\nExamples:\n  sparsekit eval ppl models/gpt2 --data brown --ctx 1024 --stride 512\n  sparsekit eval ppl models/SmolLM-135M --data notes.txt --max-tokens 8192 --json\n',

@@ -5,7 +5,7 @@
  */
 
 import { randomInt } from 'node:crypto';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { type GenerateResult, generate } from '../generate/generate.js';
 import type { SamplingOptions } from '../generate/warpers.js';
 import type { GenerationConfig } from '../io/generation.js';
@@ -17,9 +17,10 @@ import {
   numberFlag,
   openCausalModel,
   reportErrors,
+  threadsOption,
   UsageError,
   useThreads,
-  weightsFlag,
+  weightsOption,
 } from './common.js';
 
 /** Parsed options of `sparsekit generate`. */
@@ -75,12 +76,8 @@ export function addGenerateCommand(
     .option('--seed <n>', 'seed of the sampler (default: a random one, printed)', intFlag('--seed', 0, '42'))
     .option('--stop <text...>', 'stop when the output contains one of these texts')
     .option('--stop-id <ids>', 'also stop at these token ids (the eos ids always stop)', parseIds)
-    .addOption(
-      new Option('--weights <storage>', 'in-memory weights: f32, bf16, f16, or stored (the checkpoint dtype)')
-        .default('f32')
-        .argParser(weightsFlag),
-    )
-    .option('--threads <n>', 'kernel threads (default: all cores)', intFlag('--threads', 1, '2'))
+    .addOption(weightsOption())
+    .addOption(threadsOption())
     .addHelpText(
       'after',
       '\nExamples:\n  sparsekit generate models/SmolLM-135M --prompt "The jury said"\n  sparsekit generate models/gpt2 --prompt "Hello" --temperature 0.8 --top-p 0.95 --seed 1\n',

@@ -40,6 +40,7 @@ import {
   openCausalModel,
   reportErrors,
   resolveModelDir,
+  threadsOption,
   UsageError,
   useThreads,
 } from './common.js';
@@ -155,7 +156,7 @@ export function addPruneCommands(
         'f16',
       ]),
     )
-    .option('--threads <n>', 'kernel threads (default: all cores)', intFlag('--threads', 1, '2'))
+    .addOption(threadsOption())
     .addHelpText(
       'after',
       '\nExamples:\n  sparsekit prune models/brown-llama --method wanda --sparsity 0.5 --out pruned/wanda-50\n' +

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { runtime } from '../backend/wasm.js';
 import { listZoo, ZOO_RECIPES, zooDir, zooRecipe } from '../zoo/index.js';
 import { BuildError } from '../zoo/recipe.js';
-import { intFlag, reportErrors, UsageError, useThreads } from './common.js';
+import { reportErrors, threadsOption, UsageError, useThreads } from './common.js';
 
 /** Parsed options of `sparsekit zoo build`. */
 export interface ZooBuildCliOptions {
@@ -35,7 +35,7 @@ export function addZooCommand(
     .argument('[name]', `one of ${ZOO_RECIPES.map((r) => r.name).join(', ')}`)
     .option('--resume', 'continue an interrupted build from its checkpoint', false)
     .option('--fresh', 'discard an interrupted build and start over', false)
-    .option('--threads <n>', 'kernel threads (default: all cores)', intFlag('--threads', 1, '2'))
+    .addOption(threadsOption())
     .option('--zoo-dir <dir>', 'where the zoo lives (default: zoo/ in the package, or $SPARSEKIT_ZOO)')
     .addHelpText(
       'after',
