@@ -154,9 +154,10 @@ test('Ctrl-C during eval ppl prints a partial result and exits 130', async () =>
   );
 });
 
-test('demo builds the random model once, then generates and scores Brown text', () => {
+test('demo --random builds the random model once, then generates and scores Brown text', () => {
   const args = [
     'demo',
+    '--random',
     '--model-dir',
     'demo',
     '--max-new-tokens',
