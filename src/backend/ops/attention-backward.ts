@@ -11,7 +11,7 @@ import { splitByPrefix } from '../pool.js';
 import type { AttentionDims, AttentionMasking } from '../reference/attention.js';
 import { attentionBackwardRef } from '../reference/attention-backward.js';
 import { runtime } from '../wasm.js';
-import { ATTENTION_MIN_PARALLEL_FLOPS, type AttentionOptions, attentionPlan } from './attention.js';
+import { ATTENTION_MIN_PARALLEL_FLOPS, type AttentionOptions, attentionPlan, padRows } from './attention.js';
 import { slottedRanges } from './select.js';
 
 /** Gradients of one attention call: dq like q [H, Tq, d]; dk, dv like k and v [Hkv, Tk, d]. */
@@ -68,14 +68,6 @@ export function attentionBackward(
     );
   }
   return resolve<BackwardFn>('attentionBackward', ['dense'])(q, k, v, o, lse, dO, dims, masking);
-}
-
-/** Rows of `rows × d` copied into rows of dp ≥ d floats (zero-padded). */
-function padRows(src: Float32Array, rows: number, d: number, dp: number): Float32Array {
-  if (dp === d) return src;
-  const out = new Float32Array(rows * dp);
-  for (let r = 0; r < rows; r++) out.set(src.subarray(r * d, r * d + d), r * dp);
-  return out;
 }
 
 /** Rows of dp floats back to rows of d (the first d of each) into `out`. */

@@ -182,7 +182,7 @@ type AttentionFn = (
 ) => Tensor;
 
 /** Rows of `rows × d` copied into rows of dp ≥ d floats (zero-padded), so the kernel needs no column tail. */
-function padRows(src: Float32Array, rows: number, d: number, dp: number): Float32Array {
+export function padRows(src: Float32Array, rows: number, d: number, dp: number): Float32Array {
   if (dp === d) return src;
   const out = new Float32Array(rows * dp);
   for (let r = 0; r < rows; r++) out.set(src.subarray(r * d, r * d + d), r * dp);
