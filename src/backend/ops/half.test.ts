@@ -13,7 +13,7 @@ import { relError, TOL } from '../tolerances.js';
 import { runtime } from '../wasm.js';
 import { halfMatmulRef, halfMatmulWasm } from './half.js';
 import { matmul } from './matmul.js';
-import { assertDispatchesToWasm, countKernelRuns, forEachRuntime, rhs } from './testing.js';
+import { assertDispatchesToWasm, assertTwin, countKernelRuns, forEachRuntime, NS, rhs } from './testing.js';
 
 const FORMATS: HalfFormat[] = ['bf16', 'f16'];
 /** Odd row and column counts (tails of the 4-row blocks and 8-column chunks), 4096 columns, a 2-thread split. */
@@ -26,18 +26,11 @@ const SHAPES: Array<[number, number]> = [
   [33, 4096],
   [1031, 515],
 ];
-const NS = [1, 3, 8, 17, 64];
 const DECODE = { bf16: bf16BitsToF32, f16: f16BitsToF32 };
 
 /** The kernel and the reference agree within TOL.halfGemv (N = 1) or TOL.halfGemm. */
 function assertHalfTwin(w: HalfMatrix, N: number, what: string, seed: number): void {
-  const b = rhs(w.cols, N, seed);
-  const got = halfMatmulWasm(w, b);
-  const want = halfMatmulRef(w, b);
-  assert.deepEqual(got.shape, want.shape, `${what}: shape`);
-  const tol = N === 1 ? TOL.halfGemv : TOL.halfGemm;
-  const err = relError(got.data, want.data);
-  assert.ok(err <= tol, `${what} N=${N}: error ${err} > ${tol}`);
+  assertTwin(halfMatmulWasm, halfMatmulRef, w, N, what, seed, { vector: TOL.halfGemv, block: TOL.halfGemm });
 }
 
 /**

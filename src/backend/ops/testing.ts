@@ -45,7 +45,7 @@ type MatmulFn<W> = (w: W, b: Tensor) => Tensor;
 
 /**
  * The fast kernel and its reference agree on W·B for an N-column right-hand side (seeded by `seed`), within
- * TOL.spmv (N = 1) or TOL.spmm.
+ * `tol.vector` (N = 1; default TOL.spmv) or `tol.block` (default TOL.spmm).
  */
 export function assertTwin<W extends { readonly cols: number }>(
   fast: MatmulFn<W>,
@@ -54,12 +54,13 @@ export function assertTwin<W extends { readonly cols: number }>(
   N: number,
   what: string,
   seed: number,
+  tols: { vector: number; block: number } = { vector: TOL.spmv, block: TOL.spmm },
 ): void {
   const b = rhs(w.cols, N, seed);
   const got = fast(w, b);
   const want = reference(w, b);
   assert.deepEqual(got.shape, want.shape, `${what}: shape`);
-  const tol = N === 1 ? TOL.spmv : TOL.spmm;
+  const tol = N === 1 ? tols.vector : tols.block;
   const err = relError(got.data, want.data);
   assert.ok(err <= tol, `${what} N=${N}: error ${err} > ${tol}`);
 }
