@@ -25,26 +25,17 @@ import { randn, sparsify } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { attachRatios } from './analysis.js';
 import type { KernelCase, WeightFormat } from './cases.js';
-import { cpuSnapshot, otherCpuShare } from './cpu-share.js';
+import { cpuSnapshot } from './cpu-share.js';
 import { loadOrt, ORT_INSTALL_HINT, type OrtModule, peerSessions } from './ort-peer.js';
 import { defaultReps, kernelPlan, type WeightGroup } from './plan.js';
 import { type ProgressSink, progress } from './progress.js';
-import { type CaseResult, machineInfo, type SuiteResult } from './results.js';
+import type { CaseResult, SuiteResult } from './results.js';
+import { resultHeader, type SuiteOptions } from './suite.js';
 import { Interrupted, median, timeCold } from './timing.js';
 import { activeSet, blockSparsify, coldCopies, lastLevelCache, transposed } from './weights.js';
 
 /** Options of `sparsekit bench kernels`. */
-export interface KernelSuiteOptions {
-  quick: boolean;
-  threads?: number[];
-  reps?: number;
-  only?: string;
-  /** The command line, recorded in the results. */
-  command: string;
-  /** Checked between timed calls; true stops the run with Interrupted. */
-  shouldStop?: () => boolean;
-  /** No progress output (tests). */
-  quiet?: boolean;
+export interface KernelSuiteOptions extends SuiteOptions {
   /** Extra timed calls per case while they fit in this many seconds (default 0.5). */
   budgetSeconds?: number;
 }
@@ -384,20 +375,16 @@ export async function runKernelSuite(opts: KernelSuiteOptions): Promise<SuiteRes
     sink.stop();
     rt.setThreads(threads[0]!);
   }
-  const machine = {
-    ...machineInfo(run.llc),
-    wasmVariant: rt.variant,
-    onnxruntime: run.ortVersion,
-    otherCpuShare: otherCpuShare(cpuAtStart, cpuSnapshot()),
-  };
   return {
-    suite: 'kernels',
-    mode: opts.only ? 'partial' : opts.quick ? 'quick' : 'full',
-    command: opts.command,
-    date: new Date().toISOString(),
-    durationSeconds: (performance.now() - started) / 1000,
-    machine,
-    options: { threads, reps, ...(opts.only ? { only: opts.only } : {}) },
+    ...resultHeader('kernels', opts, {
+      started,
+      cpuAtStart,
+      llc: run.llc,
+      wasmVariant: rt.variant,
+      onnxruntime: run.ortVersion,
+      threads,
+      reps,
+    }),
     cases: attachRatios(run.results),
   };
 }
