@@ -26,8 +26,8 @@ import { TrainableLM } from '../train/lm/model.js';
 import { train } from '../train/loop.js';
 import { AdamW } from '../train/optim.js';
 import { warmupCosine } from '../train/schedule.js';
-import type { BuildOptions, BuildResult, ZooRecipe } from './recipe.js';
-import { prepareWork } from './recipe.js';
+import type { BuildOptions, BuildResult } from './recipe.js';
+import { makeRecipe, prepareWork } from './recipe.js';
 import { buildEnvironment, type CurvePoint, recordFiles, writeZooChecksums, zooWorkDir } from './zoo.js';
 
 /** Everything that determines an LM's training. */
@@ -345,15 +345,7 @@ export const BROWN_LLAMA_HYPER: LmHyper = {
   ...LM_TRAINING,
 };
 
-function lmRecipe(name: string, description: string, hyper: LmHyper): ZooRecipe {
-  return {
-    name,
-    kind: 'lm',
-    description,
-    hyperparameters: hyper as unknown as Record<string, unknown>,
-    build: (o) => buildLm(name, description, hyper, o),
-  };
-}
+const lmRecipe = makeRecipe<LmHyper>('lm', buildLm);
 
 export const BROWN_GPT2 = lmRecipe(
   'brown-gpt2',

@@ -16,8 +16,8 @@ import { Tensor } from '../tensor/tensor.js';
 import { train } from '../train/loop.js';
 import { AdamW } from '../train/optim.js';
 import { warmupCosine } from '../train/schedule.js';
-import type { BuildOptions, BuildResult, ZooRecipe } from './recipe.js';
-import { prepareWork } from './recipe.js';
+import type { BuildOptions, BuildResult } from './recipe.js';
+import { makeRecipe, prepareWork } from './recipe.js';
 import {
   initVisionModel,
   parseVisionConfig,
@@ -270,15 +270,7 @@ export const FMNIST_CNN_HYPER: VisionHyper = {
   dtype: 'F16',
 };
 
-function visionRecipe(name: string, description: string, hyper: VisionHyper): ZooRecipe {
-  return {
-    name,
-    kind: 'vision',
-    description,
-    hyperparameters: hyper as unknown as Record<string, unknown>,
-    build: (o) => buildVision(name, description, hyper, o),
-  };
-}
+const visionRecipe = makeRecipe<VisionHyper>('vision', buildVision);
 
 export const FMNIST_MLP = visionRecipe(
   'fmnist-mlp',

@@ -41,6 +41,20 @@ export interface ZooRecipe {
   build(options: BuildOptions): Promise<BuildResult>;
 }
 
+/** A recipe of `kind` whose build is `build(name, description, hyper, options)`. */
+export function makeRecipe<H extends object>(
+  kind: ZooRecipe['kind'],
+  build: (name: string, description: string, hyper: H, options: BuildOptions) => Promise<BuildResult>,
+): (name: string, description: string, hyper: H) => ZooRecipe {
+  return (name, description, hyper) => ({
+    name,
+    kind,
+    description,
+    hyperparameters: hyper as unknown as Record<string, unknown>,
+    build: (o) => build(name, description, hyper, o),
+  });
+}
+
 /** Thrown when a build cannot start as asked (e.g. a checkpoint exists and neither resume nor fresh was given). */
 export class BuildError extends Error {}
 
