@@ -21,6 +21,8 @@ const SPECS: FormatSpec[] = [
   { format: 'nm', n: 2, m: 4 },
   { format: 'bitmask' },
   { format: 'coo' },
+  { format: 'csr_bf16' },
+  { format: 'csr_f16' },
   { format: 'bf16' },
   { format: 'f16' },
 ];
@@ -30,8 +32,18 @@ const SPECS: FormatSpec[] = [
 const W = toDense(toFormat(nmPruneMagnitude(testMatrix(17, 19, 0.3), 2, 4), { format: 'bf16' }));
 
 describe('FORMATS', () => {
-  it('lists the five sparse formats and the two half-precision ones under their own names', () => {
-    assert.deepEqual(Object.keys(FORMATS), ['csr', 'bsr', 'nm', 'bitmask', 'coo', 'bf16', 'f16']);
+  it('lists the five sparse formats, CSR with half values and the two half-precision ones under their own names', () => {
+    assert.deepEqual(Object.keys(FORMATS), [
+      'csr',
+      'bsr',
+      'nm',
+      'bitmask',
+      'coo',
+      'csr_bf16',
+      'csr_f16',
+      'bf16',
+      'f16',
+    ]);
     for (const [key, ops] of Object.entries(FORMATS)) assert.equal(ops.name, key);
   });
 });

@@ -9,6 +9,15 @@ import { type BSR, bsr } from './bsr.js';
 import { countNonZero } from './check.js';
 import { type COO, coo } from './coo.js';
 import { type CSR, csr } from './csr.js';
+import {
+  type BF16CSR,
+  csrBf16,
+  csrF16,
+  type F16CSR,
+  type HalfCSR,
+  halfCsrNonZero,
+  halfCsrToDense,
+} from './csr-half.js';
 import { FormatError } from './errors.js';
 import { bf16, f16, type HalfMatrix, halfNonZero, halfToDense } from './half.js';
 import { type NM, nm } from './nm.js';
@@ -18,6 +27,7 @@ export * from './bsr.js';
 export * from './choose.js';
 export * from './coo.js';
 export * from './csr.js';
+export * from './csr-half.js';
 export * from './errors.js';
 export * from './half.js';
 export * from './nm.js';
@@ -27,13 +37,15 @@ export * from './types.js';
 /** Any sparse matrix; `format` tells which. */
 export type SparseMatrix = CSR | BSR | NM | Bitmask | COO;
 
-/** A weight matrix [M,K]: dense f32, dense in half precision, or in a sparse format. */
-export type Weight = Tensor | SparseMatrix | HalfMatrix;
+/** A weight matrix [M,K]: dense f32, dense in half precision, in a sparse format, or CSR with half values. */
+export type Weight = Tensor | SparseMatrix | HalfMatrix | HalfCSR;
 
 /** How to store a dense matrix; the options a format's fromDense needs. */
 export type FormatSpec =
   | { format: 'dense' }
   | { format: 'csr' }
+  | { format: 'csr_bf16' }
+  | { format: 'csr_f16' }
   | { format: 'bsr'; blockRows: number; blockCols: number }
   | { format: 'nm'; n: number; m: number }
   | { format: 'bitmask' }
@@ -46,13 +58,23 @@ export type WeightOf<S extends FormatSpec> = S['format'] extends 'dense'
   ? Tensor
   : S['format'] extends HalfMatrix['format']
     ? HalfMatrix & { readonly format: S['format'] }
-    : Extract<SparseMatrix, { format: S['format'] }>;
+    : Extract<SparseMatrix | BF16CSR | F16CSR, { format: S['format'] }>;
 
 /** Every stored format's functions (sparse, then half-precision dense), keyed by name. */
-export const FORMATS = Object.freeze({ csr, bsr, nm, bitmask, coo, bf16, f16 });
+export const FORMATS = Object.freeze({
+  csr,
+  bsr,
+  nm,
+  bitmask,
+  coo,
+  csr_bf16: csrBf16,
+  csr_f16: csrF16,
+  bf16,
+  f16,
+});
 
 /** Which format a weight is stored in. */
-export function formatOf(w: Weight): 'dense' | SparseMatrix['format'] | HalfMatrix['format'] {
+export function formatOf(w: Weight): 'dense' | Exclude<Weight, Tensor>['format'] {
   if (w instanceof Tensor) return 'dense';
   if (w !== null && typeof w === 'object' && Object.hasOwn(FORMATS, w.format)) return w.format;
   throw new FormatError(
@@ -80,6 +102,10 @@ function convert(w: Tensor, spec: FormatSpec): Weight {
       return w;
     case 'csr':
       return csr.fromDense(w);
+    case 'csr_bf16':
+      return csrBf16.fromDense(w);
+    case 'csr_f16':
+      return csrF16.fromDense(w);
     case 'bsr':
       return bsr.fromDense(w, spec.blockRows, spec.blockCols);
     case 'nm':
@@ -107,6 +133,9 @@ export function toDense(w: Weight): Tensor {
   switch (w.format) {
     case 'csr':
       return csr.toDense(w);
+    case 'csr_bf16':
+    case 'csr_f16':
+      return halfCsrToDense(w);
     case 'bsr':
       return bsr.toDense(w);
     case 'nm':
@@ -129,7 +158,16 @@ export function toDense(w: Weight): Tensor {
  */
 export function nnz(w: Weight): number {
   if (w instanceof Tensor) return countNonZero(w.data);
-  return 'values' in w ? countNonZero(w.values) : halfNonZero(w);
+  switch (w.format) {
+    case 'csr_bf16':
+    case 'csr_f16':
+      return halfCsrNonZero(w);
+    case 'bf16':
+    case 'f16':
+      return halfNonZero(w);
+    default:
+      return countNonZero(w.values);
+  }
 }
 
 /** nnz(w) / (number of elements); 0 for an empty matrix. */

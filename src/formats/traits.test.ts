@@ -6,6 +6,7 @@ import { bitmaskFromDense } from './bitmask.js';
 import { bsrFromDense } from './bsr.js';
 import { cooFromDense } from './coo.js';
 import { csrFromDense } from './csr.js';
+import { halfCsrFromDense } from './csr-half.js';
 import { halfFromDense } from './half.js';
 import { nmFromDense, nmLayout, nmPruneMagnitude } from './nm.js';
 import { testMatrix } from './testing.js';
@@ -26,6 +27,9 @@ function samples(): [FormatName, object][] {
     ['dense', w],
     ['csr', csrFromDense(w)],
     ['csr', csrFromDense(wide)],
+    ['csr_bf16', halfCsrFromDense(w, 'bf16')],
+    ['csr_bf16', halfCsrFromDense(wide, 'bf16')],
+    ['csr_f16', halfCsrFromDense(w, 'f16')],
     ['bsr', bsrFromDense(w, 4, 8)],
     ['bsr', bsrFromDense(wide, 1, 1)],
     ['nm', nmFromDense(nmPruneMagnitude(w, 2, 4), 2, 4)],

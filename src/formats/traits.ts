@@ -4,11 +4,12 @@ import type { Bitmask } from './bitmask.js';
 import type { BSR } from './bsr.js';
 import type { COO } from './coo.js';
 import type { CSR } from './csr.js';
+import type { HalfCSR } from './csr-half.js';
 import type { HalfMatrix } from './half.js';
 import type { NM } from './nm.js';
 
 /** Names of all formats, dense included. */
-export type FormatName = 'dense' | (CSR | BSR | NM | Bitmask | COO | HalfMatrix)['format'];
+export type FormatName = 'dense' | (CSR | HalfCSR | BSR | NM | Bitmask | COO | HalfMatrix)['format'];
 
 /** One typed array of a format. */
 export interface FieldTraits {
@@ -76,6 +77,16 @@ export const FORMAT_TRAITS: Readonly<Record<FormatName, FormatTraits>> = {
     bestFor:
       'Unstructured sparsity (magnitude, Wanda, SparseGPT): 6 B per non-zero with u16 indices, so fewer bytes than dense below 2/3 density.',
   },
+  csr_bf16: halfCsrTraits(
+    'csr_bf16',
+    "bits of each entry's value; f32 value = bits << 16",
+    'Unstructured sparsity in a bf16 checkpoint: 4 B per non-zero with u16 indices (lossless for bf16 weights), fewer bytes than dense bf16 below 1/2 density and than dense f32 below 1.',
+  ),
+  csr_f16: halfCsrTraits(
+    'csr_f16',
+    "bits of each entry's value: sign, 5-bit exponent, 10-bit mantissa",
+    'Unstructured sparsity in an f16 checkpoint: 4 B per non-zero with u16 indices, lossless for f16 weights.',
+  ),
   bsr: {
     name: 'bsr',
     summary:
@@ -195,6 +206,32 @@ export const FORMAT_TRAITS: Readonly<Record<FormatName, FormatTraits>> = {
     bestFor: 'Dense weights from f16 checkpoints: half the bytes of f32, 11 significant bits, |x| ≤ 65504.',
   },
 };
+
+/** CSR with half-precision values: CSR's index arrays, 2-byte values. */
+function halfCsrTraits(name: 'csr_bf16' | 'csr_f16', valueMeaning: string, bestFor: string): FormatTraits {
+  const half = name === 'csr_bf16' ? 'bfloat16' : 'IEEE binary16';
+  return {
+    name,
+    summary: `CSR whose values are ${half} bit patterns (rounded to nearest even); same rowPtr and colIdx as csr.`,
+    fields: [
+      {
+        name: 'rowPtr',
+        dtype: 'u32',
+        length: 'rows+1',
+        meaning: 'row i is entries rowPtr[i] … rowPtr[i+1]−1',
+      },
+      {
+        name: 'colIdx',
+        dtype: 'u16/u32',
+        length: 'nnz',
+        meaning: 'column of each entry, strictly increasing per row',
+      },
+      { name: 'values', dtype: 'u16', length: 'nnz', meaning: valueMeaning },
+    ],
+    nbytesFormula: '4*(rows+1) + idxBytes*nnz + 2*nnz',
+    bestFor,
+  };
+}
 
 /** The traits table as Markdown: an overview table, the terms, then one field table per format. */
 export function traitsMarkdown(): string {
