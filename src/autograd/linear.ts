@@ -11,7 +11,7 @@ import type { SparseMatrix } from '../formats/index.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type SlotPattern, slotPattern, transposePattern } from './pattern.js';
 import { transposeData } from './shape.js';
-import { accumulate, record, Var } from './tape.js';
+import { accumulate, accumulateFresh, record, Var } from './tape.js';
 
 /** A [M,K] · b [K,N] → [M,N] where `a` is a temporary: its kernel-resident copy is freed right away. */
 export function gemmTemp(a: Tensor, b: Tensor): Tensor {
@@ -120,10 +120,10 @@ export function linear(x: Var, w: Var | SparseWeight, b: Var | null = null): Var
     }
     if (isSparseWeight(w)) {
       const dxt = sparseBackward(w, x, xt, dyt, T);
-      if (dxt) accumulate(x, transposeData(dxt.data, K, T));
+      if (dxt) accumulateFresh(x, transposeData(dxt.data, K, T));
     } else {
-      if (x.requiresGrad) accumulate(x, gemmTemp(dy, w.value)); // dX = dY·W
-      if (w.requiresGrad) accumulate(w, gemmTemp(dyt, new Tensor(x.value.data, [T, K]))); // dW = dYᵀ·X
+      if (x.requiresGrad) accumulateFresh(x, gemmTemp(dy, w.value)); // dX = dY·W
+      if (w.requiresGrad) accumulateFresh(w, gemmTemp(dyt, new Tensor(x.value.data, [T, K]))); // dW = dYᵀ·X
     }
   });
 }
@@ -146,7 +146,7 @@ function sparseBackward(w: SparseWeight, x: Var, xt: Tensor, dyt: Tensor, T: num
     const kept = sddmm(pattern, dyt, xt); // dW at each position
     const g = new Float32Array(matrix.values.length);
     for (let p = 0; p < kept.length; p++) g[pattern.slot[p]!] = kept[p]!;
-    accumulate(w.values, g);
+    accumulateFresh(w.values, g);
   }
   if (w.denseGrad) {
     const dw = gemmTemp(dyt, new Tensor(transposeData(xt.data, matrix.cols, T), [T, matrix.cols]));
@@ -195,11 +195,15 @@ export function linearT(xt: Var, w: Var | SparseWeight, b: Var | null = null): V
     }
     if (isSparseWeight(w)) {
       const dxt = sparseBackward(w, xt, xt.value, dyt, T);
-      if (dxt) accumulate(xt, dxt);
+      if (dxt) accumulateFresh(xt, dxt);
       return;
     }
-    if (xt.requiresGrad) accumulate(xt, gemmTemp(new Tensor(transposeData(w.value.data, M, K), [K, M]), dyt));
-    if (w.requiresGrad) accumulate(w, gemmTemp(dyt, new Tensor(transposeData(xt.value.data, K, T), [T, K])));
+    if (xt.requiresGrad) {
+      accumulateFresh(xt, gemmTemp(new Tensor(transposeData(w.value.data, M, K), [K, M]), dyt));
+    }
+    if (w.requiresGrad) {
+      accumulateFresh(w, gemmTemp(dyt, new Tensor(transposeData(xt.value.data, K, T), [T, K])));
+    }
   });
 }
 
@@ -214,7 +218,9 @@ export function matmul(a: Var, b: Var): Var {
   const N = b.shape[1]!;
   const out = gemmTemp(a.value, b.value);
   return record(out, [a, b], (g) => {
-    if (a.requiresGrad) accumulate(a, gemmTemp(g, new Tensor(transposeData(b.value.data, K, N), [N, K])));
-    if (b.requiresGrad) accumulate(b, gemmTemp(new Tensor(transposeData(a.value.data, M, K), [K, M]), g));
+    if (a.requiresGrad)
+      accumulateFresh(a, gemmTemp(g, new Tensor(transposeData(b.value.data, K, N), [N, K])));
+    if (b.requiresGrad)
+      accumulateFresh(b, gemmTemp(new Tensor(transposeData(a.value.data, M, K), [K, M]), g));
   });
 }

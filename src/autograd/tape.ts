@@ -141,8 +141,20 @@ export function record(value: Tensor, inputs: readonly Var[], backward: (gOut: T
   return out;
 }
 
-/** v.grad += g (when v wants a gradient). g must have v's size. */
+/** v.grad += g (when v wants a gradient). g must have v's size; it is copied, never kept. */
 export function accumulate(v: Var, g: Tensor | Float32Array): void {
+  addGrad(v, g, false);
+}
+
+/**
+ * v.grad += g like {@link accumulate}, for a `g` the rule allocated for this call alone and hands over: when v
+ * has no gradient yet, g's array becomes it without a copy. Never pass an array given to another input.
+ */
+export function accumulateFresh(v: Var, g: Tensor | Float32Array): void {
+  addGrad(v, g, true);
+}
+
+function addGrad(v: Var, g: Tensor | Float32Array, owned: boolean): void {
   if (!v.requiresGrad) return;
   const src = g instanceof Tensor ? g.data : g;
   if (src.length !== v.size) {
@@ -151,7 +163,8 @@ export function accumulate(v: Var, g: Tensor | Float32Array): void {
     );
   }
   if (v.grad === null) {
-    v.grad = new Tensor(src.slice(), v.value.shape); // a copy: rules may hand one array to two inputs
+    // a copy unless owned: rules may hand one array to two inputs
+    v.grad = new Tensor(owned ? src : src.slice(), v.value.shape);
     return;
   }
   const d = v.grad.data;

@@ -70,6 +70,48 @@ export function activate_f32(x: usize, u: usize, out: usize, act: i32, i0: i32, 
   else actRun(x, u, out, ACT_GELU_ERF, i0, i1);
 }
 
+// SwiGLU backward: for y = silu(g)·u = g·σ(g)·u and its gradient dy, dg = dy·u·σ(g)·(1 + g·(1 − σ(g))) and
+// du = dy·g·σ(g), with σ(g) = 1/(1 + e^−g) recomputed from g (the forward keeps nothing). TypeScript twin:
+// src/backend/reference/activation.ts swigluBackwardRef.
+
+/** σ(g) = 1/(1 + e^−g) lane by lane. */
+// @ts-ignore: decorator
+@inline function sigmoidVec(g: v128): v128 {
+  const one = f32x4.splat(1);
+  return f32x4.div(one, f32x4.add(one, exp_f32x4(f32x4.neg(g))));
+}
+
+/** dg = (dy·σ)·u·(1 + g·(1 − σ)) given dys = dy·σ(g) and s = σ(g). */
+// @ts-ignore: decorator
+@inline function swigluDg(g: v128, u: v128, dys: v128, s: v128): v128 {
+  const one = f32x4.splat(1);
+  return f32x4.mul(f32x4.mul(dys, u), f32x4.add(one, f32x4.mul(g, f32x4.sub(one, s))));
+}
+
+/** dg[i], du[i] of SwiGLU for i in [i0, i1) (see above). dg and du may each be one of the inputs (every element is read before it is written). */
+export function swiglu_backward_f32(g: usize, u: usize, dy: usize, dg: usize, du: usize, i0: i32, i1: i32): void {
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const o = <usize>i << 2;
+    const gv = v128.load(g + o);
+    const uv = v128.load(u + o);
+    const s = sigmoidVec(gv);
+    const dys = f32x4.mul(v128.load(dy + o), s);
+    v128.store(du + o, f32x4.mul(dys, gv));
+    v128.store(dg + o, swigluDg(gv, uv, dys, s));
+  }
+  for (; i < i1; i++) {
+    // the scalar tail through lane 0 of the same vector code, so every element rounds alike
+    const o = <usize>i << 2;
+    const gv = v128.load32_zero(g + o);
+    const uv = v128.load32_zero(u + o);
+    const s = sigmoidVec(gv);
+    const dys = f32x4.mul(v128.load32_zero(dy + o), s);
+    store<f32>(du + o, f32x4.extract_lane(f32x4.mul(dys, gv), 0));
+    store<f32>(dg + o, f32x4.extract_lane(swigluDg(gv, uv, dys, s), 0));
+  }
+}
+
 /**
  * RMSNorm of rows [r0, r1) of x [R, C]: out = w · (x · 1/√(mean(x²) + eps)), in f32 as transformers computes
  * it (sum of squares in 4 f32 lanes). out may be x.

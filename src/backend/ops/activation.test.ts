@@ -2,9 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { randn } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { activateRef, type KernelActivation, rmsNormRef } from '../reference/activation.js';
+import {
+  activateRef,
+  type KernelActivation,
+  rmsNormRef,
+  swigluBackwardRef,
+} from '../reference/activation.js';
 import { relError, TOL } from '../tolerances.js';
-import { activate, rmsNorm } from './activation.js';
+import { activate, rmsNorm, swigluBackward } from './activation.js';
 import { onEveryRuntime } from './testing.js';
 
 const ACTS: KernelActivation[] = ['silu', 'gelu_tanh', 'gelu'];
@@ -90,5 +95,37 @@ test('activate and rmsNorm: bad arguments are errors naming them', () => {
   assert.throws(
     () => rmsNorm(new Tensor(x, [1, 4]), Tensor.zeros([3]), 1e-5),
     /rmsNorm: x's last axis \(4\)/,
+  );
+});
+
+test('swigluBackward matches its f64 twin on every runtime (odd lengths, thread split, saturated gates)', () => {
+  onEveryRuntime((where) => {
+    for (const n of LENGTHS) {
+      const g = input(n, n + 2);
+      const u = randn([n], n + 3).data;
+      const dy = randn([n], n + 4).data;
+      const want = { dg: new Float32Array(n), du: new Float32Array(n) };
+      swigluBackwardRef(g, u, dy, want.dg, want.du);
+      const before = [g.slice(), u.slice(), dy.slice()];
+      const got = swigluBackward(g, u, dy);
+      assert.deepEqual([g, u, dy], before, `${where} n=${n}: inputs untouched`);
+      for (const k of ['dg', 'du'] as const) {
+        const e = relError(got[k], want[k]);
+        assert.ok(e <= TOL.activation, `${where} ${k} n=${n}: error ${e}`);
+      }
+    }
+  });
+});
+
+test('swigluBackward: known values (σ(0) = ½, σ(1)), and inputs of the wrong length are errors naming them', () => {
+  const s1 = 1 / (1 + Math.exp(-1));
+  const { dg, du } = swigluBackward(Float32Array.of(0, 1), Float32Array.of(3, 2), Float32Array.of(2, 1));
+  assert.ok(Math.abs(dg[0]! - 2 * 3 * 0.5) < 1e-6, `dg(0) = ${dg[0]}`); // dy·u·σ(0)·(1 + 0)
+  assert.equal(du[0], 0); // dy·g·σ(g) at g = 0
+  assert.ok(Math.abs(dg[1]! - 2 * s1 * (2 - s1)) < 1e-6, `dg(1) = ${dg[1]}`);
+  assert.ok(Math.abs(du[1]! - s1) < 1e-6, `du(1) = ${du[1]}`);
+  assert.throws(
+    () => swigluBackward(new Float32Array(4), new Float32Array(3), new Float32Array(4)),
+    /swigluBackward: u must be a Float32Array of g's length 4/,
   );
 });

@@ -1,12 +1,17 @@
 /**
- * Elementwise activations (SiLU, GELU tanh / erf), optionally gated (SwiGLU: silu(g)·u), and RMSNorm on the
- * WebAssembly kernels (src/kernels/activation.ts), in place on f32 arrays. Data passes through one scratch
+ * Elementwise activations (SiLU, GELU tanh / erf), optionally gated (SwiGLU: silu(g)·u), SwiGLU's backward and
+ * RMSNorm on the WebAssembly kernels (src/kernels/activation.ts), on f32 arrays. Data passes through one scratch
  * block per runtime that is reused, so a decode step allocates nothing here.
  */
 
 import { Tensor } from '../../tensor/tensor.js';
 import { register, resolve } from '../dispatch.js';
-import { activateRef, type KernelActivation, rmsNormRef } from '../reference/activation.js';
+import {
+  activateRef,
+  type KernelActivation,
+  rmsNormRef,
+  swigluBackwardRef,
+} from '../reference/activation.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import { MIN_PARALLEL_WORK } from './dense.js';
 
@@ -54,6 +59,32 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   return new Tensor(out, x.shape);
 }
 
+/** SwiGLU's input gradients: dg and du, each [n]. */
+export interface SwigluGrads {
+  dg: Float32Array;
+  du: Float32Array;
+}
+
+/**
+ * The backward of y = silu(g) · u elementwise (Llama's MLP gate): given g, u and dy (one length n), returns
+ * dg = dy·u·σ(g)·(1 + g·(1 − σ(g))) and du = dy·g·σ(g), σ recomputed from g. Fresh arrays; inputs untouched.
+ * @example const { dg, du } = swigluBackward(gate.data, up.data, dh.data)
+ */
+export function swigluBackward(g: Float32Array, u: Float32Array, dy: Float32Array): SwigluGrads {
+  for (const [name, a] of [
+    ['g', g],
+    ['u', u],
+    ['dy', dy],
+  ] as const) {
+    if (!(a instanceof Float32Array) || a.length !== g.length) {
+      throw new RangeError(`swigluBackward: ${name} must be a Float32Array of g's length ${g.length}`);
+    }
+  }
+  const out = { dg: new Float32Array(g.length), du: new Float32Array(g.length) };
+  resolve<typeof swigluBackwardRef>('swiglu_backward', ['dense'])(g, u, dy, out.dg, out.du);
+  return out;
+}
+
 const scratches = new WeakMap<WasmRuntime, { ptr: number; bytes: number }>();
 
 /** A scratch block of at least `bytes` in `rt`, reused across calls (valid until the next scratch call). */
@@ -80,6 +111,33 @@ function activateWasm(x: Float32Array, act: KernelActivation, gate?: Float32Arra
   x.set(rt.f32(base, n));
 }
 
+/** Byte offsets of `count` blocks of n floats in one scratch region, each 64-byte aligned. */
+function scratchBlocks(rt: WasmRuntime, n: number, count: number): number[] {
+  const stride = Math.ceil((4 * n) / 64) * 64;
+  const base = scratch(rt, stride * count + 64);
+  return Array.from({ length: count }, (_, k) => base + k * stride);
+}
+
+function swigluBackwardWasm(
+  g: Float32Array,
+  u: Float32Array,
+  dy: Float32Array,
+  dg: Float32Array,
+  du: Float32Array,
+): void {
+  const n = g.length;
+  if (n === 0) return;
+  const rt = runtime();
+  const [gp, up, dyp] = scratchBlocks(rt, n, 3) as [number, number, number];
+  rt.write(gp, g);
+  rt.write(up, u);
+  rt.write(dyp, dy);
+  const ranges = rt.rowRanges(n, 4, n * OPS_PER_ELEMENT, MIN_PARALLEL_WORK);
+  rt.parallel('swiglu_backward_f32', [gp, up, dyp, dyp, gp], ranges); // dg over dy, du over g
+  dg.set(rt.f32(dyp, n));
+  du.set(rt.f32(gp, n));
+}
+
 function rmsNormWasm(x: Float32Array, w: Float32Array, out: Float32Array, C: number, eps: number): void {
   if (x.length === 0) return;
   const rt = runtime();
@@ -96,3 +154,5 @@ register('activate', ['dense'], 'fast', activateWasm);
 register('activate', ['dense'], 'reference', activateRef);
 register('rmsnorm', ['dense'], 'fast', rmsNormWasm);
 register('rmsnorm', ['dense'], 'reference', rmsNormRef);
+register('swiglu_backward', ['dense'], 'fast', swigluBackwardWasm);
+register('swiglu_backward', ['dense'], 'reference', swigluBackwardRef);

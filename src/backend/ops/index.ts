@@ -10,7 +10,13 @@ import './csr.js';
 import './half.js';
 import './nm.js';
 
-export { activate, type KernelActivation, rmsNorm } from './activation.js';
+export {
+  activate,
+  type KernelActivation,
+  rmsNorm,
+  type SwigluGrads,
+  swigluBackward,
+} from './activation.js';
 export { type AttentionOptions, attention, cachedAttention, type KVBuffers } from './attention.js';
 export { type AttentionGradients, attentionBackward } from './attention-backward.js';
 export { activeInputs, columnSparseGemv } from './colsparse.js';

@@ -77,3 +77,24 @@ export function rmsNormRef(
     for (let c = 0; c < C; c++) out[r + c] = w[c]! * Math.fround(x[r + c]! * inv);
   }
 }
+
+/**
+ * SwiGLU's backward, y = silu(g)·u: dg = dy·u·σ(g)·(1 + g·(1 − σ(g))), du = dy·g·σ(g), σ in f64, each result
+ * rounded once to f32. All arrays have one length; dg and du may be inputs (each element is read first).
+ */
+export function swigluBackwardRef(
+  g: Float32Array,
+  u: Float32Array,
+  dy: Float32Array,
+  dg: Float32Array,
+  du: Float32Array,
+): void {
+  for (let i = 0; i < g.length; i++) {
+    const x = g[i]!;
+    const ui = u[i]!;
+    const s = 1 / (1 + Math.exp(-x));
+    const dys = dy[i]! * s;
+    du[i] = dys * x;
+    dg[i] = dys * ui * (1 + x * (1 - s));
+  }
+}
