@@ -18,6 +18,7 @@ import {
 import { formatLabel } from './cases.js';
 import type { ModelRow } from './models.js';
 import type { PruneRow, VariantInfo } from './prune.js';
+import type { QualityRow } from './quality.js';
 import type { CaseResult, SuiteResult } from './results.js';
 import { trainMarkdown } from './train.js';
 
@@ -389,6 +390,111 @@ export function pruneMarkdown(r: SuiteResult): string {
   ].join('\n');
 }
 
+function settingLabel(s: string): string {
+  return s.includes(':') ? s : `${Math.round(Number(s) * 100)}%`;
+}
+
+/** The orderings issue 5 expects from the papers, checked on one model's rows. */
+export function qualityClaims(
+  rows: readonly QualityRow[],
+): Array<{ claim: string; holds: boolean; detail: string }> {
+  const ppl = (method: string, setting: string) =>
+    rows.find((r) => r.method === method && r.setting === setting)?.ppl;
+  const claims: Array<{ claim: string; holds: boolean; detail: string }> = [];
+  const compare = (claim: string, better: string, worse: string, settings: readonly string[]) => {
+    const pairs = settings
+      .map((s) => [s, ppl(better, s), ppl(worse, s)] as const)
+      .filter((p): p is readonly [string, number, number] => p[1] !== undefined && p[2] !== undefined);
+    if (!pairs.length) return;
+    claims.push({
+      claim,
+      holds: pairs.every(([, b, w]) => b < w),
+      detail: pairs.map(([s, b, w]) => `${settingLabel(s)}: ${num(b)} vs ${num(w)}`).join('; '),
+    });
+  };
+  const all = ['0.5', '0.6', '0.7', '0.8', '2:4', '4:8'];
+  compare('SparseGPT beats magnitude from 50% on', 'sparsegpt', 'magnitude', all);
+  compare('Wanda beats magnitude from 50% on', 'wanda', 'magnitude', all);
+  compare('DSnoT improves Wanda at ≥ 60%', 'wanda + DSnoT', 'wanda', ['0.6', '0.7', '0.8']);
+  compare('OWL improves uniform Wanda at ≥ 70%', 'wanda + OWL', 'wanda', ['0.7', '0.8']);
+  compare('OWL improves uniform SparseGPT at ≥ 70%', 'sparsegpt + OWL', 'sparsegpt', ['0.7', '0.8']);
+  return claims;
+}
+
+/** One section for a quality suite run: per model, test perplexity by method × setting, then the expected orderings. */
+export function qualityMarkdown(r: SuiteResult): string {
+  const run = r.quality!;
+  const m = r.machine;
+  const g = run.grid;
+  const out = [
+    `## quality: ${r.mode} run`,
+    '',
+    `Command: \`npx ${r.command}\` — ${r.date.slice(0, 16).replace('T', ' ')} UTC, ` +
+      `${(r.durationSeconds / 60).toFixed(0)} min ` +
+      `(rows cached from an interrupted run: ${run.rows.filter((x) => x.cached).length}). Machine: ${m.cpu}, ` +
+      `${m.cores} cores, Node ${m.node}.`,
+    '',
+    `Perplexity on the Brown test split${g.maxTokens ? ` (first ${g.maxTokens} tokens)` : ''}, disjoint windows of ` +
+      "the model's full context, after one-shot pruning of every transformer-block linear (embeddings, norms and the " +
+      `LM head stay dense) from ${g.calibCount} calibration sequences of the Brown training split (seed 0), exactly as ` +
+      `\`sparsekit prune <model> --method … --sparsity … && sparsekit eval ppl <out> --data brown${g.maxTokens ? ` --max-tokens ${g.maxTokens}` : ''}\` ` +
+      'computes it. ' +
+      'Percentages are unstructured sparsity per matrix (uniform) or on average (OWL); N:M zeros N of every M ' +
+      'weights along each input row. "wanda + DSnoT" refines the Wanda mask; OWL budgets are defined for ' +
+      'unstructured sparsity only.',
+  ];
+  for (const model of run.models) {
+    const rows = run.rows.filter((x) => x.model === model.name);
+    const dense = rows.find((x) => x.method === 'dense');
+    const methods = [...new Set(rows.filter((x) => x.method !== 'dense').map((x) => x.method))];
+    const cell = (method: string, s: string) => {
+      const row = rows.find((x) => x.method === method && x.setting === s);
+      return row ? num(row.ppl) : '—';
+    };
+    out.push(
+      '',
+      `### ${model.name}`,
+      '',
+      `Dense: perplexity **${dense ? num(dense.ppl) : '—'}** over ${model.testTokens.toLocaleString('en-US')} test ` +
+        `tokens (context ${model.ctx}; calibration ${g.calibCount} × ${model.calibLength} tokens). ` +
+        `Model checksum ${model.sha256.slice(0, 12)}.`,
+      '',
+      markdownTable(
+        ['method', ...g.settings.map(settingLabel)],
+        methods.map((meth) => [meth, ...g.settings.map((s) => cell(meth, s))]),
+        [false, ...g.settings.map(() => true)],
+      ),
+      '',
+      `Time to prune (s, ${r.options.threads.join(',')} thread(s)):`,
+      '',
+      markdownTable(
+        ['method', ...g.settings.map(settingLabel)],
+        methods.map((meth) => [
+          meth,
+          ...g.settings.map((s) => {
+            const row = rows.find((x) => x.method === meth && x.setting === s);
+            return row ? row.pruneSeconds.toFixed(1) : '—';
+          }),
+        ]),
+        [false, ...g.settings.map(() => true)],
+      ),
+    );
+    const claims = qualityClaims(rows);
+    if (claims.length) {
+      out.push(
+        '',
+        'What the papers report at scale, checked here:',
+        '',
+        markdownTable(
+          ['expected', 'here', 'perplexities'],
+          claims.map((c) => [c.claim, c.holds ? 'holds' : '**does not hold**', c.detail]),
+        ),
+      );
+    }
+  }
+  return out.join('\n');
+}
+
 /** The reference-models section: each built zoo model's size, held-out metrics and training time. */
 export function zooMarkdown(zoo: ReturnType<typeof listZoo>): string {
   const metric = (k: string, v: number) =>
@@ -450,9 +556,11 @@ export function benchmarksMarkdown(
         ? modelsMarkdown(r)
         : r.prune
           ? pruneMarkdown(r)
-          : r.train
-            ? trainMarkdown(r)
-            : suiteMarkdown(r),
+          : r.quality
+            ? qualityMarkdown(r)
+            : r.train
+              ? trainMarkdown(r)
+              : suiteMarkdown(r),
     );
   }
   if (zoo.length) out.push('', zooMarkdown(zoo));

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { KernelCaseSpec } from './cases.js';
 import type { ModelsRun } from './models.js';
 import type { PruneRun } from './prune.js';
+import type { QualityRun } from './quality.js';
 import type { TrainRun } from './train.js';
 
 /** What a case's timing came to. `no fast path`: the format only has a reference, so it was not timed. */
@@ -76,6 +77,8 @@ export interface SuiteResult {
   prune?: PruneRun;
   /** The train suite's measurements. */
   train?: TrainRun;
+  /** The quality suite's perplexity table. */
+  quality?: QualityRun;
 }
 
 /** Machine facts for the results header (`wasmVariant`/`onnxruntime`/`otherCpuShare` are filled by the suite). */

@@ -10,7 +10,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { Argument, type Command, InvalidArgumentError, Option } from 'commander';
 
 /** Suites `sparsekit bench` knows; with no suite named, all of them run. */
-export const SUITES = ['kernels', 'models', 'prune', 'train'] as const;
+export const SUITES = ['kernels', 'models', 'prune', 'quality', 'train'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 /** Parsed options of `sparsekit bench`. */
@@ -154,6 +154,7 @@ export async function runBench(
   const { runModelsSuite } = await import('../../bench/models.js');
   const { runPruneSuite } = await import('../../bench/prune.js');
   const { runTrainSuite, trainMarkdown } = await import('../../bench/train.js');
+  const { runQualitySuite } = await import('../../bench/quality.js');
   const { Interrupted } = await import('../../bench/timing.js');
   const { resultFile, writeAtomic, readResults } = await import('../../bench/results.js');
   const { benchmarksMarkdown, breakEvenMarkdown, targetsMarkdown } = await import('../../bench/report.js');
@@ -178,7 +179,9 @@ export async function runBench(
           ? runPruneSuite(suiteOpts)
           : suite === 'train'
             ? runTrainSuite(suiteOpts)
-            : runKernelSuite(suiteOpts));
+            : suite === 'quality'
+              ? runQualitySuite(suiteOpts)
+              : runKernelSuite(suiteOpts));
       if (!existsSync(out)) mkdirSync(out, { recursive: true });
       const file = resultFile(out, suite, result.mode);
       writeAtomic(file, `${JSON.stringify(result, null, 1)}\n`);
@@ -198,6 +201,11 @@ export async function runBench(
       }
       if (result.train) {
         process.stdout.write(`\n${trainMarkdown(result)}\n`);
+        continue;
+      }
+      if (result.quality) {
+        const { qualityMarkdown } = await import('../../bench/report.js');
+        process.stdout.write(`\n${qualityMarkdown(result)}\n`);
         continue;
       }
       if (result.prune) {
