@@ -12,12 +12,13 @@ function patternOf(M: number, K: number, sparsity: number, seed: number): Sparse
   return { rows: M, cols: K, rowPtr: w.rowPtr, colIdx: Uint32Array.from(w.colIdx) };
 }
 
-test('sddmm: the WebAssembly kernel matches its TypeScript twin on every runtime (odd T, empty rows)', () => {
+test('sddmm: the WebAssembly kernel matches its TypeScript twin on every runtime (odd T, long T, empty rows)', () => {
   const cases: Array<[number, number, number, number]> = [
     [5, 7, 3, 0.5],
     [17, 33, 1, 0.9],
     [64, 48, 37, 0.7],
     [200, 300, 64, 0.95],
+    [40, 90, 301, 0.8], // T in blocks of 128 with a 45-float tail
   ];
   onEveryRuntime((where) => {
     for (const [M, K, T, s] of cases) {
