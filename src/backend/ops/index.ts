@@ -7,6 +7,7 @@ import './bitmask.js';
 import './bsr.js';
 import './coo.js';
 import './csr.js';
+import './csr-half.js';
 import './half.js';
 import './nm.js';
 
