@@ -1,0 +1,116 @@
+/**
+ * Matmul of CSR weights with half-precision values (csr_bf16, csr_f16) on the WebAssembly kernels
+ * (src/kernels/csr-half.ts): C[M,N] = W[M,K] · B[K,N], B a vector [K] (SpMV, the decode
+ * case) or a row-major block (SpMM), f32 accumulation. The weight stays resident at 2 bytes per value, so a
+ * decode step streams 4 bytes per kept weight (u16 indices) instead of 6 for CSR with f32 values.
+ */
+
+import { type HalfCSR, halfCsrMatmul, halfCsrValidate, halfCsrValues } from '../../formats/csr-half.js';
+import { FormatError } from '../../formats/errors.js';
+import type { HalfFormat } from '../../formats/half.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { register } from '../dispatch.js';
+import { resident } from '../resident.js';
+import { runtime, type WasmRuntime } from '../wasm.js';
+import { checkSparseCall, prefixRanges, runSparseMatmul, sameShape } from './csr.js';
+import { hasF16Specials } from './half.js';
+
+/** A half-value CSR weight packed in kernel memory. */
+export interface ResidentHalfCSR {
+  rows: number;
+  cols: number;
+  /** Byte offsets of rowPtr (u32), colIdx (u16 or u32) and values (u16 bits). */
+  rowPtr: number;
+  colIdx: number;
+  values: number;
+  /** Index width of colIdx. */
+  index: 'u16' | 'u32';
+  /** How the value bits decode. */
+  type: HalfFormat;
+  /** f16 only: whether any value is Inf or NaN (the kernels then run their exact-specials loops). */
+  specials: boolean;
+  /** Host copy of rowPtr, for splitting rows by non-zeros. */
+  hostRowPtr: Uint32Array;
+}
+
+/**
+ * Validate `w` (once) and upload it, or return the copy already resident in `rt`. f16 only: `specials` is
+ * found when this is built, so after writing Inf or NaN into a weight, `release(w)` it.
+ */
+export function residentHalfCsr(rt: WasmRuntime, w: HalfCSR): ResidentHalfCSR {
+  const r = resident(rt, w, w.format, () => {
+    halfCsrValidate(w);
+    const ptrs = [rt.upload(w.rowPtr), rt.upload(w.colIdx), rt.upload(w.values)];
+    const type = halfCsrValues(w);
+    const value: ResidentHalfCSR = {
+      rows: w.rows,
+      cols: w.cols,
+      rowPtr: ptrs[0]!,
+      colIdx: ptrs[1]!,
+      values: ptrs[2]!,
+      index: w.colIdx instanceof Uint16Array ? 'u16' : 'u32',
+      type,
+      specials: type === 'f16' && hasF16Specials(w.values),
+      hostRowPtr: w.rowPtr.slice(),
+    };
+    return { ptrs, value };
+  });
+  return sameShape(r, w);
+}
+
+/**
+ * C = W · B on a resident half-value CSR, rows split by non-zeros: the SpMV kernel for a vector; otherwise the
+ * SpMM kernel, which widens the values chunk by chunk into a per-call f32 scratch [nnz] (freed on return) and
+ * runs the f32 CSR SpMM on them.
+ */
+function halfCsrRun(rt: WasmRuntime, r: ResidentHalfCSR, b: Tensor): Tensor {
+  return runSparseMatmul(rt, r.rows, b, (bp, cp, N) => {
+    const ranges = prefixRanges(rt, r.hostRowPtr, N, 2);
+    const specials = r.type === 'f16' ? [r.specials ? 1 : 0] : [];
+    const w = [r.rowPtr, r.colIdx, r.values];
+    if (b.rank === 1) {
+      rt.parallel(`csr_spmv_${r.index}_${r.type}`, [...w, bp, cp, ...specials], ranges);
+      return;
+    }
+    const wide = rt.alloc(Math.max(4, 4 * r.hostRowPtr[r.rows]!));
+    try {
+      rt.parallel(`csr_spmm_${r.index}_${r.type}`, [...w, wide, bp, cp, N, ...specials], ranges);
+    } finally {
+      rt.free(wide);
+    }
+  });
+}
+
+function checkHalfCsrCall(op: string, w: HalfCSR, b: Tensor): void {
+  if (w?.format !== 'csr_bf16' && w?.format !== 'csr_f16') {
+    throw new FormatError(
+      'csr_bf16',
+      'format',
+      `${op}: w.format is ${JSON.stringify(w?.format)} but must be "csr_bf16" or "csr_f16"`,
+    );
+  }
+  checkSparseCall(op, w.format, w, b);
+}
+
+/**
+ * W[M,K] · B with W a CSR with bf16 or f16 values and B [K] (→ [M]) or [K,N] (→ [M,N]), on the WebAssembly
+ * kernels. The weight is validated and uploaded on first use and stays resident (call `release(w)` after
+ * changing its arrays in place).
+ * @example halfCsrMatmulWasm(halfCsrFromDense(w, 'bf16'), x) // SpMV reading 4 bytes per kept weight
+ */
+export function halfCsrMatmulWasm(w: HalfCSR, b: Tensor): Tensor {
+  checkHalfCsrCall('halfCsrMatmulWasm', w, b);
+  const rt = runtime();
+  return halfCsrRun(rt, residentHalfCsr(rt, w), b);
+}
+
+/** The TypeScript twin of halfCsrMatmulWasm: the same checks, then the format's reference product. */
+export function halfCsrMatmulRef(w: HalfCSR, b: Tensor): Tensor {
+  checkHalfCsrCall('halfCsrMatmulRef', w, b);
+  return halfCsrMatmul(w, b);
+}
+
+for (const format of ['csr_bf16', 'csr_f16'] as const) {
+  register('matmul', [format, 'dense'], 'fast', halfCsrMatmulWasm);
+  register('matmul', [format, 'dense'], 'reference', halfCsrMatmulRef);
+}
