@@ -9,6 +9,7 @@
 import { type Bitmask, bitmaskBytesPerRow, bitmaskValidate } from '../formats/bitmask.js';
 import { type BSR, bsrGrid, bsrValidate } from '../formats/bsr.js';
 import { type CSR, csrValidate } from '../formats/csr.js';
+import { type HalfCSR, halfCsrValidate } from '../formats/csr-half.js';
 import { FormatError } from '../formats/errors.js';
 import { type NM, nmLayout, nmValidate } from '../formats/nm.js';
 import { fromBf16, fromF16, toBf16, toF16 } from '../tensor/dtype.js';
@@ -27,9 +28,9 @@ export const SPARSE_META_WEIGHTS = 'sparsekit.weights';
 
 /** Formats whose arrays are stored field by field. */
 export type PackedFormat = 'csr' | 'bsr' | 'nm' | 'bitmask';
-/** A matrix in a packed format. */
-export type PackedMatrix = CSR | BSR | NM | Bitmask;
-/** dtypes the values field may be stored in (decoded to f32 on read, exactly). */
+/** A matrix in a packed format (CSR with bf16 / f16 values is stored as format "csr" with that values_dtype). */
+export type PackedMatrix = CSR | HalfCSR | BSR | NM | Bitmask;
+/** dtypes the values field may be stored in (CSR keeps BF16 / F16 as they are on read; others widen to f32, exactly). */
 export type ValuesDType = 'F32' | 'BF16' | 'F16';
 
 /** One entry of `sparsekit.weights`: how the linear weight of that name is stored. */
@@ -82,6 +83,7 @@ function encodeValues(v: Float32Array, dtype: ValuesDType): TensorArray {
 /**
  * The tensors and header entry of packed matrix `a` stored as weight `name`. Values are written in
  * `valuesDtype` (BF16/F16 round to nearest even; pass values already in that precision to keep them exact).
+ * A CSR with half values (csr_bf16 / csr_f16) is written as format "csr" with its own values' dtype, bit for bit.
  */
 export function packWeight(
   name: string,
@@ -89,10 +91,11 @@ export function packWeight(
   valuesDtype: ValuesDType = 'F32',
 ): { info: SparseWeightInfo; tensors: Array<[string, TensorEntry]> } {
   const shape: [number, number] = [a.rows, a.cols];
+  const dtype: ValuesDType = a.format === 'csr_bf16' ? 'BF16' : a.format === 'csr_f16' ? 'F16' : valuesDtype;
   const values = (dims: number[]): TensorEntry => ({
-    dtype: valuesDtype,
+    dtype,
     shape: dims,
-    data: () => encodeValues(a.values, valuesDtype),
+    data: () => (a.values instanceof Uint16Array ? a.values : encodeValues(a.values, dtype)),
   });
   const u = (dtype: SafeDType, data: TensorArray, dims = [data.length]): TensorEntry => ({
     dtype,
@@ -100,9 +103,11 @@ export function packWeight(
     data,
   });
   const t = (field: string, e: TensorEntry): [string, TensorEntry] => [fieldTensor(name, field), e];
-  const base = { shape, values_dtype: valuesDtype };
+  const base = { shape, values_dtype: dtype };
   switch (a.format) {
     case 'csr':
+    case 'csr_bf16':
+    case 'csr_f16':
       return {
         info: { format: 'csr', ...base, index_dtype: idxDType(a.colIdx), nnz: a.values.length },
         tensors: [
@@ -238,7 +243,9 @@ export function ownedTensors(name: string, info: SparseWeightInfo): string[] {
 
 /**
  * Read packed weight `name` from `source` and validate it: each field's dtype and shape against the header,
- * then the format's own `validate`. Throws IoError naming the weight (and the field) on any mismatch.
+ * then the format's own `validate`. Throws IoError naming the weight (and the field) on any mismatch. A CSR
+ * whose values are BF16 or F16 comes back as csr_bf16 / csr_f16 (the stored bits, 2 bytes per value); other
+ * formats' half values are widened to f32 exactly.
  */
 export function readPackedWeight(
   source: WeightSource,
@@ -273,16 +280,22 @@ export function readPackedWeight(
   const idx = info.index_dtype ?? 'U32';
   let a: PackedMatrix;
   switch (info.format) {
-    case 'csr':
-      a = {
-        format: 'csr',
-        rows,
-        cols,
-        rowPtr: field('rowPtr', 'U32', [rows + 1]) as Uint32Array,
-        colIdx: field('colIdx', idx, [null]) as Uint16Array | Uint32Array,
-        values: values([null]),
-      };
+    case 'csr': {
+      const rowPtr = field('rowPtr', 'U32', [rows + 1]) as Uint32Array;
+      const colIdx = field('colIdx', idx, [null]) as Uint16Array | Uint32Array;
+      a =
+        vdt === 'F32'
+          ? { format: 'csr', rows, cols, rowPtr, colIdx, values: values([null]) }
+          : {
+              format: vdt === 'BF16' ? 'csr_bf16' : 'csr_f16',
+              rows,
+              cols,
+              rowPtr,
+              colIdx,
+              values: field('values', vdt, [null]) as Uint16Array,
+            };
       break;
+    }
     case 'bsr': {
       const [br, bc] = info.block!;
       const [nbr] = bsrGrid({ rows, cols, blockRows: br, blockCols: bc });
@@ -332,8 +345,10 @@ export function readPackedWeight(
   return a;
 }
 
-const VALIDATE: Record<PackedFormat, (a: never) => void> = {
+const VALIDATE: Record<PackedMatrix['format'], (a: never) => void> = {
   csr: csrValidate,
+  csr_bf16: halfCsrValidate,
+  csr_f16: halfCsrValidate,
   bsr: bsrValidate,
   nm: nmValidate,
   bitmask: bitmaskValidate,

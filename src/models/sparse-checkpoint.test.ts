@@ -3,7 +3,16 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { formatOf, nmPruneMagnitude, toDense, toFormat, type Weight } from '../formats/index.js';
+import {
+  csrFromDense,
+  formatOf,
+  type HalfCSR,
+  halfCsrNbytes,
+  nmPruneMagnitude,
+  toDense,
+  toFormat,
+  type Weight,
+} from '../formats/index.js';
 import { SafetensorsFile } from '../io/safetensors.js';
 import { entriesFromSource, type TensorEntry, writeSafetensors } from '../io/safetensors-write.js';
 import { SPARSE_META_VERSION, SPARSE_META_WEIGHTS } from '../io/sparse-checkpoint.js';
@@ -116,6 +125,65 @@ describe('compact sparse checkpoint', () => {
         toDense(l.weight as Weight).data,
       );
     }
+  });
+
+  it('a pruned bf16 checkpoint: CSR values stay bf16 and load as csr_bf16 (4 B per kept weight), the same logits', () => {
+    const lm = pruned('llama', (w) => sparsify(w, 0.7, 2), 'BF16');
+    const compact = fresh();
+    saveSparseCheckpoint(lm, compact, { dtype: 'f32' }); // dense weights F32; the CSR values are exact in bf16
+    const f = SafetensorsFile.open(join(compact, 'model.safetensors'));
+    assert.equal(f.info('model.layers.0.mlp.up_proj.weight.values').dtype, 'BF16');
+    assert.equal(f.info('lm_head.weight').dtype, 'F32');
+    f.close();
+    const b = loadCausalLM(compact);
+    for (const [name, l] of lm.linears()) {
+      if (name === 'lm_head.weight') continue;
+      const w = b.linears().get(name)!.weight as HalfCSR;
+      assert.equal(formatOf(w), 'csr_bf16', name);
+      assert.equal(halfCsrNbytes(w), 4 * (w.rows + 1) + 4 * w.values.length, `${name}: 4 B per kept weight`);
+      assert.deepEqual(toDense(w).data, toDense(l.weight as Weight).data, `${name} bit-identical`);
+      l.weight = csrFromDense(toDense(l.weight as Weight)); // the f32-valued CSR model, for the logits below
+    }
+    // 8 tokens: SpMM, which widens the values and runs the f32 CSR SpMM: bit for bit
+    assert.deepEqual(b.forward(ids).data, lm.forward(ids).data);
+    // one token: the bf16 SpMV, a different summation order
+    assert.ok(maxDiff(b.forward([7]), lm.forward([7])) < 1e-5);
+    // saved again, the csr_bf16 weights keep their bits
+    const again = fresh();
+    saveSparseCheckpoint(b, again, { dtype: 'f32' });
+    const c = loadCausalLM(again);
+    assert.deepEqual(c.forward(ids).data, b.forward(ids).data);
+  });
+
+  it('packedValues: f32 values that are not bf16 stay F32 unless bf16 is asked for (then rounded)', () => {
+    const lm = pruned('llama', (w) => sparsify(w, 0.7, 4));
+    const keep = fresh();
+    saveSparseCheckpoint(lm, keep);
+    const formats = (m: CausalLM) =>
+      new Set([...m.linears().values()].map((l) => formatOf(l.weight as Weight)));
+    assert.deepEqual(formats(loadCausalLM(keep)), new Set(['csr', 'dense']));
+    const narrow = fresh();
+    saveSparseCheckpoint(lm, narrow, { packedValues: 'bf16' });
+    const b = loadCausalLM(narrow);
+    assert.deepEqual(formats(b), new Set(['csr_bf16', 'dense']));
+    const up = lm.linears().get('model.layers.0.mlp.up_proj.weight')!.weight as Weight;
+    const got = toDense(b.linears().get('model.layers.0.mlp.up_proj.weight')!.weight as Weight);
+    assert.deepEqual(
+      got.data,
+      toDense(toFormat(toDense(up), { format: 'bf16' })).data,
+      'rounded to nearest even',
+    );
+    const wide = fresh();
+    saveSparseCheckpoint(
+      pruned('llama', (w) => sparsify(w, 0.7, 2), 'BF16'),
+      wide,
+      { packedValues: 'f32' },
+    );
+    assert.deepEqual(formats(loadCausalLM(wide)), new Set(['csr', 'dense']));
+    assert.throws(
+      () => saveSparseCheckpoint(lm, fresh(), { packedValues: 'BF16' as never }),
+      /packedValues must be "auto", "f32", "bf16" or "f16", got "BF16"/,
+    );
   });
 
   it('BERT linears pack too (the pooler passes through as an extra)', () => {

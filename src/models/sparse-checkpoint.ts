@@ -5,8 +5,9 @@
  */
 
 import { chooseFormat, type FormatChoice, weightPattern } from '../formats/choose.js';
+import { exactInHalf } from '../formats/csr-half.js';
 import type { HalfMatrix } from '../formats/half.js';
-import { type SparseMatrix, toDense, toFormat, type Weight } from '../formats/index.js';
+import { toDense, toFormat, type Weight } from '../formats/index.js';
 import { IoError } from '../io/errors.js';
 import type { HfFolder } from '../io/hf.js';
 import type { RawTensor } from '../io/safetensors.js';
@@ -21,6 +22,7 @@ import {
   readPackedWeight,
   type SparseWeightInfo,
   sparseMetadata,
+  type ValuesDType,
 } from '../io/sparse-checkpoint.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
@@ -139,6 +141,13 @@ export interface SparseSaveOptions extends SaveOptions {
   choose?: (name: string, w: Tensor, dense: 'dense' | 'bf16' | 'f16') => FormatChoice;
   /** The state to write (default: the model's own; savePruned passes the structurally shrunk one). */
   state?: SaveState;
+  /**
+   * The dtype of packed weights' values. 'auto' (default): the dtype dense weights are saved in, except that
+   * F32 becomes BF16 for a weight whose every value is exactly a bf16 value (e.g. a pruned bf16 checkpoint
+   * loaded as f32): lossless, and such a CSR weight loads back as csr_bf16, 4 bytes per kept weight instead
+   * of 6. 'f32', 'bf16' or 'f16' force that dtype (bf16 / f16 round to nearest even).
+   */
+  packedValues?: 'auto' | 'f32' | 'bf16' | 'f16';
 }
 
 /** What saveSparseCheckpoint chose for each linear weight. */
@@ -147,13 +156,27 @@ export interface SparseSaveReport {
 }
 
 const DENSE_OF: Record<SaveDType, 'dense' | 'bf16' | 'f16'> = { F32: 'dense', BF16: 'bf16', F16: 'f16' };
+const PACKED_VALUES: Record<string, ValuesDType> = { f32: 'F32', bf16: 'BF16', f16: 'F16' };
+
+/** The values dtype of packed weight `a` for the packedValues option, in a checkpoint saved as `dtype`. */
+function packedValuesDtype(
+  option: NonNullable<SparseSaveOptions['packedValues']>,
+  dtype: SaveDType,
+  a: PackedMatrix,
+): ValuesDType {
+  if (option !== 'auto') return PACKED_VALUES[option]!;
+  const exactBf16 = a.values instanceof Float32Array && exactInHalf(a.values, 'bf16');
+  return dtype === 'F32' && exactBf16 ? 'BF16' : dtype;
+}
 
 /**
  * Write `model` as a compact sparse checkpoint folder, atomically: config, tokenizer and generation files as
  * saveModel writes them, and one `model.safetensors` in which every linear weight is packed in the format
  * chooseFormat picks from its measured pattern (CSR, BSR 4×4, N:M) or written dense (in the dtype saveModel
  * would use). Packed values are stored in that dtype too, so the checkpoint holds the same numbers as the
- * plain folder. docs/sparse-checkpoint.md has the layout.
+ * plain folder; f32 values that are all exactly bf16 (a pruned bf16 checkpoint) are stored as bf16, losslessly
+ * (`packedValues`). CSR weights with bf16 / f16 values load back as csr_bf16 / csr_f16. docs/sparse-checkpoint.md
+ * has the layout.
  *
  * ```ts
  * await pruneModel(lm, { method: 'magnitude', sparsity: 0.7 });
@@ -168,6 +191,12 @@ export function saveSparseCheckpoint(
 ): SparseSaveReport {
   if (!opts.state && typeof (model as Partial<Savable>)?.saveState !== 'function') {
     throw new TypeError('saveSparseCheckpoint: model must come from loadModel or loadCausalLM');
+  }
+  const pv = opts.packedValues;
+  if (pv !== undefined && pv !== 'auto' && !Object.hasOwn(PACKED_VALUES, pv)) {
+    throw new RangeError(
+      `saveSparseCheckpoint: packedValues must be "auto", "f32", "bf16" or "f16", got ${JSON.stringify(pv)}`,
+    );
   }
   const state = opts.state ?? (model as unknown as Savable).saveState();
   const candidates = new Set(opts.linears ?? model.linears().keys());
@@ -187,7 +216,8 @@ export function saveSparseCheckpoint(
     }
     if (f === 'coo')
       throw new RangeError(`saveSparseCheckpoint: ${name}: COO is not a stored format; use CSR`);
-    const packed = packWeight(name, toFormat(w, choice.spec) as SparseMatrix as PackedMatrix, dtype);
+    const a = toFormat(w, choice.spec) as PackedMatrix;
+    const packed = packWeight(name, a, packedValuesDtype(opts.packedValues ?? 'auto', dtype, a));
     infos.set(name, packed.info);
     report.weights.set(name, { info: packed.info, reason: choice.reason });
     return packed.tensors;
