@@ -5,20 +5,24 @@
  * same run, on 1 and 2 threads, with the issue's targets. Also the time SparseGPT takes to prune a small model.
  */
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { release, runtime } from '../src/backend/index.js';
+import { openCausalModel } from '../src/cli/common.js';
+import { loadText } from '../src/data/text.js';
 import { FORMATS, formatOf, type Weight } from '../src/formats/index.js';
 import { loadCausalLM } from '../src/models/index.js';
 import { saveSparseCheckpoint } from '../src/models/sparse-checkpoint.js';
 import { writeTinyModel } from '../src/models/testing.js';
 import type { CausalLM } from '../src/models/types.js';
+import { calibrationFromText } from '../src/prune/calibration.js';
 import { pruneModel } from '../src/prune/driver.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { cpuSnapshot } from './cpu-share.js';
 import { type BenchLlamaConfig, type LlamaShape, SMOLLM_135M } from './models.js';
 import { progress } from './progress.js';
+import { zooLanguageModels } from './quality.js';
 import type { SuiteResult } from './results.js';
 import { resultHeader, type SuiteOptions } from './suite.js';
 import { Interrupted, median } from './timing.js';
@@ -73,6 +77,8 @@ export const PRUNE_QUICK: PruneGrid = {
 
 /** One measured row. */
 export interface PruneRow {
+  /** Which model: RANDOM_MODEL or a zoo model's name. */
+  model?: string;
   variant: PruneVariant;
   threads: number;
   phase: 'decode' | 'prefill';
@@ -89,6 +95,7 @@ export interface PruneRow {
 
 /** How one variant's linear weights are stored once loaded. */
 export interface VariantInfo {
+  model?: string;
   variant: PruneVariant;
   /** Loaded from: the plain folder or the compact checkpoint. */
   source: 'plain' | 'compact';
@@ -108,9 +115,21 @@ export interface PruneRun {
   grid: PruneGrid;
   variants: VariantInfo[];
   rows: PruneRow[];
-  /** SparseGPT (unstructured 50%) on a small random Llama: wall time of pruneModel. */
-  sparsegpt: { shape: LlamaShape; calibCount: number; calibLength: number; seconds: number; threads: number };
+  /** SparseGPT (unstructured 50%): wall time of pruneModel on brown-llama (or, unbuilt, a small random Llama). */
+  sparsegpt: {
+    model?: string;
+    shape: LlamaShape;
+    calibCount: number;
+    calibLength: number;
+    seconds: number;
+    threads: number;
+  };
+  /** The zoo models timed beside the random one (their decode context and prefill length). */
+  zoo?: Array<{ name: string; parameters: number; context: number; prefill: number }>;
 }
+
+/** The name of the random model with SmolLM-135M's shapes in rows and variants. */
+export const RANDOM_MODEL = 'SmolLM-135M shapes';
 
 /** Options of `sparsekit bench prune`. */
 export interface PruneSuiteOptions extends SuiteOptions {
@@ -118,6 +137,8 @@ export interface PruneSuiteOptions extends SuiteOptions {
   shape?: Partial<BenchLlamaConfig>;
   /** Override the SparseGPT timing (tests use a tiny one). */
   sparsegpt?: Partial<PruneGrid['sparsegpt']>;
+  /** Zoo model folders to time too (default: every built zoo language model; SparseGPT is timed on brown-llama). */
+  zoo?: string[];
 }
 
 function promptIds(n: number, vocab: number, offset = 0): number[] {
@@ -151,10 +172,89 @@ function maxAbsDiff(a: Tensor, b: Tensor): number {
   return m;
 }
 
+/** Decode and prefill rows of one model's variants at every thread count, appended to run.rows. */
+async function timeVariants(
+  model: string,
+  src: string,
+  work: string,
+  vocab: number,
+  grid: Pick<PruneGrid, 'context' | 'prefill' | 'decodeSteps' | 'prefillReps'>,
+  variants: readonly PruneVariant[],
+  threads: readonly number[],
+  run: PruneRun,
+  sink: ReturnType<typeof progress>,
+  stop: () => void,
+): Promise<void> {
+  const rt = runtime();
+  const dense: Record<string, number> = {};
+  for (const variant of variants) {
+    stop();
+    const lm = await loadVariant(
+      model,
+      variant,
+      src,
+      join(work, variant.replace(/[^\w]+/g, '-')),
+      run,
+      vocab,
+    );
+    sink.advance(1, `${model} ${variant}: load`, '');
+    for (const t of threads) {
+      rt.setThreads(t);
+      lm.forward(promptIds(8, vocab), undefined, { lastOnly: true }); // uploads the weights
+      const cache = lm.newCache();
+      lm.forward(promptIds(grid.context - grid.decodeSteps, vocab), cache, { lastOnly: true });
+      const ms: number[] = [];
+      for (let s = 0; s < grid.decodeSteps; s++) {
+        stop();
+        const t0 = performance.now();
+        lm.forward([(s * 31 + 7) % vocab], cache, { lastOnly: true });
+        ms.push(performance.now() - t0);
+      }
+      const decode = 1000 / median(ms);
+      if (variant === 'dense f32') dense[`decode ${t}`] = decode;
+      const target = model === RANDOM_MODEL ? PRUNE_TARGETS[variant] : undefined;
+      run.rows.push({
+        model,
+        variant,
+        threads: t,
+        phase: 'decode',
+        context: grid.context,
+        ms,
+        tokensPerSecond: decode,
+        vsDense: decode / dense[`decode ${t}`]!,
+        ...(target ? { target } : {}),
+      });
+      sink.advance(1, `${model} ${variant} decode t${t}`, `${decode.toFixed(1)} tok/s`);
+      const pms: number[] = [];
+      for (let r = 0; r < grid.prefillReps; r++) {
+        stop();
+        const ids = promptIds(grid.prefill, vocab, r + 1);
+        const t0 = performance.now();
+        lm.forward(ids, lm.newCache(), { lastOnly: true });
+        pms.push(performance.now() - t0);
+      }
+      const prefill = (grid.prefill * 1000) / median(pms);
+      if (variant === 'dense f32') dense[`prefill ${t}`] = prefill;
+      run.rows.push({
+        model,
+        variant,
+        threads: t,
+        phase: 'prefill',
+        context: grid.prefill,
+        ms: pms,
+        tokensPerSecond: prefill,
+        vsDense: prefill / dense[`prefill ${t}`]!,
+      });
+      sink.advance(1, `${model} ${variant} prefill t${t}`, `${prefill.toFixed(1)} tok/s`);
+    }
+    for (const l of lm.linears().values()) release(l.weight); // free its kernel memory before the next model
+  }
+}
+
 /**
  * Run the prune suite: write the random model once (bf16 in a temp folder), prune and save each pruned variant
- * as a compact checkpoint, load each variant, time decode and prefill at every thread count, then time
- * SparseGPT. Throws Interrupted if asked to stop.
+ * as a compact checkpoint, load each variant, time decode and prefill at every thread count; the same for each
+ * built zoo language model; then time SparseGPT on brown-llama. Throws Interrupted if asked to stop.
  */
 export async function runPruneSuite(opts: PruneSuiteOptions): Promise<SuiteResult> {
   const threads = opts.threads ?? (opts.quick ? [1] : [1, 2]);
@@ -164,6 +264,11 @@ export async function runPruneSuite(opts: PruneSuiteOptions): Promise<SuiteResul
   const config: BenchLlamaConfig = { ...SMOLLM_135M, ...opts.shape };
   config.max_position_embeddings = Math.max(config.max_position_embeddings, grid.context, grid.prefill);
   const variants = PRUNE_VARIANTS.filter((v) => v === 'dense f32' || !opts.only || v.includes(opts.only));
+  const zoo = (opts.zoo ?? zooLanguageModels()).map((dir) => ({
+    dir,
+    name: basename(dir),
+    config: JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, number>,
+  }));
   const stop = () => {
     if (opts.shouldStop?.()) throw new Interrupted();
   };
@@ -171,7 +276,7 @@ export async function runPruneSuite(opts: PruneSuiteOptions): Promise<SuiteResul
   const cpuAtStart = cpuSnapshot();
   const rt = runtime();
   const sink = progress(
-    variants.length * (1 + 2 * threads.length) + 1,
+    (1 + zoo.length) * variants.length * (1 + 2 * threads.length) + 1,
     opts.quick ? 'prune --quick' : 'prune',
     opts.quiet ?? false,
   );
@@ -182,68 +287,45 @@ export async function runPruneSuite(opts: PruneSuiteOptions): Promise<SuiteResul
     variants: [],
     rows: [],
     sparsegpt: { shape: config, calibCount: 0, calibLength: 0, seconds: 0, threads: threads[0]! },
+    zoo: [],
   };
   const src = join(dir, 'dense');
-  const dense: Record<string, number> = {};
   try {
     sink.note(`writing a random bf16 model with SmolLM-135M's shapes to ${dir}`);
     writeTinyModel(src, 'llama', { dtype: 'BF16', config: { ...config }, seed: 5 });
-    for (const variant of variants) {
-      stop();
-      const lm = await loadVariant(variant, src, join(dir, variant.replace(/[^\w]+/g, '-')), run);
-      sink.advance(1, `${variant}: load`, '');
-      for (const t of threads) {
-        rt.setThreads(t);
-        lm.forward(promptIds(8, config.vocab_size), undefined, { lastOnly: true }); // uploads the weights
-        const cache = lm.newCache();
-        lm.forward(promptIds(grid.context - grid.decodeSteps, config.vocab_size), cache, { lastOnly: true });
-        const ms: number[] = [];
-        for (let s = 0; s < grid.decodeSteps; s++) {
-          stop();
-          const t0 = performance.now();
-          lm.forward([(s * 31 + 7) % config.vocab_size], cache, { lastOnly: true });
-          ms.push(performance.now() - t0);
-        }
-        const decode = 1000 / median(ms);
-        if (variant === 'dense f32') dense[`decode ${t}`] = decode;
-        const target = PRUNE_TARGETS[variant];
-        run.rows.push({
-          variant,
-          threads: t,
-          phase: 'decode',
-          context: grid.context,
-          ms,
-          tokensPerSecond: decode,
-          vsDense: decode / dense[`decode ${t}`]!,
-          ...(target ? { target } : {}),
-        });
-        sink.advance(1, `${variant} decode t${t}`, `${decode.toFixed(1)} tok/s`);
-        const pms: number[] = [];
-        for (let r = 0; r < grid.prefillReps; r++) {
-          stop();
-          const ids = promptIds(grid.prefill, config.vocab_size, r + 1);
-          const t0 = performance.now();
-          lm.forward(ids, lm.newCache(), { lastOnly: true });
-          pms.push(performance.now() - t0);
-        }
-        const prefill = (grid.prefill * 1000) / median(pms);
-        if (variant === 'dense f32') dense[`prefill ${t}`] = prefill;
-        run.rows.push({
-          variant,
-          threads: t,
-          phase: 'prefill',
-          context: grid.prefill,
-          ms: pms,
-          tokensPerSecond: prefill,
-          vsDense: prefill / dense[`prefill ${t}`]!,
-        });
-        sink.advance(1, `${variant} prefill t${t}`, `${prefill.toFixed(1)} tok/s`);
-      }
-      for (const l of lm.linears().values()) release(l.weight); // free its kernel memory before the next model
+    await timeVariants(RANDOM_MODEL, src, dir, config.vocab_size, grid, variants, threads, run, sink, stop);
+    for (const z of zoo) {
+      const positions = z.config.max_position_embeddings ?? z.config.n_positions ?? grid.prefill;
+      const zgrid = {
+        ...grid,
+        context: Math.min(grid.context, positions),
+        prefill: Math.min(grid.prefill, positions),
+      };
+      const work = join(dir, z.name);
+      mkdirSync(work);
+      const lm = loadCausalLM(z.dir);
+      let parameters = 0;
+      for (const l of lm.linears().values()) parameters += (l.weight as Tensor).size;
+      run.zoo!.push({ name: z.name, parameters, context: zgrid.context, prefill: zgrid.prefill });
+      await timeVariants(
+        z.name,
+        z.dir,
+        work,
+        z.config.vocab_size!,
+        zgrid,
+        variants,
+        threads,
+        run,
+        sink,
+        stop,
+      );
     }
     stop();
     rt.setThreads(threads[0]!);
-    run.sparsegpt = await timeSparseGpt(join(dir, 'sgpt'), grid.sparsegpt, threads[0]!, stop);
+    const llama = zoo.find((z) => z.name === 'brown-llama');
+    run.sparsegpt = llama
+      ? await timeZooSparseGpt(llama.dir, grid.sparsegpt, threads[0]!, stop)
+      : await timeSparseGpt(join(dir, 'sgpt'), grid.sparsegpt, threads[0]!, stop);
     sink.advance(1, 'sparsegpt', `${run.sparsegpt.seconds.toFixed(1)} s`);
   } finally {
     sink.stop();
@@ -269,14 +351,16 @@ export async function runPruneSuite(opts: PruneSuiteOptions): Promise<SuiteResul
  * compact checkpoint and loaded back from it (checking the logits against the in-memory pruned model).
  */
 async function loadVariant(
+  model: string,
   variant: PruneVariant,
   src: string,
   out: string,
   run: PruneRun,
+  vocab: number,
 ): Promise<CausalLM> {
   if (variant === 'dense f32' || variant === 'dense bf16') {
     const lm = loadCausalLM(src, { weights: variant === 'dense f32' ? 'f32' : 'bf16' });
-    run.variants.push(describe(variant, 'plain', lm, 0));
+    run.variants.push({ model, ...describe(variant, 'plain', lm, 0) });
     return lm;
   }
   const pruned = loadCausalLM(src);
@@ -286,27 +370,19 @@ async function loadVariant(
   });
   saveSparseCheckpoint(pruned, out);
   const lm = loadCausalLM(out);
-  const ids = promptIds(4, run.shape.vocab_size, 9);
-  const info = describe(variant, 'compact', lm, report.sparsity);
+  const ids = promptIds(4, vocab, 9);
+  const info = { model, ...describe(variant, 'compact', lm, report.sparsity) };
   info.maxLogitDiff = maxAbsDiff(lm.forward(ids), pruned.forward(ids));
   run.variants.push(info);
   return lm;
 }
 
-/** Wall time of SparseGPT (50% unstructured) on a small random Llama with random calibration ids. */
-async function timeSparseGpt(
-  dir: string,
-  spec: PruneGrid['sparsegpt'],
-  threads: number,
+/** Wall time (s) of SparseGPT at 50% unstructured on `lm` from `calibration`. */
+async function sparseGptSeconds(
+  lm: CausalLM,
+  calibration: readonly (readonly number[])[],
   stop: () => void,
-): Promise<PruneRun['sparsegpt']> {
-  const config = { ...SMOLLM_135M, ...spec.shape };
-  config.max_position_embeddings = Math.max(config.max_position_embeddings, spec.calibLength);
-  writeTinyModel(dir, 'llama', { config: { ...config }, seed: 7 });
-  const lm = loadCausalLM(dir);
-  const calibration = Array.from({ length: spec.calibCount }, (_, s) =>
-    promptIds(spec.calibLength, config.vocab_size, s + 3),
-  );
+): Promise<number> {
   const ac = new AbortController();
   const t0 = performance.now();
   await pruneModel(lm, {
@@ -325,11 +401,44 @@ async function timeSparseGpt(
     if (e.name === 'AbortError') throw new Interrupted();
     throw e;
   });
-  return {
-    shape: config,
-    calibCount: spec.calibCount,
-    calibLength: spec.calibLength,
-    seconds: (performance.now() - t0) / 1000,
-    threads,
-  };
+  return (performance.now() - t0) / 1000;
+}
+
+/** Wall time of SparseGPT (50% unstructured) on a small random Llama with random calibration ids. */
+async function timeSparseGpt(
+  dir: string,
+  spec: PruneGrid['sparsegpt'],
+  threads: number,
+  stop: () => void,
+): Promise<PruneRun['sparsegpt']> {
+  const config = { ...SMOLLM_135M, ...spec.shape };
+  config.max_position_embeddings = Math.max(config.max_position_embeddings, spec.calibLength);
+  writeTinyModel(dir, 'llama', { config: { ...config }, seed: 7 });
+  const calibration = Array.from({ length: spec.calibCount }, (_, s) =>
+    promptIds(spec.calibLength, config.vocab_size, s + 3),
+  );
+  const seconds = await sparseGptSeconds(loadCausalLM(dir), calibration, stop);
+  return { shape: config, calibCount: spec.calibCount, calibLength: spec.calibLength, seconds, threads };
+}
+
+/**
+ * Wall time of `sparsekit prune brown-llama --method sparsegpt --sparsity 0.5`'s pruning step: the CLI's
+ * calibration (Brown training split, sequences as long as the model's positions allow).
+ */
+async function timeZooSparseGpt(
+  dir: string,
+  spec: PruneGrid['sparsegpt'],
+  threads: number,
+  stop: () => void,
+): Promise<PruneRun['sparsegpt']> {
+  const { model, tokenizer } = openCausalModel(dir);
+  const calibLength = Math.min(spec.calibLength, model.maxPositions);
+  const calibration = calibrationFromText(loadText('brown:train').text, tokenizer, {
+    count: spec.calibCount,
+    length: calibLength,
+    seed: 0,
+  });
+  const seconds = await sparseGptSeconds(model, calibration, stop);
+  const shape = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as LlamaShape;
+  return { model: basename(dir), shape, calibCount: spec.calibCount, calibLength, seconds, threads };
 }

@@ -17,7 +17,7 @@ import {
 } from './analysis.js';
 import { formatLabel } from './cases.js';
 import type { ModelRow } from './models.js';
-import type { PruneRow, VariantInfo } from './prune.js';
+import { type PruneRow, RANDOM_MODEL, type VariantInfo } from './prune.js';
 import type { QualityRow } from './quality.js';
 import type { CaseResult, SuiteResult } from './results.js';
 import { trainMarkdown } from './train.js';
@@ -338,14 +338,17 @@ function pruneRowCells(row: PruneRow): string[] {
   ];
 }
 
-/** One section for a prune suite run: the variants, then decode and prefill against dense f32, then SparseGPT's time. */
+/** One section for a prune suite run: per model the variants, decode and prefill against dense f32; then SparseGPT's time. */
 export function pruneMarkdown(r: SuiteResult): string {
   const run = r.prune!;
   const s = run.shape;
   const m = r.machine;
   const quick = r.mode === 'quick' ? ' --quick' : '';
   const g = run.sparsegpt;
-  return [
+  const models = [RANDOM_MODEL, ...(run.zoo ?? []).map((z) => z.name)];
+  const of = <T extends { model?: string }>(xs: readonly T[], name: string) =>
+    xs.filter((x) => (x.model ?? RANDOM_MODEL) === name);
+  const out = [
     `## prune: ${r.mode} run`,
     '',
     `Command: \`npx sparsekit bench prune${quick} --threads ${r.options.threads.join(',')}\` — ` +
@@ -353,41 +356,60 @@ export function pruneMarkdown(r: SuiteResult): string {
       `${m.cores} cores, Node ${m.node}; WebAssembly build: ${m.wasmVariant}. Other processes used ` +
       `${quietText(m.otherCpuShare)} of the CPU during the run.`,
     '',
-    `Model: random Llama with SmolLM-135M's shapes (hidden ${s.hidden_size}, intermediate ${s.intermediate_size}, ` +
-      `${s.num_hidden_layers} layers, vocab ${s.vocab_size}, tied embeddings), bf16 values computed in f32. ` +
-      'Pruned with magnitude (per matrix; the method decides which weights are zero, not how fast they run), ' +
-      'saved as a compact sparse checkpoint and loaded back from it: each linear weight in the format ' +
+    'Each model is pruned with magnitude (per matrix; the method decides which weights are zero, not how fast ' +
+      'they run), saved as a compact sparse checkpoint and loaded back from it: each linear weight in the format ' +
       "`chooseFormat` picks from the kernels suite's break-even table (docs/sparse-checkpoint.md). " +
       'The LM head and embeddings are never pruned. ' +
-      `Decode: ${run.grid.decodeSteps} single-token steps ending at context ${run.grid.context}, median step. ` +
-      `Prefill: ${run.grid.prefill} tokens in one forward, median of ${run.grid.prefillReps}. ` +
-      '"× dense" is tokens/s over dense f32 on the same phase and threads in this run. Targets (issue 5): decode ' +
-      'at 70% unstructured ≥ 1.6× dense, at 2:4 ≥ 1.2× dense.',
+      `Decode: ${run.grid.decodeSteps} single-token steps ending at the context shown, median step. ` +
+      `Prefill: the prompt in one forward, median of ${run.grid.prefillReps}. ` +
+      '"× dense" is tokens/s over dense f32 on the same model, phase and threads in this run. The quality each ' +
+      'setting costs is in the quality section below.',
+  ];
+  for (const name of models) {
+    const zoo = run.zoo?.find((z) => z.name === name);
+    out.push(
+      '',
+      `### ${name}`,
+      '',
+      zoo
+        ? `The zoo's \`${name}\` (${(zoo.parameters / 1e6).toFixed(1)} M linear weights, bf16 on disk): its matrices are ` +
+            'small enough that per-call overheads weigh more than on the larger shapes above.'
+        : `A random Llama with SmolLM-135M's shapes (hidden ${s.hidden_size}, intermediate ${s.intermediate_size}, ` +
+            `${s.num_hidden_layers} layers, vocab ${s.vocab_size}, tied embeddings), bf16 values computed in f32. ` +
+            'Targets (issue 5): decode at 70% unstructured ≥ 1.6× dense, at 2:4 ≥ 1.2× dense.',
+      '',
+      markdownTable(
+        [
+          'model',
+          'loaded from',
+          'linear weights',
+          'block sparsity',
+          'weight MiB',
+          'max |Δ logit| vs in-memory',
+        ],
+        of(run.variants, name).map(variantCells),
+        [false, false, false, true, true, true],
+      ),
+      '',
+      markdownTable(
+        ['model', 'threads', 'phase', 'tokens/s', 'median ms', '× dense', 'target', 'result'],
+        of(run.rows, name).map(pruneRowCells),
+        [false, true, false, true, true, true, true, false],
+      ),
+    );
+  }
+  out.push(
     '',
-    markdownTable(
-      [
-        'model',
-        'loaded from',
-        'linear weights',
-        'block sparsity',
-        'weight MiB',
-        'max |Δ logit| vs in-memory',
-      ],
-      run.variants.map(variantCells),
-      [false, false, false, true, true, true],
-    ),
-    '',
-    markdownTable(
-      ['model', 'threads', 'phase', 'tokens/s', 'median ms', '× dense', 'target', 'result'],
-      run.rows.map(pruneRowCells),
-      [false, true, false, true, true, true, true, false],
-    ),
-    '',
-    `SparseGPT time: ${num(g.seconds)} s to prune a random Llama (hidden ${g.shape.hidden_size}, intermediate ` +
-      `${g.shape.intermediate_size}, ${g.shape.num_hidden_layers} layers) to 50% unstructured from ` +
-      `${g.calibCount} × ${g.calibLength} calibration tokens on ${g.threads} thread(s); the zoo's brown-llama ` +
-      'replaces it once built.',
-  ].join('\n');
+    g.model
+      ? `SparseGPT time: ${num(g.seconds)} s to prune \`${g.model}\` to 50% unstructured from ${g.calibCount} × ` +
+          `${g.calibLength} calibration tokens of the Brown training split on ${g.threads} thread(s) ` +
+          `(\`sparsekit prune ${g.model} --method sparsegpt --sparsity 0.5\`, its pruning step).`
+      : `SparseGPT time: ${num(g.seconds)} s to prune a random Llama (hidden ${g.shape.hidden_size}, intermediate ` +
+          `${g.shape.intermediate_size}, ${g.shape.num_hidden_layers} layers) to 50% unstructured from ` +
+          `${g.calibCount} × ${g.calibLength} calibration tokens on ${g.threads} thread(s); the zoo's brown-llama ` +
+          'replaces it once built.',
+  );
+  return out.join('\n');
 }
 
 function settingLabel(s: string): string {
