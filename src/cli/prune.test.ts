@@ -51,6 +51,28 @@ describe('sparsekit prune / inspect', () => {
     assert.equal(layers.find((l) => l.name === 'lm_head.weight')!.density, 1);
   });
 
+  it('a bf16 model pruned to 70%: the compact checkpoint holds csr_bf16 weights, 4 B per kept weight in inspect', async () => {
+    const bf16 = join(root, 'tiny-bf16');
+    writeTinyModel(bf16, 'llama', { dtype: 'BF16' });
+    const out = join(root, 'b70');
+    const r = await capture(['prune', bf16, '--method', 'magnitude', '--sparsity', '0.7', '--out', out]);
+    assert.equal(r.code, 0, r.err);
+    const i = await capture(['inspect', `${out}-sparse`, '--json']);
+    const layers = JSON.parse(i.out).layers as Array<{
+      name: string;
+      format: string;
+      rows: number;
+      density: number;
+      cols: number;
+      bytes: number;
+    }>;
+    const down = layers.find((l) => l.name === 'model.layers.1.mlp.down_proj.weight')!;
+    const kept = Math.round(down.density * down.rows * down.cols);
+    assert.deepEqual([down.format, down.bytes], ['csr_bf16', 4 * (down.rows + 1) + 4 * kept]);
+    const text = await capture(['inspect', `${out}-sparse`]);
+    assert.match(text.out, /model\.layers\.1\.mlp\.down_proj\.weight .* csr_bf16 /);
+  });
+
   it('writes the compact checkpoint beside --out: N:M and CSR weights, the same logits, inspect shows formats', async () => {
     const out = join(root, 'c24');
     const r = await capture(['prune', model, '--method', 'magnitude', '--sparsity', '2:4', '--out', out]);

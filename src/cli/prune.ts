@@ -17,6 +17,7 @@ import {
   csrNbytes,
   density,
   formatOf,
+  halfCsrNbytes,
   halfNbytes,
   nmNbytes,
   type Weight,
@@ -371,6 +372,9 @@ function weightBytes(w: Weight): number {
       return bitmaskNbytes(w as never);
     case 'coo':
       return cooNbytes(w as never);
+    case 'csr_bf16':
+    case 'csr_f16':
+      return halfCsrNbytes(w as never);
     default:
       return halfNbytes(w as never);
   }
@@ -402,7 +406,7 @@ export function runInspect(dir: string, opts: { json: boolean }): Promise<number
     for (const r of rows) {
       process.stdout.write(
         `${r.name.padEnd(width)}  [${r.rows}, ${r.cols}]`.padEnd(width + 16) +
-          `  ${r.format.padEnd(7)}  density ${(100 * r.density).toFixed(2).padStart(6)}%  ${r.bytes} B\n`,
+          `  ${r.format.padEnd(8)}  density ${(100 * r.density).toFixed(2).padStart(6)}%  ${r.bytes} B\n`,
       );
     }
     const size = rows.reduce((a, r) => a + r.rows * r.cols, 0);
