@@ -200,7 +200,11 @@ export function swiglu(g: Var, u: Var): Var {
   }
   const out = activate(g.value.data.slice(), 'silu', u.value.data);
   return record(new Tensor(out, g.shape), [g, u], (dy) => {
-    const { dg, du } = swigluBackward(g.value.data, u.value.data, dy.data);
+    // dg overwrites dy, which the rule owns (see `record`), and is handed to g
+    const { dg, du } = swigluBackward(g.value.data, u.value.data, dy.data, {
+      dg: dy.data,
+      du: new Float32Array(dy.size),
+    });
     accumulateFresh(g, dg);
     accumulateFresh(u, du);
   });

@@ -2,7 +2,7 @@
 // and gradients as `linear` on the transposed activations.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { toFormat } from '../formats/index.js';
+import { toDense, toFormat } from '../formats/index.js';
 import { nmPruneMagnitude } from '../formats/nm.js';
 import { randn, sparsify } from '../tensor/random.js';
 import { mul as mul2, sum } from './elementwise.js';
@@ -61,4 +61,37 @@ test('linearT(xᵀ) is linear(x)ᵀ, with the same gradients for x, W and b (den
     }
   }
   assert.throws(() => linearT(p([9, 5]), p([6, 10])), /xt must be \[10, T\]/);
+});
+
+test("a sparse weight's CSR of Wᵀ follows its values: dX after an in-place update (optimizer step) uses them", () => {
+  const w = sparseParam(toFormat(sparsify(randn([6, 10], 21), 0.7, 22), { format: 'csr' }));
+  const xt = randn([10, 5], 23);
+  const dX = () => {
+    const x = param(xt.clone());
+    backward(sum(linearT(x, w)));
+    w.values.grad = null;
+    return x.grad!.data;
+  };
+  // dXᵀ of sum(W·xᵀ) is Wᵀ·1: the column sums of the current W, once per token
+  const want = () => {
+    const dense = toDense(w.matrix).data;
+    const out = new Float32Array(50);
+    for (let k = 0; k < 10; k++) {
+      let s = 0;
+      for (let i = 0; i < 6; i++) s += dense[i * 10 + k]!;
+      out.fill(s, k * 5, k * 5 + 5);
+    }
+    return out;
+  };
+  const close = (got: Float32Array, what: string) => {
+    const ref = want();
+    const d = got.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i]!)), 0);
+    assert.ok(d < 1e-5, `${what}: max diff ${d}`);
+  };
+  close(dX(), 'first backward');
+  close(dX(), 'second backward, values unchanged (the cached Wᵀ)');
+  const v = w.values.value.data;
+  for (let i = 0; i < v.length; i++) v[i] = 2 * v[i]! - 0.25; // what an optimizer step does, then:
+  w.values.changed();
+  close(dX(), 'after the values changed');
 });

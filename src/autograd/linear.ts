@@ -45,8 +45,10 @@ export interface SparseWeight {
   denseGrad: boolean;
   /** dW [M,K] for every entry, accumulated like a grad, when `denseGrad` (zero it with the grads). */
   denseGradient: Tensor | null;
-  /** CSR of Wᵀ [K,M]; its values are refreshed from `values` on each backward. */
+  /** CSR of Wᵀ [K,M]; its values are refreshed from `values` when `values.version` moved (see Var.changed). */
   readonly csrT: CSR;
+  /** `values.version` that csrT's values were copied at (-1: never). */
+  csrTVersion: number;
 }
 
 /** Wrap a sparse matrix as a trainable weight (its `values` array is shared, not copied). */
@@ -74,6 +76,7 @@ export function sparseParam(matrix: SparseMatrix, options: SparseParamOptions = 
     denseGrad: options.denseGrad ?? false,
     denseGradient: null,
     csrT,
+    csrTVersion: -1,
   };
 }
 
@@ -129,17 +132,29 @@ export function linear(x: Var, w: Var | SparseWeight, b: Var | null = null): Var
 }
 
 /**
+ * Copy W's values into its CSR of Wᵀ when they changed since the last copy (an optimizer step or any edit
+ * followed by `values.changed()`, the same call that makes the forward re-upload W), and drop the stale
+ * resident copy. Unchanged values cost nothing: the CSR of Wᵀ stays resident across backwards.
+ */
+function refreshTransposed(w: SparseWeight): void {
+  const { matrix, transposed, csrT, values } = w;
+  if (w.csrTVersion === values.version) return;
+  const v = matrix.values;
+  for (let q = 0; q < transposed.slot.length; q++) csrT.values[q] = v[transposed.slot[q]!]!;
+  release(csrT); // its resident copy holds the previous values
+  w.csrTVersion = values.version;
+}
+
+/**
  * The sparse weight's share of a linear backward, all operands feature-major: xt = Xᵀ [K,T], dyt = dYᵀ [M,T].
  * Accumulates dW at the kept entries (SDDMM) and the dense dW when asked; returns dXᵀ [K,T] = Wᵀ·dYᵀ (CSR of
  * Wᵀ) when x wants a gradient, else null.
  */
 function sparseBackward(w: SparseWeight, x: Var, xt: Tensor, dyt: Tensor, T: number): Tensor | null {
-  const { matrix, pattern, transposed, csrT } = w;
+  const { matrix, pattern, csrT } = w;
   let dxt: Tensor | null = null;
   if (x.requiresGrad) {
-    const v = matrix.values;
-    for (let q = 0; q < transposed.slot.length; q++) csrT.values[q] = v[transposed.slot[q]!]!;
-    release(csrT); // its resident copy holds the previous step's values
+    refreshTransposed(w);
     dxt = kernelMatmul(csrT, dyt); // dXᵀ [K,T] = Wᵀ · dYᵀ
   }
   if (w.values.requiresGrad) {

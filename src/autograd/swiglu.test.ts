@@ -25,3 +25,13 @@ test('swiglu passes gradcheck and equals mul(silu(g), u) in value and gradient',
   });
   assert.throws(() => swiglu(param(randn([2, 3], 1)), param(randn([3, 2], 1))), /must have one shape/);
 });
+
+test('swiglu: one Var as both inputs (x·σ(x)·x), and its output used twice, pass gradcheck', () => {
+  const r = gradcheck((x) => swiglu(x, x), [param(randn([2, 9], 6))]);
+  assert.ok(r.ok, JSON.stringify(r.worst));
+  const twice = gradcheck(
+    (g, u) => mul(swiglu(g, u), swiglu(g, u)),
+    [param(randn([5], 7)), param(randn([5], 8))],
+  );
+  assert.ok(twice.ok, JSON.stringify(twice.worst));
+});

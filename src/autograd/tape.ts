@@ -32,6 +32,8 @@ export class Var {
   mask: Uint8Array | null = null;
   /** Objects whose kernel-resident copies hold this Var's data (released by `changed`). */
   readonly dependents: object[] = [];
+  /** Bumped by every `changed()`: caches derived from the value compare it (e.g. a sparse weight's CSR of Wᵀ). */
+  version = 0;
 
   constructor(value: Tensor, requiresGrad = false, name = '') {
     if (!(value instanceof Tensor)) throw new TypeError('Var: value must be a Tensor');
@@ -78,6 +80,7 @@ export class Var {
    * resident WebAssembly copies of the value and of every dependent (e.g. a sparse matrix sharing `values`).
    */
   changed(): void {
+    this.version++;
     release(this.value);
     for (const d of this.dependents) release(d);
   }
@@ -133,6 +136,8 @@ export function clearTape(): void {
 /**
  * Output Var of an op on `inputs`. When recording and some input wants a gradient, the output wants one
  * too and `backward(gOut)` is put on the tape; it must call `accumulate` for the inputs it differentiates.
+ * The rule owns gOut (the tape drops it afterwards): it may overwrite gOut's array and hand it to one input
+ * with `accumulateFresh`.
  */
 export function record(value: Tensor, inputs: readonly Var[], backward: (gOut: Tensor) => void): Var {
   const needs = recording && inputs.some((v) => v.requiresGrad);

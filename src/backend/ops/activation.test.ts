@@ -117,13 +117,27 @@ test('swigluBackward matches its f64 twin on every runtime (odd lengths, thread 
   });
 });
 
-test('swigluBackward: known values (σ(0) = ½, σ(1)), and inputs of the wrong length are errors naming them', () => {
+test('swigluBackward: known values (σ(0) = ½, σ(1)), output into given arrays, bad arrays are errors naming them', () => {
   const s1 = 1 / (1 + Math.exp(-1));
   const { dg, du } = swigluBackward(Float32Array.of(0, 1), Float32Array.of(3, 2), Float32Array.of(2, 1));
   assert.ok(Math.abs(dg[0]! - 2 * 3 * 0.5) < 1e-6, `dg(0) = ${dg[0]}`); // dy·u·σ(0)·(1 + 0)
   assert.equal(du[0], 0); // dy·g·σ(g) at g = 0
   assert.ok(Math.abs(dg[1]! - 2 * s1 * (2 - s1)) < 1e-6, `dg(1) = ${dg[1]}`);
   assert.ok(Math.abs(du[1]! - s1) < 1e-6, `du(1) = ${du[1]}`);
+  // into given arrays, dg over dy: the same numbers as fresh outputs
+  const g = randn([37], 1).data;
+  const u = randn([37], 2).data;
+  const dy = randn([37], 3).data;
+  const fresh = swigluBackward(g, u, dy);
+  const duInto = new Float32Array(37);
+  const into = swigluBackward(g, u, dy, { dg: dy, du: duInto });
+  assert.equal(into.dg, dy);
+  assert.deepEqual([...dy], [...fresh.dg]);
+  assert.deepEqual([...duInto], [...fresh.du]);
+  assert.throws(
+    () => swigluBackward(g, u, dy, { dg: duInto, du: duInto }),
+    /out.dg and out.du must be different arrays/,
+  );
   assert.throws(
     () => swigluBackward(new Float32Array(4), new Float32Array(3), new Float32Array(4)),
     /swigluBackward: u must be a Float32Array of g's length 4/,

@@ -67,22 +67,33 @@ export interface SwigluGrads {
 
 /**
  * The backward of y = silu(g) · u elementwise (Llama's MLP gate): given g, u and dy (one length n), returns
- * dg = dy·u·σ(g)·(1 + g·(1 − σ(g))) and du = dy·g·σ(g), σ recomputed from g. Fresh arrays; inputs untouched.
+ * dg = dy·u·σ(g)·(1 + g·(1 − σ(g))) and du = dy·g·σ(g), σ recomputed from g. Written into `out` when given
+ * (its arrays may be inputs, e.g. dg over dy, saving an allocation), else into fresh arrays.
  * @example const { dg, du } = swigluBackward(gate.data, up.data, dh.data)
  */
-export function swigluBackward(g: Float32Array, u: Float32Array, dy: Float32Array): SwigluGrads {
+export function swigluBackward(
+  g: Float32Array,
+  u: Float32Array,
+  dy: Float32Array,
+  out?: SwigluGrads,
+): SwigluGrads {
   for (const [name, a] of [
     ['g', g],
     ['u', u],
     ['dy', dy],
+    ['out.dg', out?.dg ?? g],
+    ['out.du', out?.du ?? g],
   ] as const) {
     if (!(a instanceof Float32Array) || a.length !== g.length) {
       throw new RangeError(`swigluBackward: ${name} must be a Float32Array of g's length ${g.length}`);
     }
   }
-  const out = { dg: new Float32Array(g.length), du: new Float32Array(g.length) };
-  resolve<typeof swigluBackwardRef>('swiglu_backward', ['dense'])(g, u, dy, out.dg, out.du);
-  return out;
+  if (out !== undefined && out.dg === out.du) {
+    throw new RangeError('swigluBackward: out.dg and out.du must be different arrays');
+  }
+  const grads = out ?? { dg: new Float32Array(g.length), du: new Float32Array(g.length) };
+  resolve<typeof swigluBackwardRef>('swiglu_backward', ['dense'])(g, u, dy, grads.dg, grads.du);
+  return grads;
 }
 
 const scratches = new WeakMap<WasmRuntime, { ptr: number; bytes: number }>();
