@@ -324,8 +324,11 @@ function variantCells(v: VariantInfo): string[] {
   ];
 }
 
-function pruneRowCells(row: PruneRow): string[] {
+function pruneRowCells(row: PruneRow, rows: readonly PruneRow[]): string[] {
   const verdict = row.target === undefined ? '' : row.vsDense >= row.target ? 'PASS' : 'MISS';
+  const bf16 = rows.find(
+    (x) => x.variant === 'dense bf16' && x.threads === row.threads && x.phase === row.phase,
+  );
   return [
     row.variant,
     String(row.threads),
@@ -333,6 +336,7 @@ function pruneRowCells(row: PruneRow): string[] {
     num(row.tokensPerSecond),
     ms(median(row.ms)),
     ratio(row.vsDense),
+    bf16 ? ratio(row.tokensPerSecond / bf16.tokensPerSecond) : '—',
     row.target === undefined ? '' : `≥ ${row.target.toFixed(2)}×`,
     verdict,
   ];
@@ -362,7 +366,9 @@ export function pruneMarkdown(r: SuiteResult): string {
       'The LM head and embeddings are never pruned. ' +
       `Decode: ${run.grid.decodeSteps} single-token steps ending at the context shown, median step. ` +
       `Prefill: the prompt in one forward, median of ${run.grid.prefillReps}. ` +
-      '"× dense" is tokens/s over dense f32 on the same model, phase and threads in this run. The quality each ' +
+      '"× dense" is tokens/s over dense f32 on the same model, phase and threads in this run (the targets use ' +
+      'it); "× dense bf16" over the same checkpoint kept in bf16, the fastest dense alternative for a bf16 ' +
+      'model. The quality each ' +
       'setting costs is in the quality section below.',
   ];
   for (const name of models) {
@@ -392,9 +398,9 @@ export function pruneMarkdown(r: SuiteResult): string {
       ),
       '',
       markdownTable(
-        ['model', 'threads', 'phase', 'tokens/s', 'median ms', '× dense', 'target', 'result'],
-        of(run.rows, name).map(pruneRowCells),
-        [false, true, false, true, true, true, true, false],
+        ['model', 'threads', 'phase', 'tokens/s', 'median ms', '× dense', '× dense bf16', 'target', 'result'],
+        of(run.rows, name).map((row, _, rows) => pruneRowCells(row, rows)),
+        [false, true, false, true, true, true, true, true, false],
       ),
     );
   }
