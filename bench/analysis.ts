@@ -217,7 +217,7 @@ export function breakEvenText(cell: BreakEvenCell | undefined, which: 'vsDense' 
 }
 
 /** Column order of the break-even table. */
-export const FORMAT_ORDER = ['csr', 'bitmask', 'coo', 'bsr4x4', 'nm2:4'];
+export const FORMAT_ORDER = ['csr', 'csr_bf16', 'bitmask', 'coo', 'bsr4x4', 'nm2:4'];
 
 /** Formats present in some row, in FORMAT_ORDER then alphabetical. */
 export function breakEvenFormats(rows: readonly BreakEvenRow[]): string[] {
@@ -328,7 +328,9 @@ export function evaluateTargets(cases: readonly CaseResult[]): TargetRow[] {
   // break-even vs onnxruntime at batch 1: the best unstructured format
   const be = breakEven(cases).filter((r) => r.N === 1);
   for (const r of be) {
-    const formats = Object.entries(r.cells).filter(([f]) => ['csr', 'bitmask', 'coo'].includes(f));
+    const formats = Object.entries(r.cells).filter(([f]) =>
+      ['csr', 'csr_bf16', 'bitmask', 'coo'].includes(f),
+    );
     const wins = formats.filter(([, cell]) => cell.vsOrt !== null).sort((a, b) => a[1].vsOrt! - b[1].vsOrt!);
     const best = wins[0];
     const max = Math.max(...formats.map(([, cell]) => cell.maxSparsity));

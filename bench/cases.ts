@@ -8,7 +8,7 @@
  * The weight storage a case runs on (`dense` is sparsekit's dense f32 Tensor or onnxruntime's initializer;
  * `bf16` / `f16` are sparsekit's dense half-precision HalfMatrix).
  */
-export type WeightFormat = 'dense' | 'csr' | 'coo' | 'bitmask' | 'bsr' | 'nm' | 'bf16' | 'f16';
+export type WeightFormat = 'dense' | 'csr' | 'csr_bf16' | 'coo' | 'bitmask' | 'bsr' | 'nm' | 'bf16' | 'f16';
 
 /** How the zeros are placed: none, anywhere, in whole blocks, N of every M, or whole inactive inputs. */
 export type SparsityPattern = 'dense' | 'unstructured' | 'block' | 'nm' | 'inputs';
@@ -138,6 +138,8 @@ function weightBytesOf(s: KernelCaseSpec, nnz: number): number {
     case 'csr':
     case 'coo': // matmul(coo) runs on a resident CSR conversion, so a call streams CSR's bytes
       return (M + 1) * U32 + nnz * (indexBytes(K) + F32);
+    case 'csr_bf16':
+      return (M + 1) * U32 + nnz * (indexBytes(K) + 2);
     case 'bitmask':
       return M * Math.ceil(K / 8) + (M + 1) * U32 + nnz * F32;
     case 'bsr': {

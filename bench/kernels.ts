@@ -13,6 +13,8 @@ import {
   bsrNbytes,
   cooNbytes,
   csrNbytes,
+  halfCsrFromDense,
+  halfCsrNbytes,
   halfFromDense,
   halfNbytes,
   halfToDense,
@@ -75,6 +77,10 @@ function packWeight(w: Tensor, c: KernelCase): { weight: Weight; nbytes: number 
     case 'csr': {
       const a = toFormat(w, { format: 'csr' });
       return { weight: a, nbytes: csrNbytes(a) };
+    }
+    case 'csr_bf16': {
+      const a = halfCsrFromDense(w, 'bf16');
+      return { weight: a, nbytes: halfCsrNbytes(a) };
     }
     case 'coo': {
       const a = toFormat(w, { format: 'coo' });

@@ -148,6 +148,16 @@ function allGroups(opts: PlanOptions): WeightGroup[] {
       );
       groups.push(expand({ M, K, pattern: 'unstructured', sparsity: s }, variants, threads));
     }
+    // CSR with bf16 values (a pruned bf16 checkpoint's layout), on the weight rounded to bf16: the decode case
+    for (const s of grid.unstructured) {
+      groups.push(
+        expand(
+          { M, K, pattern: 'unstructured', sparsity: s, storage: 'bf16' },
+          [{ op: 'matmul', impl: 'sparsekit', format: 'csr_bf16', batches: [1] }],
+          threads,
+        ),
+      );
+    }
     groups.push(
       expand(
         { M, K, pattern: 'nm', sparsity: 0.5, nm: [2, 4] },
