@@ -8,6 +8,7 @@ import type { Linear } from '../nn/linear.js';
 import { lastRow } from '../nn/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { StateEntry } from './checkpoint.js';
+import { deferredMatrices } from './deferred.js';
 import type { CausalLM, ModelSource, Savable, SaveState } from './types.js';
 
 /** One transformer block: x [T, C] of tokens at positions [start, start + T) → [T, C], writing its cache. */
@@ -82,6 +83,7 @@ export abstract class CausalModel implements CausalLM, Savable {
       }
       c = cache;
     }
+    deferredMatrices(this)?.checkLoaded(`${this.config.modelType} forward`);
     c.prepare(T, `${this.config.modelType} forward`);
     const start = c.length;
     let x = this.embed(ids, start);
@@ -97,7 +99,10 @@ export abstract class CausalModel implements CausalLM, Savable {
     return {
       count: this.blocks.length,
       embed: (ids) => this.embed(ids, 0),
-      run: (i, x) => this.blocks[i]!.forward(x, new LayerKV(kvHeads, headDim, x.rows), 0),
+      run: (i, x) => {
+        deferredMatrices(this)?.checkLoaded(`${this.config.modelType} block ${i}`, i);
+        return this.blocks[i]!.forward(x, new LayerKV(kvHeads, headDim, x.rows), 0);
+      },
     };
   }
 

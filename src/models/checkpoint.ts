@@ -14,6 +14,7 @@ import type { TensorEntry } from '../io/safetensors-write.js';
 import { transposeData } from '../nn/ops.js';
 import { fromBf16, fromF16, toBf16, toF16 } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
+import { DeferredMatrices, DeferredMatrix } from './deferred.js';
 
 /** In-memory storage of linear-layer (and token-embedding) matrices; see LoadOptions.weights. */
 export type WeightStorage = 'f32' | 'bf16' | 'f16' | 'stored';
@@ -38,6 +39,9 @@ export class Checkpoint {
   /** Stored dtype of every tensor read, by name (saveModel writes them back in it by default). */
   readonly dtypes = new Map<string, SafeDType>();
   private readonly used = new Set<string>();
+  /** Block linears not read at load (LoadOptions.defer), or null. */
+  deferred: DeferredMatrices | null = null;
+  private deferName: ((name: string) => boolean) | null = null;
 
   constructor(
     readonly folder: HfFolder,
@@ -60,7 +64,8 @@ export class Checkpoint {
     );
   }
 
-  private read(name: string, shape: readonly number[]): RawTensor {
+  /** Check `name` exists with `shape` and a float dtype, and record it as used. */
+  private check(name: string, shape: readonly number[]): void {
     if (!this.has(name)) throw this.missing(name);
     const info = this.folder.weights.info(name);
     if (info.shape.join() !== shape.join()) {
@@ -75,7 +80,38 @@ export class Checkpoint {
     }
     this.used.add(name);
     this.dtypes.set(name, info.dtype);
+  }
+
+  private read(name: string, shape: readonly number[]): RawTensor {
+    this.check(name, shape);
     return this.folder.weights.readTensor(name);
+  }
+
+  /**
+   * Defer every transformer-block linear weight `which` accepts (see LoadOptions.defer): linearMatrix then
+   * returns a placeholder, and `deferred` reads the matrix on demand (the folder must stay open).
+   */
+  deferLinears(which: (name: string) => boolean): DeferredMatrices {
+    this.deferName = which;
+    this.deferred = new DeferredMatrices((name, rows, cols, transposed) =>
+      this.matrixOnHeap(name, rows, cols, transposed),
+    );
+    return this.deferred;
+  }
+
+  /**
+   * A transformer-block linear's weight: matrix() as usual, or, when deferLinears accepts `name`, a
+   * DeferredMatrix placeholder (the tensor's shape and dtype are checked now, its data read later).
+   */
+  linearMatrix(
+    name: string,
+    rows: number,
+    cols: number,
+    transposed = false,
+  ): Tensor | HalfMatrix | DeferredMatrix {
+    if (!this.deferred || !this.deferName?.(name)) return this.matrix(name, rows, cols, transposed);
+    this.check(name, transposed ? [cols, rows] : [rows, cols]);
+    return this.deferred.add(name, rows, cols, transposed);
   }
 
   /** An f32 tensor of the given shape (norms, biases, position tables). */
@@ -136,6 +172,11 @@ const HALF_OF: Record<SaveDType, string | null> = { F32: null, BF16: 'bf16', F16
 export function stateToEntry(e: StateEntry, dtype: SaveDType): TensorEntry {
   const data = (): TensorArray => {
     const v = e.value;
+    if (v instanceof DeferredMatrix) {
+      throw new Error(
+        `save: ${v.name} was deferred at load (LoadOptions.defer) and is not loaded; load it before saving`,
+      );
+    }
     const half =
       !(v instanceof Tensor) && (v.format === 'bf16' || v.format === 'f16') ? (v as HalfMatrix) : null;
     if (half && !e.transposed && HALF_OF[dtype] === half.format) return half.data;

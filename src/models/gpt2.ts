@@ -77,7 +77,7 @@ export class Gpt2Model extends CausalModel {
       new LayerNorm(ckpt.tensor(`${name}.weight`, [C]), ckpt.tensor(`${name}.bias`, [C]), c.layerNormEpsilon);
     // Conv1D: weight [in, out] in the file
     const conv = (name: string, inF: number, outF: number) =>
-      new Linear(ckpt.matrix(`${name}.weight`, outF, inF, true), ckpt.tensor(`${name}.bias`, [outF]));
+      new Linear(ckpt.linearMatrix(`${name}.weight`, outF, inF, true), ckpt.tensor(`${name}.bias`, [outF]));
     this.wte = new Embedding(ckpt.matrix(`${p}wte.weight`, c.vocabSize, C));
     this.wpe = ckpt.tensor(`${p}wpe.weight`, [c.nPositions, C]);
     this.maxPositions = c.nPositions;

@@ -2,6 +2,7 @@
 export { BertModel } from './bert.js';
 export { type BlockwiseRunner, CausalModel } from './causal.js';
 export type { StateEntry, WeightStorage } from './checkpoint.js';
+export { DeferredMatrices, DeferredMatrix, deferredMatrices } from './deferred.js';
 export { Gpt2Model } from './gpt2.js';
 export { LlamaModel } from './llama.js';
 export { loadCausalLM, loadModel } from './load.js';

@@ -78,7 +78,10 @@ export class LlamaModel extends CausalModel {
     const H = c.numAttentionHeads;
     const Hkv = c.numKeyValueHeads;
     const linear = (name: string, outF: number, inF: number, bias: boolean) =>
-      new Linear(ckpt.matrix(`${name}.weight`, outF, inF), bias ? ckpt.tensor(`${name}.bias`, [outF]) : null);
+      new Linear(
+        ckpt.linearMatrix(`${name}.weight`, outF, inF),
+        bias ? ckpt.tensor(`${name}.bias`, [outF]) : null,
+      );
     const rms = (name: string) => new RMSNorm(ckpt.tensor(`${name}.weight`, [C]), c.rmsNormEps);
     this.embedTokens = new Embedding(ckpt.matrix('model.embed_tokens.weight', c.vocabSize, C));
     this.maxPositions = c.maxPositionEmbeddings;

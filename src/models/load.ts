@@ -4,6 +4,7 @@ import { type HfFolder, openHfFolder } from '../io/hf.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { BertModel } from './bert.js';
 import { WEIGHT_STORAGES } from './checkpoint.js';
+import { attachDeferred } from './deferred.js';
 import { Gpt2Model } from './gpt2.js';
 import { LlamaModel } from './llama.js';
 import { openCheckpoint, SparseCheckpoint } from './sparse-checkpoint.js';
@@ -17,6 +18,15 @@ function build(folder: HfFolder, opts: LoadOptions): Model {
     );
   }
   const ckpt = openCheckpoint(folder, storage); // a compact sparse checkpoint is recognised by its header
+  if (opts.defer) {
+    if (ckpt instanceof SparseCheckpoint || folder.config.modelType === 'bert') {
+      throw new TypeError(
+        `loadModel: defer streams the block linears of a plain causal-LM folder; ${folder.dir} is ${ckpt instanceof SparseCheckpoint ? 'a compact sparse checkpoint' : 'a BERT model'} (load it without defer)`,
+      );
+    }
+    const which = opts.defer;
+    ckpt.deferLinears(typeof which === 'function' ? which : () => true);
+  }
   const extras = new Map<string, RawTensor>();
   const source: ModelSource = {
     dtypes: ckpt.dtypes,
@@ -46,6 +56,10 @@ function build(folder: HfFolder, opts: LoadOptions): Model {
   }
   for (const [k, v] of ckpt.extras()) extras.set(k, v);
   if (ckpt instanceof SparseCheckpoint) ckpt.checkPlacement(model);
+  if (ckpt.deferred) {
+    ckpt.deferred.bind(model.linears());
+    attachDeferred(model, ckpt.deferred);
+  }
   return model;
 }
 
@@ -60,6 +74,11 @@ function build(folder: HfFolder, opts: LoadOptions): Model {
  */
 export function loadModel(dir: string | HfFolder, opts: LoadOptions = {}): Model {
   if (typeof dir !== 'string') return build(dir, opts);
+  if (opts.defer) {
+    throw new TypeError(
+      `loadModel: defer reads weights later from the folder, so pass an opened folder (openHfFolder(${JSON.stringify(dir)})) and close it when done, not a path`,
+    );
+  }
   const folder = openHfFolder(dir);
   try {
     return build(folder, opts);

@@ -32,7 +32,7 @@ import {
   stateToEntry,
   type WeightStorage,
 } from './checkpoint.js';
-import { type SaveOptions, writeState } from './save.js';
+import { type SaveOptions, type StateLayout, writeState } from './save.js';
 import type { Model, Savable, SaveState } from './types.js';
 
 /** The file name of the weights inside the folder (compact checkpoints are never sharded). */
@@ -199,7 +199,20 @@ export function saveSparseCheckpoint(
     );
   }
   const state = opts.state ?? (model as unknown as Savable).saveState();
-  const candidates = new Set(opts.linears ?? model.linears().keys());
+  const { layout, report } = compactLayout(new Set(opts.linears ?? model.linears().keys()), opts);
+  writeState(state, dir, opts, layout);
+  return report;
+}
+
+/**
+ * saveSparseCheckpoint's layout for writeState: `entries` packs each candidate linear weight (recording its
+ * choice in `report`), `metadata` is the header of every weight packed so far. Streaming pruning calls
+ * `entries` block by block and writes the header at the end.
+ */
+export function compactLayout(
+  candidates: ReadonlySet<string>,
+  opts: Pick<SparseSaveOptions, 'choose' | 'packedValues'>,
+): { layout: Required<StateLayout>; report: SparseSaveReport } {
   const choose = opts.choose ?? ((_: string, w: Tensor, dense) => chooseFormat(weightPattern(w), dense));
   const report: SparseSaveReport = { weights: new Map() };
   const infos = new Map<string, SparseWeightInfo>();
@@ -222,6 +235,5 @@ export function saveSparseCheckpoint(
     report.weights.set(name, { info: packed.info, reason: choice.reason });
     return packed.tensors;
   };
-  writeState(state, dir, opts, { entries, metadata: () => sparseMetadata(infos) });
-  return report;
+  return { layout: { entries, metadata: () => sparseMetadata(infos) }, report };
 }

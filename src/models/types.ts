@@ -21,6 +21,14 @@ export interface LoadOptions {
    * checkpoint tensors stay half, others f32). Norms, biases and position tables are always f32.
    */
   weights?: WeightStorage;
+  /**
+   * Do not read transformer-block linear weights at load (streaming, e.g. pruneStreaming): `true` defers every
+   * one, a function the names it accepts. Each such Linear holds a DeferredMatrix placeholder until
+   * `deferredMatrices(model).load(name)` reads it; running or saving the model before that is an error. Norms,
+   * biases, embeddings and the head load as usual. Needs an opened HfFolder (openHfFolder), kept open while
+   * deferred weights are read, and a plain (not compact sparse) causal-LM checkpoint.
+   */
+  defer?: boolean | ((name: string) => boolean);
 }
 
 /** A decoder-only language model (GPT-2, Llama, Qwen2, Mistral). */

@@ -208,6 +208,28 @@ function validate(model: CausalLM, opts: PruneOptions): { spec: SparsitySpec; ne
 }
 
 /**
+ * How the driver reaches a block's weights: all in memory (pruneModel), or streamed from the checkpoint
+ * (pruneStreaming: read before a pass over the block, written and dropped after it).
+ */
+export interface BlockAccess {
+  /** Whether only one block's weights are held at a time (the global budget then cannot work). */
+  readonly streaming: boolean;
+  /** Make block b's linears dense f32 Tensors, before each pass over block b. */
+  enter(b: number, linears: ReadonlyArray<[string, Linear]>): void;
+  /** A pass over block b is over; `pruned`: after the pruning pass (the weights are final and re-run). */
+  leave(b: number, linears: ReadonlyArray<[string, Linear]>, pruned: boolean): void;
+}
+
+/** Every weight in memory: enter makes the block's weights dense f32 (a half or sparse weight takes no zeros). */
+const IN_MEMORY: BlockAccess = {
+  streaming: false,
+  enter: (_b, linears) => {
+    for (const [, l] of linears) l.weight = toDense(l.weight as Tensor);
+  },
+  leave: () => {},
+};
+
+/**
  * Prune `model` in place (each prunable Linear's weight becomes a dense f32 Tensor with zeros) and report the
  * counted sparsity of every matrix. Every option is checked before any work (a bad one rejects at once).
  * The work yields to the event loop between calibration sequences and layers, so a Ctrl-C handler that
@@ -218,8 +240,22 @@ function validate(model: CausalLM, opts: PruneOptions): { spec: SparsitySpec; ne
  * const report = await pruneModel(lm, { method: 'wanda', sparsity: 0.5, calibration: calib });
  * ```
  */
-export async function pruneModel(model: CausalLM, opts: PruneOptions): Promise<PruneReport> {
+export function pruneModel(model: CausalLM, opts: PruneOptions): Promise<PruneReport> {
+  return pruneThrough(model, opts, IN_MEMORY);
+}
+
+/** pruneModel's body, reaching block weights through `access` (shared by pruneModel and pruneStreaming). */
+export async function pruneThrough(
+  model: CausalLM,
+  opts: PruneOptions,
+  access: BlockAccess,
+): Promise<PruneReport> {
   const { spec, needsCalib } = validate(model, opts);
+  if (access.streaming && (opts.budget?.kind === 'global' || opts.structure !== undefined)) {
+    throw new RangeError(
+      `prune: ${opts.structure !== undefined ? '--structure' : 'the global budget'} is not supported when streaming; prune in memory (without --stream)`,
+    );
+  }
   const runner = (model as CausalModel).blockwise();
   const blocks = prunableLinears(model);
   const budget = opts.budget ?? { kind: 'uniform' };
@@ -242,8 +278,6 @@ export async function pruneModel(model: CausalLM, opts: PruneOptions): Promise<P
     await pause();
     if (opts.signal?.aborted) throw abortError();
   };
-  // every prunable weight as dense f32 (a half or sparse weight would not take zeros in place)
-  for (const [, l] of blocks.flat()) l.weight = toDense(l.weight as Tensor);
   const dense = (l: Linear) => l.weight as Tensor;
 
   // OWL pass 1: outlier ratios from dense statistics, every block fed dense outputs
@@ -255,6 +289,7 @@ export async function pruneModel(model: CausalLM, opts: PruneOptions): Promise<P
     let h = xs;
     for (let b = 0; b < B; b++) {
       progress({ phase: 'outliers', block: b });
+      access.enter(b, blocks[b]!);
       const stats = await observeBlock(runner, b, blocks[b]!, h, { norms: true }, checkAbort);
       h = stats.outputs;
       D.push(
@@ -263,6 +298,7 @@ export async function pruneModel(model: CausalLM, opts: PruneOptions): Promise<P
           hyperM,
         ),
       );
+      access.leave(b, blocks[b]!, false);
     }
     blockBudget =
       spec.kind === 'nm' ? owlNMZeros(D, spec.n, spec.m, lambda) : owlSparsities(D, spec.sparsity, lambda);
@@ -280,6 +316,9 @@ export async function pruneModel(model: CausalLM, opts: PruneOptions): Promise<P
   };
 
   if (budget.kind === 'global') {
+    blocks.forEach((linears, b) => {
+      access.enter(b, linears);
+    });
     const all = blocks.flat();
     const masks = magnitudeGlobalMasks(
       all.map(([, l]) => dense(l)),
@@ -304,6 +343,7 @@ export async function pruneModel(model: CausalLM, opts: PruneOptions): Promise<P
     for (let b = 0; b < B; b++) {
       await checkAbort();
       const linears = blocks[b]!;
+      access.enter(b, linears);
       let stats: BlockStats | null = null;
       if (calibrated) {
         progress({ phase: 'calibrate', block: b });
@@ -340,6 +380,7 @@ export async function pruneModel(model: CausalLM, opts: PruneOptions): Promise<P
         }
         xs = next;
       }
+      access.leave(b, linears, true);
     }
     if (opts.structure) {
       report.anatomies = anatomies;

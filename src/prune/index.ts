@@ -7,5 +7,6 @@ export * from './random.js';
 export * from './save.js';
 export * from './sparsegpt.js';
 export * from './stats.js';
+export * from './stream.js';
 export * from './structured.js';
 export * from './wanda.js';
