@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it, test } from 'node:test';
@@ -202,6 +202,61 @@ test('Ctrl-C while pruning stops at the next step: exit 130, no output folder, n
     assert.match(stderr, /interrupted; nothing was written/);
     assert.doesNotMatch(stderr, /calibrate block 48\/48/, 'stopped early');
     assert.deepEqual(readdirSync(dir).sort(), ['calib.txt', 'deep']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--stream writes the same two folders as the in-memory prune; --help says memory is one block; refuses --structure', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sparsekit-cli-prune-stream-'));
+  try {
+    const model = join(dir, 'm');
+    writeRandomLlama(model, {
+      hiddenSize: 32,
+      intermediateSize: 64,
+      layers: 3,
+      heads: 2,
+      kvHeads: 1,
+      maxPositions: 64,
+    });
+    const text = join(dir, 'calib.txt');
+    writeFileSync(text, 'The jury said the election was conducted with no evidence of fraud. '.repeat(50));
+    const args = ['prune', model, '--method', 'wanda', '--sparsity', '0.6', '--budget', 'owl'];
+    const calib = ['--calib', text, '--calib-count', '4', '--calib-length', '16'];
+    const mem = await capture([...args, ...calib, '--out', join(dir, 'mem')]);
+    assert.equal(mem.code, 0, mem.err);
+    const str = await capture([...args, ...calib, '--stream', '--out', join(dir, 'str')]);
+    assert.equal(str.code, 0, str.err);
+    assert.match(str.out, /counted sparsity .* → .*str and .*str-sparse \(/);
+    for (const [a, b] of [
+      ['mem', 'str'],
+      ['mem-sparse', 'str-sparse'],
+    ]) {
+      for (const f of ['model.safetensors', 'config.json', 'tokenizer.json']) {
+        assert.ok(readFileSync(join(dir, a!, f)).equals(readFileSync(join(dir, b!, f))), `${b}/${f} differs`);
+      }
+    }
+    const refused = await capture([
+      'prune',
+      model,
+      '--method',
+      'magnitude',
+      '--sparsity',
+      '0.25',
+      '--structure',
+      'channels',
+      '--stream',
+      '--out',
+      join(dir, 'x'),
+    ]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /--stream prunes one block at a time; --structure needs every block/);
+    assert.ok(!existsSync(join(dir, 'x')));
+    const help = await capture(['prune', '--help']);
+    assert.match(
+      help.out.replace(/\s+/g, ' '),
+      /--stream read, prune and write one transformer block at a time: memory is bounded by one block of weights/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,8 +5,9 @@
  * counted density and bytes.
  */
 
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { freemem } from 'node:os';
+import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadText } from '../data/text.js';
@@ -22,8 +23,11 @@ import {
   nmNbytes,
   type Weight,
 } from '../formats/index.js';
+import { type HfFolder, openHfFolder } from '../io/hf.js';
 import { loadCausalLM, loadModel } from '../models/load.js';
 import type { SaveOptions } from '../models/save.js';
+import type { SparseSaveReport } from '../models/sparse-checkpoint.js';
+import type { CausalLM } from '../models/types.js';
 import { CALIBRATION_DEFAULTS, calibrationFromText } from '../prune/calibration.js';
 import {
   PRUNE_METHODS,
@@ -33,6 +37,7 @@ import {
   pruneModel,
 } from '../prune/driver.js';
 import { saveCompactPruned, savePruned } from '../prune/save.js';
+import { pruneStreaming } from '../prune/stream.js';
 import { STRUCTURES, type Structure } from '../prune/structured.js';
 import { type Budget, OWL_DEFAULTS, parseSparsity, type SparsitySpec } from '../sparsity/budget.js';
 import {
@@ -65,6 +70,8 @@ export interface PruneCliOptions {
   overwrite: boolean;
   dtype?: SaveOptions['dtype'];
   threads?: number;
+  /** Read, prune and write one block at a time (pruneStreaming). */
+  stream?: boolean;
 }
 
 const choice =
@@ -150,6 +157,13 @@ export function addPruneCommands(
     )
     .option('--no-sparse-out', 'write only the plain folder')
     .option('--overwrite', 'replace an existing --out folder', false)
+    .option(
+      '--stream',
+      'read, prune and write one transformer block at a time: memory is bounded by one block of weights plus ' +
+        'the calibration activations, embeddings and head (for models larger than RAM; needs about twice the ' +
+        "output's size of scratch disk beside --out; not with --budget global or --structure)",
+      false,
+    )
     .addOption(
       new Option('--dtype <d>', 'dtype of the saved tensors (default: as read)').choices([
         'f32',
@@ -162,7 +176,8 @@ export function addPruneCommands(
       'after',
       '\nExamples:\n  sparsekit prune models/brown-llama --method wanda --sparsity 0.5 --out pruned/wanda-50\n' +
         '  sparsekit prune models/brown-gpt2 --method sparsegpt --sparsity 2:4 --calib-count 32 --out pruned/sgpt-24\n' +
-        '  sparsekit prune models/brown-llama --method wanda --sparsity 0.7 --budget owl --out pruned/owl-70\n',
+        '  sparsekit prune models/brown-llama --method wanda --sparsity 0.7 --budget owl --out pruned/owl-70\n' +
+        '  sparsekit prune models/big-llama --method sparsegpt --sparsity 0.5 --stream --out pruned/big-sgpt-50\n',
     )
     .action(async (dir: string, opts: PruneCliOptions) => {
       process.exitCode = await run(dir, opts);
@@ -283,79 +298,131 @@ export function runPrune(dir: string, opts: PruneCliOptions): Promise<number> {
     dir = resolveModelDir(dir); // a zoo name → zoo/<name>
     if (!existsSync(dir) || !statSync(dir).isDirectory())
       throw new UsageError(`<model-dir> ${dir} is not a folder`);
-    const model = needsCalib ? openCausalModel(dir).model : loadCausalLM(dir);
-    let calibration: number[][] | undefined;
-    if (calibText) {
-      const length = opts.calibLength ?? Math.min(CALIBRATION_DEFAULTS.length, model.maxPositions);
-      if (length > model.maxPositions)
-        throw new UsageError(`--calib-length ${length} exceeds the model's ${model.maxPositions} positions`);
-      try {
-        calibration = calibrationFromText(calibText.text, model.tokenizer!, {
-          count: opts.calibCount,
-          length,
-          seed: opts.seed,
-        });
-      } catch (e) {
-        throw new UsageError(`--calib ${calibText.name}: ${(e as Error).message}`);
-      }
+    if (opts.stream && (opts.structure || budget.kind === 'global')) {
+      throw new UsageError(
+        `--stream prunes one block at a time; ${opts.structure ? '--structure' : '--budget global'} needs every block at once (drop --stream)`,
+      );
     }
-    const bar = progressBar();
-    const t0 = performance.now();
-    const stop = abortOnSigint();
-    let report: PruneReport;
+    // --stream: the folder stays open, the block linears are read from it while pruning
+    const folder: HfFolder | null = opts.stream ? openHfFolder(dir) : null;
     try {
-      report = await pruneModel(model, {
-        method: opts.method,
-        sparsity: opts.sparsity,
-        ...(opts.structure ? { structure: opts.structure } : {}),
-        budget,
-        ...(calibration ? { calibration } : {}),
+      let model: CausalLM;
+      if (folder) {
+        if (needsCalib && !folder.tokenizer)
+          throw new UsageError(`<model-dir> ${dir} has no tokenizer.json, which calibration needs`);
+        model = loadCausalLM(folder, { defer: true });
+      } else {
+        noteIfLarge(dir);
+        model = needsCalib ? openCausalModel(dir).model : loadCausalLM(dir);
+      }
+      return await pruneAndSave(dir, model, opts, budget, calibText, sparseOut);
+    } finally {
+      folder?.close();
+    }
+  });
+}
+
+/** Suggest --stream when the weights alone take most of the free memory (the in-memory path holds them in f32). */
+function noteIfLarge(dir: string): void {
+  const bytes = readdirSync(dir)
+    .filter((f) => f.endsWith('.safetensors'))
+    .reduce((a, f) => a + statSync(join(dir, f)).size, 0);
+  if (bytes > 0.5 * freemem()) {
+    process.stderr.write(
+      `note: ${dir} holds ${(bytes / 2 ** 30).toFixed(1)} GiB of weights and ${(freemem() / 2 ** 30).toFixed(1)} GiB are free; ` +
+        'if pruning runs out of memory, add --stream (one block in memory at a time)\n',
+    );
+  }
+}
+
+/** runPrune after the checks: calibrate, prune (in memory or streaming), write; returns the exit code. */
+async function pruneAndSave(
+  dir: string,
+  model: CausalLM,
+  opts: PruneCliOptions,
+  budget: Budget,
+  calibText: { text: string; name: string } | null,
+  sparseOut: string | null,
+): Promise<number> {
+  let calibration: number[][] | undefined;
+  if (calibText) {
+    const length = opts.calibLength ?? Math.min(CALIBRATION_DEFAULTS.length, model.maxPositions);
+    if (length > model.maxPositions)
+      throw new UsageError(`--calib-length ${length} exceeds the model's ${model.maxPositions} positions`);
+    try {
+      calibration = calibrationFromText(calibText.text, model.tokenizer!, {
+        count: opts.calibCount,
+        length,
         seed: opts.seed,
-        onProgress: bar.update,
-        signal: stop.signal,
       });
     } catch (e) {
-      if ((e as Error).name === 'AbortError') {
-        bar.stop();
-        process.stderr.write('sparsekit prune: interrupted; nothing was written\n');
-        return 130;
-      }
-      if (e instanceof RangeError || e instanceof TypeError) throw new UsageError(e.message);
-      throw e;
-    } finally {
+      throw new UsageError(`--calib ${calibText.name}: ${(e as Error).message}`);
+    }
+  }
+  const bar = progressBar();
+  const t0 = performance.now();
+  const stop = abortOnSigint();
+  let report: PruneReport;
+  const saveOpts = { overwrite: opts.overwrite, ...(opts.dtype ? { dtype: opts.dtype } : {}) };
+  let streamed: SparseSaveReport | null | undefined; // set when --stream wrote both folders already
+  try {
+    const pruneOpts = {
+      method: opts.method,
+      sparsity: opts.sparsity,
+      ...(opts.structure ? { structure: opts.structure } : {}),
+      budget,
+      ...(calibration ? { calibration } : {}),
+      seed: opts.seed,
+      onProgress: bar.update,
+      signal: stop.signal,
+    };
+    if (opts.stream) {
+      const r = await pruneStreaming(model, { ...pruneOpts, ...saveOpts }, { out: opts.out, sparseOut });
+      report = r.report;
+      streamed = r.compact;
+    } else {
+      report = await pruneModel(model, pruneOpts);
+    }
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') {
       bar.stop();
-      stop.dispose();
+      process.stderr.write('sparsekit prune: interrupted; nothing was written\n');
+      return 130;
     }
-    const seconds = (performance.now() - t0) / 1000;
-    // Both writes are synchronous: a Ctrl-C now is handled after both folders are complete.
-    const saveOpts = { overwrite: opts.overwrite, ...(opts.dtype ? { dtype: opts.dtype } : {}) };
-    savePruned(model, report, opts.out, saveOpts);
-    let formats = '';
-    if (sparseOut) {
-      try {
-        const saved = saveCompactPruned(model, report, sparseOut, saveOpts);
-        const counts = new Map<string, number>();
-        for (const { info } of saved.weights.values())
-          counts.set(info.format, (counts.get(info.format) ?? 0) + 1);
-        formats = ` and ${sparseOut} (${[...counts].map(([f, c]) => `${c} ${f}`).join(', ')})`;
-      } catch (e) {
-        rmSync(opts.out, { recursive: true, force: true }); // never one folder without the other
-        throw e;
-      }
+    if (e instanceof RangeError || e instanceof TypeError) throw new UsageError(e.message);
+    throw e;
+  } finally {
+    bar.stop();
+    stop.dispose();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  // Both writes are synchronous: a Ctrl-C now is handled after both folders are complete.
+  if (!opts.stream) savePruned(model, report, opts.out, saveOpts);
+  let formats = '';
+  if (sparseOut) {
+    try {
+      const saved = streamed ?? saveCompactPruned(model, report, sparseOut, saveOpts);
+      const counts = new Map<string, number>();
+      for (const { info } of saved.weights.values())
+        counts.set(info.format, (counts.get(info.format) ?? 0) + 1);
+      formats = ` and ${sparseOut} (${[...counts].map(([f, c]) => `${c} ${f}`).join(', ')})`;
+    } catch (e) {
+      rmSync(opts.out, { recursive: true, force: true }); // never one folder without the other
+      throw e;
     }
-    const spec =
-      opts.sparsity.kind === 'nm' ? `${opts.sparsity.n}:${opts.sparsity.m}` : String(opts.sparsity.sparsity);
-    process.stdout.write(
-      `pruned ${dir} with ${opts.method} at ${spec}${opts.structure ? ` (${opts.structure})` : ''}, ${opts.budget} budget: ` +
-        `${report.layers.length} matrices, counted sparsity ${(100 * report.sparsity).toFixed(2)}%` +
-        `${report.calibrationTokens ? `, ${report.calibrationTokens} calibration tokens` : ''} in ${seconds.toFixed(1)} s → ${opts.out}${formats}\n`,
+  }
+  const spec =
+    opts.sparsity.kind === 'nm' ? `${opts.sparsity.n}:${opts.sparsity.m}` : String(opts.sparsity.sparsity);
+  process.stdout.write(
+    `pruned ${dir} with ${opts.method} at ${spec}${opts.structure ? ` (${opts.structure})` : ''}, ${opts.budget} budget: ` +
+      `${report.layers.length} matrices, counted sparsity ${(100 * report.sparsity).toFixed(2)}%` +
+      `${report.calibrationTokens ? `, ${report.calibrationTokens} calibration tokens` : ''} in ${seconds.toFixed(1)} s → ${opts.out}${formats}\n`,
+  );
+  if (report.dampingRetries)
+    process.stderr.write(
+      `note: SparseGPT raised the dampening 10x ${report.dampingRetries} time(s) after a failed Cholesky\n`,
     );
-    if (report.dampingRetries)
-      process.stderr.write(
-        `note: SparseGPT raised the dampening 10x ${report.dampingRetries} time(s) after a failed Cholesky\n`,
-      );
-    return 0;
-  });
+  return 0;
 }
 
 function weightBytes(w: Weight): number {
