@@ -17,12 +17,12 @@ import { saveSparseCheckpoint } from '../src/models/sparse-checkpoint.js';
 import { writeTinyModel } from '../src/models/testing.js';
 import type { CausalLM } from '../src/models/types.js';
 import { calibrationFromText } from '../src/prune/calibration.js';
-import { pruneModel } from '../src/prune/driver.js';
+import { type PruneOptions, type PruneReport, pruneModel } from '../src/prune/driver.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { zooLanguageModels } from '../src/zoo/zoo.js';
 import { cpuSnapshot } from './cpu-share.js';
 import { type BenchLlamaConfig, type LlamaShape, SMOLLM_135M } from './models.js';
 import { progress } from './progress.js';
-import { zooLanguageModels } from './quality.js';
 import type { SuiteResult } from './results.js';
 import { resultHeader, type SuiteOptions } from './suite.js';
 import { Interrupted, median } from './timing.js';
@@ -324,8 +324,8 @@ export async function runPruneSuite(opts: PruneSuiteOptions): Promise<SuiteResul
     rt.setThreads(threads[0]!);
     const llama = zoo.find((z) => z.name === 'brown-llama');
     run.sparsegpt = llama
-      ? await timeZooSparseGpt(llama.dir, grid.sparsegpt, threads[0]!, stop)
-      : await timeSparseGpt(join(dir, 'sgpt'), grid.sparsegpt, threads[0]!, stop);
+      ? await timeZooSparseGpt(llama.dir, grid.sparsegpt, threads[0]!, opts.shouldStop)
+      : await timeSparseGpt(join(dir, 'sgpt'), grid.sparsegpt, threads[0]!, opts.shouldStop);
     sink.advance(1, 'sparsegpt', `${run.sparsegpt.seconds.toFixed(1)} s`);
   } finally {
     sink.stop();
@@ -377,30 +377,33 @@ async function loadVariant(
   return lm;
 }
 
-/** Wall time (s) of SparseGPT at 50% unstructured on `lm` from `calibration`. */
-async function sparseGptSeconds(
+/** pruneModel that throws Interrupted at its next calibration step or layer once `shouldStop()` is true. */
+export async function interruptiblePrune(
   lm: CausalLM,
-  calibration: readonly (readonly number[])[],
-  stop: () => void,
-): Promise<number> {
+  options: Omit<PruneOptions, 'signal' | 'onProgress'>,
+  shouldStop?: () => boolean,
+): Promise<PruneReport> {
   const ac = new AbortController();
-  const t0 = performance.now();
-  await pruneModel(lm, {
-    method: 'sparsegpt',
-    sparsity: 0.5,
-    calibration,
+  return pruneModel(lm, {
+    ...options,
     signal: ac.signal,
     onProgress: () => {
-      try {
-        stop();
-      } catch {
-        ac.abort();
-      }
+      if (shouldStop?.()) ac.abort();
     },
   }).catch((e: Error) => {
     if (e.name === 'AbortError') throw new Interrupted();
     throw e;
   });
+}
+
+/** Wall time (s) of SparseGPT at 50% unstructured on `lm` from `calibration`. */
+async function sparseGptSeconds(
+  lm: CausalLM,
+  calibration: readonly (readonly number[])[],
+  shouldStop?: () => boolean,
+): Promise<number> {
+  const t0 = performance.now();
+  await interruptiblePrune(lm, { method: 'sparsegpt', sparsity: 0.5, calibration }, shouldStop);
   return (performance.now() - t0) / 1000;
 }
 
@@ -409,7 +412,7 @@ async function timeSparseGpt(
   dir: string,
   spec: PruneGrid['sparsegpt'],
   threads: number,
-  stop: () => void,
+  shouldStop?: () => boolean,
 ): Promise<PruneRun['sparsegpt']> {
   const config = { ...SMOLLM_135M, ...spec.shape };
   config.max_position_embeddings = Math.max(config.max_position_embeddings, spec.calibLength);
@@ -417,7 +420,7 @@ async function timeSparseGpt(
   const calibration = Array.from({ length: spec.calibCount }, (_, s) =>
     promptIds(spec.calibLength, config.vocab_size, s + 3),
   );
-  const seconds = await sparseGptSeconds(loadCausalLM(dir), calibration, stop);
+  const seconds = await sparseGptSeconds(loadCausalLM(dir), calibration, shouldStop);
   return { shape: config, calibCount: spec.calibCount, calibLength: spec.calibLength, seconds, threads };
 }
 
@@ -429,7 +432,7 @@ async function timeZooSparseGpt(
   dir: string,
   spec: PruneGrid['sparsegpt'],
   threads: number,
-  stop: () => void,
+  shouldStop?: () => boolean,
 ): Promise<PruneRun['sparsegpt']> {
   const { model, tokenizer } = openCausalModel(dir);
   const calibLength = Math.min(spec.calibLength, model.maxPositions);
@@ -438,7 +441,7 @@ async function timeZooSparseGpt(
     length: calibLength,
     seed: 0,
   });
-  const seconds = await sparseGptSeconds(model, calibration, stop);
+  const seconds = await sparseGptSeconds(model, calibration, shouldStop);
   const shape = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as LlamaShape;
   return { model: basename(dir), shape, calibCount: spec.calibCount, calibLength, seconds, threads };
 }

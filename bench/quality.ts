@@ -20,11 +20,12 @@ import { openCausalModel } from '../src/cli/common.js';
 import { loadText } from '../src/data/text.js';
 import { perplexity } from '../src/eval/perplexity.js';
 import { CALIBRATION_DEFAULTS, calibrationFromText } from '../src/prune/calibration.js';
-import { type PruneMethod, pruneModel } from '../src/prune/driver.js';
-import type { Budget } from '../src/sparsity/budget.js';
-import { listZoo, zooDir } from '../src/zoo/zoo.js';
+import type { PruneMethod } from '../src/prune/driver.js';
+import { OWL_DEFAULTS } from '../src/sparsity/budget.js';
+import { zooLanguageModels } from '../src/zoo/zoo.js';
 import { cpuSnapshot } from './cpu-share.js';
 import { progress } from './progress.js';
+import { interruptiblePrune } from './prune.js';
 import type { SuiteResult } from './results.js';
 import { resultHeader, type SuiteOptions } from './suite.js';
 import { Interrupted } from './timing.js';
@@ -113,13 +114,6 @@ export interface QualitySuiteOptions extends SuiteOptions {
   methods?: readonly QualityMethod[];
   /** The row cache (default .sparsekit/quality-rows.jsonl; null: none). */
   cache?: string | null;
-}
-
-/** Every built zoo language model's folder. */
-export function zooLanguageModels(): string[] {
-  return listZoo()
-    .map((m) => join(zooDir(), m.name))
-    .filter((dir) => existsSync(join(dir, 'tokenizer.json')));
 }
 
 function sha256File(path: string): string {
@@ -220,22 +214,18 @@ export async function runQualitySuite(opts: QualitySuiteOptions): Promise<SuiteR
         let sparsity = 0;
         let dampingRetries: number | undefined;
         if (m) {
-          const ac = new AbortController();
           const t0 = performance.now();
-          const report = await pruneModel(model, {
-            method: m.method,
-            sparsity: setting,
-            budget: m.budget === 'owl' ? ({ kind: 'owl' } as Budget) : { kind: 'uniform' },
-            ...(needsCalibration(m) ? { calibration } : {}),
-            seed: 0,
-            signal: ac.signal,
-            onProgress: () => {
-              if (opts.shouldStop?.()) ac.abort();
+          const report = await interruptiblePrune(
+            model,
+            {
+              method: m.method,
+              sparsity: setting,
+              budget: m.budget === 'owl' ? { kind: 'owl', ...OWL_DEFAULTS } : { kind: 'uniform' },
+              ...(needsCalibration(m) ? { calibration } : {}),
+              seed: 0,
             },
-          }).catch((e: Error) => {
-            if (e.name === 'AbortError') throw new Interrupted();
-            throw e;
-          });
+            opts.shouldStop,
+          );
           pruneSeconds = (performance.now() - t0) / 1000;
           sparsity = report.sparsity;
           if (m.method === 'sparsegpt') dampingRetries = report.dampingRetries;

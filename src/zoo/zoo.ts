@@ -143,6 +143,13 @@ export function listZoo(
     });
 }
 
+/** Every built zoo language model's folder (a built model with a tokenizer.json), sorted by name. */
+export function zooLanguageModels(root = zooDir()): string[] {
+  return listZoo(root)
+    .map((m) => join(root, m.name))
+    .filter((dir) => existsSync(join(dir, 'tokenizer.json')));
+}
+
 /** `zoo/SHA256SUMS` text (`sha256sum -c` format) over every file of every built model, sorted by path. */
 export function zooChecksums(root = zooDir()): string {
   const lines: string[] = [];
