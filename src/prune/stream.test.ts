@@ -25,10 +25,14 @@ const calib = (vocab: number) =>
     { count: 4, length: 12, seed: 1 },
   );
 
-function tinyModel(kind: TinyKind, layers = 3): { dir: string; vocab: number } {
+function tinyModel(
+  kind: TinyKind,
+  layers = 3,
+  dtype: 'F32' | 'BF16' = 'F32',
+): { dir: string; vocab: number } {
   const dir = fresh();
   const key = kind === 'gpt2' ? 'n_layer' : 'num_hidden_layers';
-  const config = writeTinyModel(dir, kind, { config: { [key]: layers } });
+  const config = writeTinyModel(dir, kind, { config: { [key]: layers }, dtype });
   return { dir, vocab: config.vocab_size as number };
 }
 
@@ -76,6 +80,18 @@ describe('pruneStreaming', () => {
       });
     }
   }
+
+  it('a bf16 checkpoint: the same bf16 plain folder and compact checkpoint (bf16 CSR values) as in memory', async () => {
+    const { dir, vocab } = tinyModel('llama', 2, 'BF16');
+    const opts: PruneOptions = { method: 'sparsegpt', sparsity: 0.7, calibration: calib(vocab) };
+    const { mem, str, streamed } = await both(dir, opts);
+    for (const file of ['model.safetensors', 'config.json']) {
+      assert.ok(bytes(str.out, file).equals(bytes(mem.out, file)), `plain ${file} differs`);
+      assert.ok(bytes(str.sparseOut, file).equals(bytes(mem.sparseOut, file)), `compact ${file} differs`);
+    }
+    const down = streamed.compact!.weights.get('model.layers.1.mlp.down_proj.weight')!.info;
+    assert.deepEqual([down.format, 'values_dtype' in down ? down.values_dtype : ''], ['csr', 'BF16']);
+  });
 
   it('the loaded streaming result computes what the in-memory pruned model computes', async () => {
     const { dir, vocab } = tinyModel('llama');
