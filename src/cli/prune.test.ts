@@ -207,7 +207,7 @@ test('Ctrl-C while pruning stops at the next step: exit 130, no output folder, n
   }
 });
 
-test('--stream writes the same two folders as the in-memory prune; --help says memory is one block; refuses --structure', async () => {
+test('--stream writes the same two folders as the in-memory prune; --help says memory is one block; refuses --budget global', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sparsekit-cli-prune-stream-'));
   try {
     const model = join(dir, 'm');
@@ -243,14 +243,17 @@ test('--stream writes the same two folders as the in-memory prune; --help says m
       'magnitude',
       '--sparsity',
       '0.25',
-      '--structure',
-      'channels',
+      '--budget',
+      'global',
       '--stream',
       '--out',
       join(dir, 'x'),
     ]);
     assert.equal(refused.code, 2);
-    assert.match(refused.err, /--stream prunes one block at a time; --structure needs every block/);
+    assert.match(
+      refused.err,
+      /--stream prunes one block at a time; --budget global ranks every weight at once/,
+    );
     assert.ok(!existsSync(join(dir, 'x')));
     const help = await capture(['prune', '--help']);
     assert.match(

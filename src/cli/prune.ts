@@ -161,7 +161,7 @@ export function addPruneCommands(
       '--stream',
       'read, prune and write one transformer block at a time: memory is bounded by one block of weights plus ' +
         'the calibration activations, embeddings and head (for models larger than RAM; needs about twice the ' +
-        "output's size of scratch disk beside --out; not with --budget global or --structure)",
+        "output's size of scratch disk beside --out; not with --budget global)",
       false,
     )
     .addOption(
@@ -298,9 +298,9 @@ export function runPrune(dir: string, opts: PruneCliOptions): Promise<number> {
     dir = resolveModelDir(dir); // a zoo name → zoo/<name>
     if (!existsSync(dir) || !statSync(dir).isDirectory())
       throw new UsageError(`<model-dir> ${dir} is not a folder`);
-    if (opts.stream && (opts.structure || budget.kind === 'global')) {
+    if (opts.stream && budget.kind === 'global') {
       throw new UsageError(
-        `--stream prunes one block at a time; ${opts.structure ? '--structure' : '--budget global'} needs every block at once (drop --stream)`,
+        '--stream prunes one block at a time; --budget global ranks every weight at once (drop --stream)',
       );
     }
     // --stream: the folder stays open, the block linears are read from it while pruning

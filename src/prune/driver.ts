@@ -216,8 +216,16 @@ export interface BlockAccess {
   readonly streaming: boolean;
   /** Make block b's linears dense f32 Tensors, before each pass over block b. */
   enter(b: number, linears: ReadonlyArray<[string, Linear]>): void;
-  /** A pass over block b is over; `pruned`: after the pruning pass (the weights are final and re-run). */
-  leave(b: number, linears: ReadonlyArray<[string, Linear]>, pruned: boolean): void;
+  /**
+   * A pass over block b is over; `pruned`: after the pruning pass (the weights are final and re-run), with the
+   * block's structured removal when there is one (what savePruned drops).
+   */
+  leave(
+    b: number,
+    linears: ReadonlyArray<[string, Linear]>,
+    pruned: boolean,
+    structured?: { anatomy: BlockAnatomy; plan: BlockRemoval },
+  ): void;
 }
 
 /** Every weight in memory: enter makes the block's weights dense f32 (a half or sparse weight takes no zeros). */
@@ -251,9 +259,9 @@ export async function pruneThrough(
   access: BlockAccess,
 ): Promise<PruneReport> {
   const { spec, needsCalib } = validate(model, opts);
-  if (access.streaming && (opts.budget?.kind === 'global' || opts.structure !== undefined)) {
+  if (access.streaming && opts.budget?.kind === 'global') {
     throw new RangeError(
-      `prune: ${opts.structure !== undefined ? '--structure' : 'the global budget'} is not supported when streaming; prune in memory (without --stream)`,
+      'prune: the global budget ranks every weight at once, so it cannot stream; prune in memory (without --stream)',
     );
   }
   const runner = (model as CausalModel).blockwise();
@@ -345,6 +353,7 @@ export async function pruneThrough(
       const linears = blocks[b]!;
       access.enter(b, linears);
       let stats: BlockStats | null = null;
+      let structured: { anatomy: BlockAnatomy; plan: BlockRemoval } | undefined;
       if (calibrated) {
         progress({ phase: 'calibrate', block: b });
         stats = await observeBlock(runner, b, linears, xs, needs, checkAbort);
@@ -362,6 +371,7 @@ export async function pruneThrough(
         zeroRemoved(anatomy, plan, (n) => byName.get(n)!);
         anatomies.push(anatomy);
         removed.push(plan);
+        structured = { anatomy, plan };
         for (const [name, l] of linears) record(name, l, sparsityOf(spec), b);
       } else {
         for (const [name, l] of linears) {
@@ -380,7 +390,7 @@ export async function pruneThrough(
         }
         xs = next;
       }
-      access.leave(b, linears, true);
+      access.leave(b, linears, true, structured);
     }
     if (opts.structure) {
       report.anatomies = anatomies;

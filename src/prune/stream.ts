@@ -17,10 +17,11 @@ import { type StateEntry, stateToEntry } from '../models/checkpoint.js';
 import { type DeferredMatrices, deferredMatrices } from '../models/deferred.js';
 import { type SaveOptions, saveDTypes, writeState } from '../models/save.js';
 import { compactLayout, type SparseSaveOptions, type SparseSaveReport } from '../models/sparse-checkpoint.js';
-import type { CausalLM, Savable } from '../models/types.js';
+import type { CausalLM, Savable, SaveState } from '../models/types.js';
 import type { Linear } from '../nn/linear.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type BlockAccess, type PruneOptions, type PruneReport, pruneThrough } from './driver.js';
+import { type BlockAnatomy, type BlockRemoval, shrunkState } from './structured.js';
 
 /** Where pruneStreaming writes. */
 export interface StreamOutputs {
@@ -64,8 +65,8 @@ function checkOutputs(outputs: StreamOutputs, overwrite: boolean): void {
 /**
  * Prune a model loaded with `{ defer: true }` one block at a time and write it to `outputs.out` (plain HF
  * folder) and `outputs.sparseOut` (compact sparse checkpoint), each atomically. Same options, same pruned
- * numbers and the same files as pruneModel + savePruned / saveCompactPruned; the global budget and structured
- * pruning need every block at once and are refused. Aborting `signal` (or any error) leaves no output folder
+ * numbers and the same files as pruneModel + savePruned / saveCompactPruned (structured pruning's smaller
+ * matrices included); the global budget ranks every weight at once and is refused. Aborting `signal` (or any error) leaves no output folder
  * and removes the scratch spool. The spool sits beside `out` and holds every written tensor until the end
  * (disk: about twice the output).
  *
@@ -106,8 +107,24 @@ export async function pruneStreaming(
   const compactNames = new Map<string, string[]>(); // weight → its compact tensors
   deferred.resetPeak();
 
-  const spoolBlock = (linears: ReadonlyArray<[string, Linear]>) => {
-    const state = new Map<string, StateEntry>(savable.saveState().tensors);
+  const spoolBlock = (
+    linears: ReadonlyArray<[string, Linear]>,
+    structured?: { anatomy: BlockAnatomy; plan: BlockRemoval },
+  ) => {
+    const whole = savable.saveState();
+    let block: SaveState['tensors'] = whole.tensors.filter(
+      ([n]) => deferred.has(n) && linears.some(([l]) => l === n),
+    );
+    if (structured) {
+      // this block's weights without the removed units, as savePruned writes them
+      block = shrunkState(
+        { ...whole, tensors: block },
+        model.config,
+        [structured.anatomy],
+        [structured.plan],
+      ).tensors;
+    }
+    const state = new Map<string, StateEntry>(block);
     for (const [name] of linears) {
       if (!deferred.has(name)) continue;
       const e = state.get(name)!;
@@ -134,15 +151,15 @@ export async function pruneStreaming(
         loadDense(deferred, name, l);
       }
     },
-    leave: (_b, linears, pruned) => {
-      if (pruned) spoolBlock(linears);
+    leave: (_b, linears, pruned, structured) => {
+      if (pruned) spoolBlock(linears, structured);
       for (const [name] of linears) if (deferred.has(name)) deferred.evict(name);
     },
   };
 
   try {
     const report = await pruneThrough(model, opts, access);
-    const state = savable.saveState();
+    const state = finalState(savable.saveState(), model, report, (n) => plainSpool.has(n));
     const saveOpts: SaveOptions = {
       overwrite: opts.overwrite ?? false,
       ...(opts.dtype ? { dtype: opts.dtype } : {}),
@@ -176,6 +193,28 @@ export async function pruneStreaming(
     compactSpool?.close();
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The state to write at the end: structured pruning's removed units dropped from the tensors still in memory
+ * (biases) and from config.json, as savePruned does; spooled weights keep their place (their entries are
+ * replaced by the spool's when written).
+ */
+function finalState(
+  state: SaveState,
+  model: CausalLM,
+  report: PruneReport,
+  spooled: (name: string) => boolean,
+): SaveState {
+  if (!report.removed || !report.anatomies) return state;
+  const rest = shrunkState(
+    { ...state, tensors: state.tensors.filter(([n]) => !spooled(n)) },
+    model.config,
+    report.anatomies,
+    report.removed,
+  );
+  const byName = new Map(rest.tensors);
+  return { ...rest, tensors: state.tensors.map(([n, e]) => [n, spooled(n) ? e : byName.get(n)!] as const) };
 }
 
 /** Read deferred weight `name` into its Linear as a dense f32 Tensor (a half copy is tracked for freeing). */
