@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openHfFolder } from '../io/hf.js';
+import type { WeightStorage } from '../models/checkpoint.js';
 import { DeferredMatrix, deferredMatrices } from '../models/deferred.js';
 import { loadCausalLM } from '../models/load.js';
 import { saveModel } from '../models/save.js';
@@ -37,16 +38,16 @@ function tinyModel(
 }
 
 /** Prune `dir` in memory (pruneModel + savePruned + saveCompactPruned) and streaming; returns both outputs. */
-async function both(dir: string, opts: PruneOptions) {
+async function both(dir: string, opts: PruneOptions, weights: WeightStorage = 'f32') {
   const mem = { out: fresh(), sparseOut: fresh() };
-  const lm = loadCausalLM(dir);
+  const lm = loadCausalLM(dir, { weights });
   const memReport = await pruneModel(lm, opts);
   savePruned(lm, memReport, mem.out);
   saveCompactPruned(lm, memReport, mem.sparseOut);
   const str = { out: fresh(), sparseOut: fresh() };
   const folder = openHfFolder(dir);
   try {
-    const streamed = await pruneStreaming(loadCausalLM(folder, { defer: true }), opts, str);
+    const streamed = await pruneStreaming(loadCausalLM(folder, { defer: true, weights }), opts, str);
     return { mem, memReport, str, streamed };
   } finally {
     folder.close();
@@ -84,17 +85,19 @@ describe('pruneStreaming', () => {
     }
   }
 
-  it('a bf16 checkpoint: the same bf16 plain folder and compact checkpoint (bf16 CSR values) as in memory', async () => {
-    const { dir, vocab } = tinyModel('llama', 2, 'BF16');
-    const opts: PruneOptions = { method: 'sparsegpt', sparsity: 0.7, calibration: calib(vocab) };
-    const { mem, str, streamed } = await both(dir, opts);
-    for (const file of ['model.safetensors', 'config.json']) {
-      assert.ok(bytes(str.out, file).equals(bytes(mem.out, file)), `plain ${file} differs`);
-      assert.ok(bytes(str.sparseOut, file).equals(bytes(mem.sparseOut, file)), `compact ${file} differs`);
-    }
-    const down = streamed.compact!.weights.get('model.layers.1.mlp.down_proj.weight')!.info;
-    assert.deepEqual([down.format, 'values_dtype' in down ? down.values_dtype : ''], ['csr', 'BF16']);
-  });
+  for (const weights of ['f32', 'stored'] as const) {
+    it(`a bf16 checkpoint loaded with weights: '${weights}': the same bf16 plain folder and compact checkpoint (bf16 CSR values) as in memory`, async () => {
+      const { dir, vocab } = tinyModel('llama', 2, 'BF16');
+      const opts: PruneOptions = { method: 'sparsegpt', sparsity: 0.7, calibration: calib(vocab) };
+      const { mem, str, streamed } = await both(dir, opts, weights);
+      for (const file of ['model.safetensors', 'config.json']) {
+        assert.ok(bytes(str.out, file).equals(bytes(mem.out, file)), `plain ${file} differs`);
+        assert.ok(bytes(str.sparseOut, file).equals(bytes(mem.sparseOut, file)), `compact ${file} differs`);
+      }
+      const down = streamed.compact!.weights.get('model.layers.1.mlp.down_proj.weight')!.info;
+      assert.deepEqual([down.format, 'values_dtype' in down ? down.values_dtype : ''], ['csr', 'BF16']);
+    });
+  }
 
   it('the loaded streaming result computes what the in-memory pruned model computes', async () => {
     const { dir, vocab } = tinyModel('llama');
