@@ -19,6 +19,7 @@
 // while every row group of the work item uses it.
 
 import { exp_f32x4, madd_f32x4 } from './_math';
+import { hsum4 } from './_reduce';
 
 /** Scratch of one thread: S [B][4] f32, then m and l [B][4] f32 (one pair per row group). */
 function scratchBytes(B: i32): usize {
@@ -28,14 +29,6 @@ function scratchBytes(B: i32): usize {
 /** Bytes of per-thread scratch attention_f32 needs (the host allocates one per range). */
 export function attention_scratch_bytes(B: i32): i32 {
   return <i32>scratchBytes(B);
-}
-
-/** [Σa, Σb, Σc, Σd]: four horizontal sums in one vector. */
-// @ts-ignore: decorator
-@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 4, 1, 5), v128.shuffle<f32>(a, b, 2, 6, 3, 7));
-  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 4, 1, 5), v128.shuffle<f32>(c, d, 2, 6, 3, 7));
-  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
 }
 
 /**

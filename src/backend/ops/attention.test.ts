@@ -246,7 +246,7 @@ test('cachedAttention over a KV cache equals attention on its first Tk positions
   }
 });
 
-test('cachedAttention reads a kernel-array cache in place; a short decode step stays on one thread', () => {
+test('cachedAttention runs a decode step on the decode kernel, reading a kernel-array cache in place; a short one stays on one thread', () => {
   const rt = useRuntime({ variant: 'simd', threads: 2 });
   const uploads: number[] = [];
   const ranges: number[] = [];
@@ -257,7 +257,7 @@ test('cachedAttention reads a kernel-array cache in place; a short decode step s
     return upload(a);
   };
   rt.parallel = (kernel, args, r) => {
-    if (kernel === 'attention_f32') ranges.push(r.length);
+    if (kernel === 'decode_attention_f32') ranges.push(r.length);
     parallel(kernel, args, r);
   };
   try {

@@ -10,6 +10,7 @@ import { splitByPrefix } from '../pool.js';
 import { type AttentionDims, type AttentionMasking, attentionRef } from '../reference/attention.js';
 import { kernelOffset } from '../resident.js';
 import { runtime } from '../wasm.js';
+import { DECODE_MAX_TQ, decodeAttention } from './decode-attention.js';
 import { slottedRanges } from './select.js';
 
 /** Options of {@link attention}. */
@@ -136,7 +137,9 @@ export interface KVBuffers {
 
 /**
  * Attention of q [H, Tq, d] over the first Tk positions of a KV cache (the queries are its last Tq positions):
- * what {@link attention} computes for k, v = the cache's [Hkv, Tk, d] prefix, without copying it.
+ * what {@link attention} computes for k, v = the cache's [Hkv, Tk, d] prefix, without copying it. Up to
+ * DECODE_MAX_TQ queries per head with no block mask and no lse (a decode step) run the decode kernel, which
+ * streams each kv head's keys and values once for its whole query group; longer calls run the blocked kernel.
  * @example cachedAttention(q, layerKV, start + T, { scale }) // a decode step, K and V read where they are
  */
 export function cachedAttention(q: Tensor, kv: KVBuffers, Tk: number, opts: AttentionOptions = {}): Tensor {
@@ -160,6 +163,9 @@ export function cachedAttention(q: Tensor, kv: KVBuffers, Tk: number, opts: Atte
     );
   }
   const masking = maskingPlan(H, Tq, Tk, d, opts);
+  if (Tq <= DECODE_MAX_TQ && masking.blockMask === undefined && opts.lse === undefined) {
+    return decodeAttention(q, kv, Tk, { causal: masking.causal, scale: masking.scale });
+  }
   const kt = new Tensor(k, [Hkv, cap, d]);
   const vt = new Tensor(v, [Hkv, cap, d]);
   return resolve<AttentionFn>('attention', ['dense'])(
