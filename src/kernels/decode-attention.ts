@@ -7,12 +7,15 @@
 // query rows of kv head u are rows [u·G, (u+1)·G) of q. Row r of a group is position i = r % Tq, at absolute
 // position Tk − Tq + i; causal masking keeps keys j ≤ that position.
 //
-// Work item w = u·chunks + c: kv head u over the keys [c·C, min(Tk, (c+1)·C)), C = chunk_keys(Tk, chunks).
-// The softmax takes two passes over the item's scores, which stay in the thread's scratch (G rows × C f32):
-//   1. S[r][j] = scale · q_r·k_j, in blocks of blockKeys(dp) keys so each K block comes from memory once and
-//      from L1 for the group's other rows; causal masking then sets S = −∞ past each row's position;
-//   2. per row: m = max_j S, S ← exp(S − m), l = Σ_j S (a row with no key keeps m = −∞ and l = 0);
-//   3. acc_r = Σ_j S[r][j]·v_j, V in the same blocks.
+// Work item w = u·chunks + c: kv head u over the keys [c·C, min(Tk, (c+1)·C)), C = chunk_keys(Tk, chunks). The
+// group's rows go in quads (rows 4t … 4t + 3, the last quad possibly short), and the softmax takes two passes
+// over the item's scores, which stay in the thread's scratch, key-major (one vector = a key's 4 rows):
+//   1. S[t][j] = scale · q_r·k_j for the R ≤ 4 rows of quad t, two keys per step, so K is read once and in
+//      order; causal masking sets S = −∞ past each row's position (only the last Tq − 1 keys);
+//   2. per lane: m = max_j S, S ← exp(S − m), l = Σ_j S (a row with no key keeps m = −∞ and l = 0);
+//   3. acc_r += S[t][j]_r·v_j, two keys per step with the accumulator rows in L1, so V is read once and in order.
+// Reading K and V in address order matters: it let the hardware prefetcher overlap the stream with the
+// arithmetic (1.5× less time than row-at-a-time passes over 64-key blocks when the cache comes from memory).
 // chunks = 1: o_r = acc_r / l_r (0 when l = 0). chunks > 1 (keys split between threads): acc, m and l go to the
 // partials and decode_attention_merge_f32 combines an item's chunks, o = Σ_c e^(m_c − M)·acc_c / Σ_c e^(m_c − M)·l_c
 // with M = max_c m_c (flash-decoding).
@@ -20,190 +23,134 @@
 import { exp_f32x4, madd_f32x4 } from './_math';
 import { hsum4 } from './_reduce';
 
-/** Keys per K / V block: about 16 KB of rows, so a block stays in L1 while every row of the group reads it. */
-function blockKeys(dp: i32): i32 {
-  return max(4, (4096 / dp) & ~3);
-}
-
 /** Keys per chunk when Tk keys are split into `chunks`: ⌈Tk / chunks⌉ rounded up to a multiple of 4. */
 export function chunk_keys(Tk: i32, chunks: i32): i32 {
   return (((Tk + chunks - 1) / chunks + 3) >> 2) << 2;
 }
 
-/** Bytes of one thread's scratch: the scores of G rows × chunk_keys(Tk, chunks), then (m, l, −, −) per row. */
+/** Bytes of one thread's scratch: per quad of rows, C key-major score vectors, then m [4] and l [4]. */
 export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i32 {
-  return G * chunk_keys(Tk, chunks) * 4 + G * 16;
-}
-
-/** S1[j − j0] = scale · q·k_j for one row and keys [j0, j1): four keys per step (one hsum4), then one. */
-function scoreRow(q: usize, kb: usize, j0: i32, j1: i32, rowBytes: usize, scale: f32, S1: usize): void {
-  const sc = f32x4.splat(scale);
-  let j = j0;
-  for (; j + 4 <= j1; j += 4) {
-    const k0 = kb + <usize>j * rowBytes;
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    for (let c: usize = 0; c < rowBytes; c += 16) {
-      const qv = v128.load(q + c);
-      a0 = madd_f32x4(qv, v128.load(k0 + c), a0);
-      a1 = madd_f32x4(qv, v128.load(k0 + rowBytes + c), a1);
-      a2 = madd_f32x4(qv, v128.load(k0 + 2 * rowBytes + c), a2);
-      a3 = madd_f32x4(qv, v128.load(k0 + 3 * rowBytes + c), a3);
-    }
-    v128.store(S1 + (<usize>(j - j0) << 2), f32x4.mul(hsum4(a0, a1, a2, a3), sc));
-  }
-  for (; j < j1; j++) {
-    const k0 = kb + <usize>j * rowBytes;
-    let a = f32x4.splat(0);
-    for (let c: usize = 0; c < rowBytes; c += 16) a = madd_f32x4(v128.load(q + c), v128.load(k0 + c), a);
-    store<f32>(S1 + (<usize>(j - j0) << 2), f32x4.extract_lane(f32x4.mul(hsum4(a, a, a, a), sc), 0));
-  }
+  return ((G + 3) >> 2) * (chunk_keys(Tk, chunks) * 16 + 32);
 }
 
 /**
- * scoreRow for two rows a and b at once: four keys per step into 8 accumulators (4 key loads + 2 query loads +
- * 8 accumulators live: inside V8's 15 SIMD registers), so 8 independent multiply-add chains hide their latency.
+ * S[j − j0] = scale · [q_0·k_j, …, q_{R−1}·k_j] (lanes ≥ R hold 0) for the R ≤ 4 rows at q, q + rowBytes, …
+ * and keys [j0, j1), two keys per step (2R independent multiply-add chains; 2 key loads, ≤ 4 query loads and
+ * ≤ 8 accumulators fit V8's 15 SIMD registers). R is a constant at each inlined call, so the compiler drops the
+ * unused rows' code.
  */
-function scorePair(
-  qa: usize, qb: usize, kb: usize, j0: i32, j1: i32, rowBytes: usize, scale: f32, Sa: usize, Sb: usize,
-): void {
-  const sc = f32x4.splat(scale);
+// @ts-ignore: decorator
+@inline function scoreQuad(R: i32, q: usize, kb: usize, j0: i32, j1: i32, rowBytes: usize, sc: v128, S: usize): void {
   let j = j0;
-  for (; j + 4 <= j1; j += 4) {
-    const k0 = kb + <usize>j * rowBytes;
+  for (; j + 2 <= j1; j += 2) {
+    const kj = kb + <usize>j * rowBytes;
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
     for (let c: usize = 0; c < rowBytes; c += 16) {
-      const kv0 = v128.load(k0 + c);
-      const kv1 = v128.load(k0 + rowBytes + c);
-      const kv2 = v128.load(k0 + 2 * rowBytes + c);
-      const kv3 = v128.load(k0 + 3 * rowBytes + c);
-      let qv = v128.load(qa + c);
-      a0 = madd_f32x4(qv, kv0, a0);
-      a1 = madd_f32x4(qv, kv1, a1);
-      a2 = madd_f32x4(qv, kv2, a2);
-      a3 = madd_f32x4(qv, kv3, a3);
-      qv = v128.load(qb + c);
-      b0 = madd_f32x4(qv, kv0, b0);
-      b1 = madd_f32x4(qv, kv1, b1);
-      b2 = madd_f32x4(qv, kv2, b2);
-      b3 = madd_f32x4(qv, kv3, b3);
+      const x = v128.load(kj + c);
+      const y = v128.load(kj + rowBytes + c);
+      let qv = v128.load(q + c);
+      a0 = madd_f32x4(qv, x, a0);
+      b0 = madd_f32x4(qv, y, b0);
+      if (R > 1) { qv = v128.load(q + rowBytes + c); a1 = madd_f32x4(qv, x, a1); b1 = madd_f32x4(qv, y, b1); }
+      if (R > 2) { qv = v128.load(q + 2 * rowBytes + c); a2 = madd_f32x4(qv, x, a2); b2 = madd_f32x4(qv, y, b2); }
+      if (R > 3) { qv = v128.load(q + 3 * rowBytes + c); a3 = madd_f32x4(qv, x, a3); b3 = madd_f32x4(qv, y, b3); }
     }
-    v128.store(Sa + (<usize>(j - j0) << 2), f32x4.mul(hsum4(a0, a1, a2, a3), sc));
-    v128.store(Sb + (<usize>(j - j0) << 2), f32x4.mul(hsum4(b0, b1, b2, b3), sc));
+    const s = S + (<usize>(j - j0) << 4);
+    v128.store(s, f32x4.mul(hsum4(a0, a1, a2, a3), sc));
+    v128.store(s, f32x4.mul(hsum4(b0, b1, b2, b3), sc), 16);
   }
   if (j < j1) {
-    scoreRow(qa, kb, j, j1, rowBytes, scale, Sa + (<usize>(j - j0) << 2));
-    scoreRow(qb, kb, j, j1, rowBytes, scale, Sb + (<usize>(j - j0) << 2));
+    const kj = kb + <usize>j * rowBytes;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let c: usize = 0; c < rowBytes; c += 16) {
+      const kv = v128.load(kj + c);
+      a0 = madd_f32x4(v128.load(q + c), kv, a0);
+      if (R > 1) a1 = madd_f32x4(v128.load(q + rowBytes + c), kv, a1);
+      if (R > 2) a2 = madd_f32x4(v128.load(q + 2 * rowBytes + c), kv, a2);
+      if (R > 3) a3 = madd_f32x4(v128.load(q + 3 * rowBytes + c), kv, a3);
+    }
+    v128.store(S + (<usize>(j - j0) << 4), f32x4.mul(hsum4(a0, a1, a2, a3), sc));
   }
 }
 
 /**
- * One row's softmax numerator in place over S1's n4 scores (a multiple of 4; pad lanes hold −∞):
- * S1 ← exp(S1 − m) with m = max S1 (0 stands in for m = −∞, so a row with no key gets zeros). Stores m and
- * l = Σ exp(S1 − m) at ml and ml + 4.
+ * acc_r += Σ_j S[j − j0][r]·v_j for the R ≤ 4 rows at acc, acc + rowBytes, … and keys [j0, j1): two keys per
+ * step, accumulators in memory (L1), so V is read in order.
  */
-function softmaxRow(S1: usize, n4: i32, ml: usize): void {
-  let mv = f32x4.splat(-Infinity);
-  for (let j = 0; j < n4; j += 4) mv = f32x4.max(mv, v128.load(S1 + (<usize>j << 2)));
-  const m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
-  const ms = f32x4.splat(m == -Infinity ? 0 : m);
-  let sv = f32x4.splat(0);
-  for (let j = 0; j < n4; j += 4) {
-    const s = S1 + (<usize>j << 2);
-    const p = exp_f32x4(f32x4.sub(v128.load(s), ms));
+// @ts-ignore: decorator
+@inline function accumulateQuad(R: i32, acc: usize, vb: usize, j0: i32, j1: i32, rowBytes: usize, S: usize): void {
+  let j = j0;
+  for (; j + 2 <= j1; j += 2) {
+    const pa = v128.load(S + (<usize>(j - j0) << 4));
+    const pb = v128.load(S + (<usize>(j - j0) << 4), 16);
+    const a0 = v128.shuffle<f32>(pa, pa, 0, 0, 0, 0), b0 = v128.shuffle<f32>(pb, pb, 0, 0, 0, 0);
+    const a1 = v128.shuffle<f32>(pa, pa, 1, 1, 1, 1), b1 = v128.shuffle<f32>(pb, pb, 1, 1, 1, 1);
+    const a2 = v128.shuffle<f32>(pa, pa, 2, 2, 2, 2), b2 = v128.shuffle<f32>(pb, pb, 2, 2, 2, 2);
+    const a3 = v128.shuffle<f32>(pa, pa, 3, 3, 3, 3), b3 = v128.shuffle<f32>(pb, pb, 3, 3, 3, 3);
+    const va = vb + <usize>j * rowBytes;
+    for (let c: usize = 0; c < rowBytes; c += 16) {
+      const x = v128.load(va + c);
+      const y = v128.load(va + rowBytes + c);
+      let o = acc + c;
+      v128.store(o, madd_f32x4(b0, y, madd_f32x4(a0, x, v128.load(o))));
+      if (R > 1) { o += rowBytes; v128.store(o, madd_f32x4(b1, y, madd_f32x4(a1, x, v128.load(o)))); }
+      if (R > 2) { o += rowBytes; v128.store(o, madd_f32x4(b2, y, madd_f32x4(a2, x, v128.load(o)))); }
+      if (R > 3) { o += rowBytes; v128.store(o, madd_f32x4(b3, y, madd_f32x4(a3, x, v128.load(o)))); }
+    }
+  }
+  if (j < j1) {
+    const pa = v128.load(S + (<usize>(j - j0) << 4));
+    const a0 = v128.shuffle<f32>(pa, pa, 0, 0, 0, 0), a1 = v128.shuffle<f32>(pa, pa, 1, 1, 1, 1);
+    const a2 = v128.shuffle<f32>(pa, pa, 2, 2, 2, 2), a3 = v128.shuffle<f32>(pa, pa, 3, 3, 3, 3);
+    const va = vb + <usize>j * rowBytes;
+    for (let c: usize = 0; c < rowBytes; c += 16) {
+      const x = v128.load(va + c);
+      let o = acc + c;
+      v128.store(o, madd_f32x4(a0, x, v128.load(o)));
+      if (R > 1) { o += rowBytes; v128.store(o, madd_f32x4(a1, x, v128.load(o))); }
+      if (R > 2) { o += rowBytes; v128.store(o, madd_f32x4(a2, x, v128.load(o))); }
+      if (R > 3) { o += rowBytes; v128.store(o, madd_f32x4(a3, x, v128.load(o))); }
+    }
+  }
+}
+
+/**
+ * A quad's softmax numerators in place over its n key-major score vectors: per lane m = max_j S, S ← exp(S − m)
+ * (0 stands in for m = −∞, so a row with no key gets zeros), l = Σ_j S; m and l stored at ml and ml + 16.
+ * pmax (one x64 instruction; scores hold no NaN) and two running maxima and sums keep the loops off one long
+ * dependency chain: f32x4.max in a single chain made this pass take as long as the scores.
+ */
+function softmaxQuad(S: usize, n: i32, ml: usize): void {
+  const ninf = f32x4.splat(-Infinity);
+  let m0 = ninf, m1 = ninf;
+  let j = 0;
+  for (; j + 2 <= n; j += 2) {
+    const s = S + (<usize>j << 4);
+    m0 = f32x4.pmax(m0, v128.load(s));
+    m1 = f32x4.pmax(m1, v128.load(s, 16));
+  }
+  if (j < n) m0 = f32x4.pmax(m0, v128.load(S + (<usize>j << 4)));
+  const m = f32x4.pmax(m0, m1);
+  const mSafe = v128.andnot(m, f32x4.eq(m, ninf));
+  let l0 = f32x4.splat(0), l1 = f32x4.splat(0);
+  for (j = 0; j + 2 <= n; j += 2) {
+    const s = S + (<usize>j << 4);
+    const p0 = exp_f32x4(f32x4.sub(v128.load(s), mSafe));
+    const p1 = exp_f32x4(f32x4.sub(v128.load(s, 16), mSafe));
+    v128.store(s, p0);
+    v128.store(s, p1, 16);
+    l0 = f32x4.add(l0, p0);
+    l1 = f32x4.add(l1, p1);
+  }
+  if (j < n) {
+    const s = S + (<usize>j << 4);
+    const p = exp_f32x4(f32x4.sub(v128.load(s), mSafe));
     v128.store(s, p);
-    sv = f32x4.add(sv, p);
+    l0 = f32x4.add(l0, p);
   }
-  store<f32>(ml, m);
-  store<f32>(ml, f32x4.extract_lane(hsum4(sv, sv, sv, sv), 0), 4);
-}
-
-/** acc += Σ_j P1[j − j0]·v_j for one row and keys [j0, j1): 16 columns at a time (4 accumulators), then 4. */
-function accumulateRow(acc: usize, vb: usize, j0: i32, j1: i32, rowBytes: usize, P1: usize): void {
-  const n = <usize>(j1 - j0);
-  let c: usize = 0;
-  for (; c + 64 <= rowBytes; c += 64) {
-    let a0 = v128.load(acc + c), a1 = v128.load(acc + c, 16);
-    let a2 = v128.load(acc + c, 32), a3 = v128.load(acc + c, 48);
-    let vp = vb + <usize>j0 * rowBytes + c;
-    for (let j: usize = 0; j < n; j++) {
-      const p = v128.load32_splat(P1 + (j << 2));
-      a0 = madd_f32x4(p, v128.load(vp), a0);
-      a1 = madd_f32x4(p, v128.load(vp, 16), a1);
-      a2 = madd_f32x4(p, v128.load(vp, 32), a2);
-      a3 = madd_f32x4(p, v128.load(vp, 48), a3);
-      vp += rowBytes;
-    }
-    v128.store(acc + c, a0);
-    v128.store(acc + c, a1, 16);
-    v128.store(acc + c, a2, 32);
-    v128.store(acc + c, a3, 48);
-  }
-  for (; c < rowBytes; c += 16) {
-    let a = v128.load(acc + c);
-    let vp = vb + <usize>j0 * rowBytes + c;
-    for (let j: usize = 0; j < n; j++) {
-      a = madd_f32x4(v128.load32_splat(P1 + (j << 2)), v128.load(vp), a);
-      vp += rowBytes;
-    }
-    v128.store(acc + c, a);
-  }
-}
-
-/**
- * accumulateRow for two rows a and b at once: 16 columns × 2 rows = 8 accumulators sharing each V load, then 4
- * columns at a time.
- */
-function accumulatePair(
-  acca: usize, accb: usize, vb: usize, j0: i32, j1: i32, rowBytes: usize, Pa: usize, Pb: usize,
-): void {
-  const n = <usize>(j1 - j0);
-  let c: usize = 0;
-  for (; c + 64 <= rowBytes; c += 64) {
-    let a0 = v128.load(acca + c), a1 = v128.load(acca + c, 16);
-    let a2 = v128.load(acca + c, 32), a3 = v128.load(acca + c, 48);
-    let b0 = v128.load(accb + c), b1 = v128.load(accb + c, 16);
-    let b2 = v128.load(accb + c, 32), b3 = v128.load(accb + c, 48);
-    let vp = vb + <usize>j0 * rowBytes + c;
-    for (let j: usize = 0; j < n; j++) {
-      const v0 = v128.load(vp);
-      const v1 = v128.load(vp, 16);
-      const v2 = v128.load(vp, 32);
-      const v3 = v128.load(vp, 48);
-      let p = v128.load32_splat(Pa + (j << 2));
-      a0 = madd_f32x4(p, v0, a0);
-      a1 = madd_f32x4(p, v1, a1);
-      a2 = madd_f32x4(p, v2, a2);
-      a3 = madd_f32x4(p, v3, a3);
-      p = v128.load32_splat(Pb + (j << 2));
-      b0 = madd_f32x4(p, v0, b0);
-      b1 = madd_f32x4(p, v1, b1);
-      b2 = madd_f32x4(p, v2, b2);
-      b3 = madd_f32x4(p, v3, b3);
-      vp += rowBytes;
-    }
-    v128.store(acca + c, a0);
-    v128.store(acca + c, a1, 16);
-    v128.store(acca + c, a2, 32);
-    v128.store(acca + c, a3, 48);
-    v128.store(accb + c, b0);
-    v128.store(accb + c, b1, 16);
-    v128.store(accb + c, b2, 32);
-    v128.store(accb + c, b3, 48);
-  }
-  for (; c < rowBytes; c += 16) {
-    let a = v128.load(acca + c);
-    let b = v128.load(accb + c);
-    let vp = vb + <usize>j0 * rowBytes + c;
-    for (let j: usize = 0; j < n; j++) {
-      const vv = v128.load(vp);
-      a = madd_f32x4(v128.load32_splat(Pa + (j << 2)), vv, a);
-      b = madd_f32x4(v128.load32_splat(Pb + (j << 2)), vv, b);
-      vp += rowBytes;
-    }
-    v128.store(acca + c, a);
-    v128.store(accb + c, b);
-  }
+  v128.store(ml, m);
+  v128.store(ml, f32x4.add(l0, l1), 16);
 }
 
 /** row *= s. */
@@ -225,57 +172,60 @@ export function decode_attention_f32(
   const items = Hkv * chunks;
   const slot = r0 / items;
   const G = (H / Hkv) * Tq;
+  const quads = (G + 3) >> 2;
   const C = chunk_keys(Tk, chunks);
   const S = scratch + <usize>slot * <usize>decode_attention_scratch_bytes(G, Tk, chunks);
+  const ML = S + (<usize>(quads * C) << 4); // m [4], l [4] per quad
   const rowBytes = <usize>dp << 2;
-  const KB = blockKeys(dp);
-  const ML = S + (<usize>(G * C) << 2); // (m, l) of each row when the rows are normalised here
+  const sc = f32x4.splat(scale);
+  const ninf = f32x4.splat(-Infinity);
   for (let w = r0 - slot * items; w < r1 - slot * items; w++) {
     const u = w / chunks;
     const j0 = min(Tk, (w % chunks) * C);
     const j1 = min(Tk, j0 + C);
     const n = j1 - j0;
-    const n4 = (n + 3) & ~3;
     const qg = q + <usize>(u * G) * rowBytes;
     const kh = k + <usize>u * <usize>kvStride * rowBytes;
     const vh = v + <usize>u * <usize>kvStride * rowBytes;
     const acc = part != 0 ? part + <usize>(w * G) * rowBytes : o + <usize>(u * G) * rowBytes;
-    // 1. scores, K block by block; pad lanes and causally masked keys −∞
-    for (let jb = j0; jb < j1; jb += KB) {
-      const je = min(j1, jb + KB);
-      let r = 0;
-      for (; r + 2 <= G; r += 2) {
-        const Sa = S + (<usize>(r * C + jb - j0) << 2);
-        const qa = qg + <usize>r * rowBytes;
-        scorePair(qa, qa + rowBytes, kh, jb, je, rowBytes, scale, Sa, Sa + (<usize>C << 2));
+    // 1. scores, every quad of rows per key; causally masked keys −∞
+    for (let t = 0; t < quads; t++) {
+      const R = min(4, G - 4 * t);
+      const qt = qg + <usize>(4 * t) * rowBytes;
+      const St = S + (<usize>(t * C) << 4);
+      if (R == 4) scoreQuad(4, qt, kh, j0, j1, rowBytes, sc, St);
+      else if (R == 3) scoreQuad(3, qt, kh, j0, j1, rowBytes, sc, St);
+      else if (R == 2) scoreQuad(2, qt, kh, j0, j1, rowBytes, sc, St);
+      else scoreQuad(1, qt, kh, j0, j1, rowBytes, sc, St);
+      if (causal != 0) {
+        const r = 4 * t;
+        const pos = i32x4(Tk - Tq + r % Tq, Tk - Tq + (r + 1) % Tq, Tk - Tq + (r + 2) % Tq, Tk - Tq + (r + 3) % Tq);
+        for (let j = max(j0, Tk - Tq + 1); j < j1; j++) {
+          const s = St + (<usize>(j - j0) << 4);
+          v128.store(s, v128.bitselect(ninf, v128.load(s), i32x4.gt_s(i32x4.splat(j), pos)));
+        }
       }
-      if (r < G) scoreRow(qg + <usize>r * rowBytes, kh, jb, je, rowBytes, scale, S + (<usize>(r * C + jb - j0) << 2));
+      // 2. softmax numerators, m and l per lane
+      softmaxQuad(St, n, ML + (<usize>t << 5));
     }
-    for (let r = 0; r < G; r++) {
-      const S1 = S + (<usize>(r * C) << 2);
-      const from = causal != 0 ? max(j0, Tk - Tq + (r % Tq) + 1) : j1;
-      for (let j = min(from, j1) - j0; j < n4; j++) store<f32>(S1 + (<usize>j << 2), -Infinity);
-    }
-    // 2. softmax numerators, m and l per row
-    for (let r = 0; r < G; r++) {
-      const ml = part != 0 ? pml + (<usize>(w * G + r) << 3) : ML + (<usize>r << 4);
-      softmaxRow(S + (<usize>(r * C) << 2), n4, ml);
-    }
-    // 3. P·V, V block by block
+    // 3. P·V
     memory.fill(acc, 0, <usize>G * rowBytes);
-    for (let jb = j0; jb < j1; jb += KB) {
-      const je = min(j1, jb + KB);
-      let r = 0;
-      for (; r + 2 <= G; r += 2) {
-        const Pa = S + (<usize>(r * C + jb - j0) << 2);
-        const aa = acc + <usize>r * rowBytes;
-        accumulatePair(aa, aa + rowBytes, vh, jb, je, rowBytes, Pa, Pa + (<usize>C << 2));
-      }
-      if (r < G) accumulateRow(acc + <usize>r * rowBytes, vh, jb, je, rowBytes, S + (<usize>(r * C + jb - j0) << 2));
+    for (let t = 0; t < quads; t++) {
+      const R = min(4, G - 4 * t);
+      const at = acc + <usize>(4 * t) * rowBytes;
+      const St = S + (<usize>(t * C) << 4);
+      if (R == 4) accumulateQuad(4, at, vh, j0, j1, rowBytes, St);
+      else if (R == 3) accumulateQuad(3, at, vh, j0, j1, rowBytes, St);
+      else if (R == 2) accumulateQuad(2, at, vh, j0, j1, rowBytes, St);
+      else accumulateQuad(1, at, vh, j0, j1, rowBytes, St);
     }
-    if (part == 0) {
-      for (let r = 0; r < G; r++) {
-        const l = load<f32>(ML + (<usize>r << 4), 4);
+    for (let r = 0; r < G; r++) {
+      const at = ML + (<usize>(r >> 2) << 5) + (<usize>(r & 3) << 2);
+      if (part != 0) {
+        store<f32>(pml + (<usize>(w * G + r) << 3), load<f32>(at));
+        store<f32>(pml + (<usize>(w * G + r) << 3), load<f32>(at, 16), 4);
+      } else {
+        const l = load<f32>(at, 16);
         scaleRow(acc + <usize>r * rowBytes, l == 0 ? 0 : 1 / l, rowBytes);
       }
     }
