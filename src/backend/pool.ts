@@ -16,7 +16,19 @@ const IDLE = 0;
 const BUSY = 1;
 const FAILED = 2;
 const READY_TIMEOUT_MS = 10_000;
+/** Iterations the caller spins on a worker's flag before sleeping on it. */
 const SPIN = 4000;
+/**
+ * How long (µs) an idle worker keeps polling its flag before it sleeps; SPARSEKIT_POOL_SPIN_US overrides it.
+ * Waking a sleeping worker costs tens of µs on a VM, about the length of one decode-step GEMV.
+ */
+export const WORKER_SPIN_MICROS = spinMicrosFromEnv(process.env.SPARSEKIT_POOL_SPIN_US, 200);
+
+/** A non-negative number of µs from `value`, else `fallback`. */
+export function spinMicrosFromEnv(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && value.trim() !== '' && Number.isFinite(n) && n >= 0 ? n : fallback;
+}
 
 export interface WorkerInit {
   module: WebAssembly.Module;
@@ -25,7 +37,8 @@ export interface WorkerInit {
   args: SharedArrayBuffer;
   kernels: string[];
   slot: number;
-  spin: number;
+  /** µs an idle worker polls before sleeping. */
+  spinMicros: number;
 }
 
 export type KernelFn = (...args: number[]) => unknown;
@@ -54,7 +67,15 @@ export class ThreadPool {
     const url = new URL('./worker.js', import.meta.url);
     for (let slot = 0; slot < n; slot++) {
       Atomics.store(this.flags, slot * SLOT_I32, BUSY);
-      const init: WorkerInit = { module, memory, control, args, kernels, slot, spin: SPIN };
+      const init: WorkerInit = {
+        module,
+        memory,
+        control,
+        args,
+        kernels,
+        slot,
+        spinMicros: WORKER_SPIN_MICROS,
+      };
       const w = new Worker(url, { workerData: init });
       w.unref();
       this.workers.push(w);
