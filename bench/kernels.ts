@@ -55,7 +55,11 @@ function hasFastPath(op: string, format: string): boolean {
 
 /** The dense weight a group runs on: pruned as its pattern says (rounded to its half-precision storage). */
 function prunedWeight(base: Tensor, g: WeightGroup): Tensor {
-  if (g.storage) return halfToDense(halfFromDense(base, g.storage));
+  const rounded = g.storage ? halfToDense(halfFromDense(base, g.storage)) : base;
+  return g.pattern === 'dense' ? rounded : applyPattern(rounded, g);
+}
+
+function applyPattern(base: Tensor, g: WeightGroup): Tensor {
   switch (g.pattern) {
     case 'dense':
     case 'inputs':
@@ -299,6 +303,14 @@ class KernelRun {
     if (!(err <= MAX_REL_ERROR)) {
       r.status = 'error';
       r.note = `output differs from the exact product by ${err.toExponential(2)} (limit ${MAX_REL_ERROR})`;
+    } else if (
+      c.pattern !== 'inputs' && // column-sparse GEMV plans only the active columns it streams
+      extra.measuredWeightBytes !== undefined &&
+      extra.measuredWeightBytes !== c.weightBytes()
+    ) {
+      // the rates are computed from the planned bytes: a weight that is not the one planned times something else
+      r.status = 'error';
+      r.note = `the packed weight has ${extra.measuredWeightBytes} bytes, not the ${c.weightBytes()} its case plans`;
     }
     return r;
   }
