@@ -50,10 +50,8 @@ export function weightsFlag(v: string): WeightStorage {
 export function weightsOption(): Option {
   return new Option(
     '--weights <storage>',
-    'in-memory weights: f32, bf16, f16, or stored (the checkpoint dtype)',
-  )
-    .default('f32')
-    .argParser(weightsFlag);
+    'in-memory weights: f32, bf16, f16, or stored (the checkpoint dtype) (default: f32; a compact sparse checkpoint: stored)',
+  ).argParser(weightsFlag);
 }
 
 /** `--threads <n>`, the option every kernel-running command takes. */
@@ -97,7 +95,7 @@ export function resolveModelDir(arg: string): string {
  * Open `<model-dir>` for a command: a folder with config.json, safetensors weights and tokenizer.json, or
  * the name of a built zoo model (see {@link resolveModelDir}).
  */
-export function openCausalModel(arg: string, weights: WeightStorage = 'f32'): OpenedModel {
+export function openCausalModel(arg: string, weights?: WeightStorage): OpenedModel {
   const dir = resolveModelDir(arg);
   if (!existsSync(dir))
     throw new UsageError(
@@ -125,7 +123,7 @@ export function openCausalModel(arg: string, weights: WeightStorage = 'f32'): Op
   }
   const folder = openHfFolder(dir);
   try {
-    const model = loadCausalLM(folder, { weights });
+    const model = loadCausalLM(folder, weights ? { weights } : {});
     const tokenizer = folder.tokenizer!;
     const generation = folder.generationConfig ?? generationConfigFromModel(folder.config);
     const eosIds = [...(generation.eosTokenIds.length ? generation.eosTokenIds : folder.config.eosTokenIds)];

@@ -34,7 +34,7 @@ export interface PplCliOptions {
   stride?: number;
   maxTokens?: number;
   json: boolean;
-  weights: WeightStorage;
+  weights?: WeightStorage;
   threads?: number;
 }
 

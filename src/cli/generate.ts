@@ -35,7 +35,7 @@ export interface GenerateCliOptions {
   stop?: string[];
   /** Extra stop token ids. */
   stopId?: number[];
-  weights: WeightStorage;
+  weights?: WeightStorage;
   threads?: number;
 }
 

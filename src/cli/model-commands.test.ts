@@ -234,5 +234,5 @@ test('generate and eval ppl flags reach their runners parsed', async () => {
     '500',
   ];
   await program(argv2, undefined, { ppl: record }).parseAsync(argv2);
-  assert.deepEqual(got, ['m', { data: 'brown', ctx: 128, maxTokens: 500, json: false, weights: 'f32' }]);
+  assert.deepEqual(got, ['m', { data: 'brown', ctx: 128, maxTokens: 500, json: false }]);
 });

@@ -2,6 +2,7 @@
 
 import { type HfFolder, openHfFolder } from '../io/hf.js';
 import type { RawTensor } from '../io/safetensors.js';
+import { isSparseCheckpoint } from '../io/sparse-checkpoint.js';
 import { BertModel } from './bert.js';
 import { WEIGHT_STORAGES } from './checkpoint.js';
 import { attachDeferred } from './deferred.js';
@@ -11,7 +12,7 @@ import { openCheckpoint, SparseCheckpoint } from './sparse-checkpoint.js';
 import type { CausalLM, LoadOptions, Model, ModelSource } from './types.js';
 
 function build(folder: HfFolder, opts: LoadOptions): Model {
-  const storage = opts.weights ?? 'f32';
+  const storage = opts.weights ?? (isSparseCheckpoint(folder.weights) ? 'stored' : 'f32');
   if (!WEIGHT_STORAGES.includes(storage)) {
     throw new RangeError(
       `loadModel: weights must be one of ${WEIGHT_STORAGES.join(', ')}, got ${JSON.stringify(opts.weights)}`,

@@ -117,8 +117,15 @@ describe('compact sparse checkpoint', () => {
     assert.equal(f.info('lm_head.weight').dtype, 'BF16');
     f.close();
     const a = loadCausalLM(plain);
-    const b = loadCausalLM(compact, { weights: 'stored' });
+    const b = loadCausalLM(compact); // a compact checkpoint loads as stored by default: the dense head stays bf16
     assert.equal(formatOf(b.linears().get('lm_head.weight')!.weight as Weight), 'bf16');
+    const wide = loadCausalLM(compact, { weights: 'f32' });
+    assert.equal(formatOf(wide.linears().get('lm_head.weight')!.weight as Weight), 'dense', 'f32 when asked');
+    assert.equal(
+      formatOf(a.linears().get('lm_head.weight')!.weight as Weight),
+      'dense',
+      'a plain folder: f32',
+    );
     for (const [name, l] of a.linears()) {
       assert.deepEqual(
         toDense(b.linears().get(name)!.weight as Weight).data,
@@ -179,7 +186,7 @@ describe('compact sparse checkpoint', () => {
       wide,
       { packedValues: 'f32' },
     );
-    assert.deepEqual(formats(loadCausalLM(wide)), new Set(['csr', 'dense']));
+    assert.deepEqual(formats(loadCausalLM(wide)), new Set(['csr', 'bf16']), 'the head stays bf16 as stored');
     assert.throws(
       () => saveSparseCheckpoint(lm, fresh(), { packedValues: 'BF16' as never }),
       /packedValues must be "auto", "f32", "bf16" or "f16", got "BF16"/,

@@ -16,9 +16,11 @@ export type { KVCache } from '../nn/kvcache.js';
 /** Options of loadModel / loadCausalLM. */
 export interface LoadOptions {
   /**
-   * In-memory storage of the linear layers' weights and the token embedding: 'f32' (default), 'bf16' or 'f16'
+   * In-memory storage of the linear layers' weights and the token embedding: 'f32', 'bf16' or 'f16'
    * (rounded to nearest even; a half-precision checkpoint in the same type is kept as is), or 'stored' (bf16/f16
-   * checkpoint tensors stay half, others f32). Norms, biases and position tables are always f32.
+   * checkpoint tensors stay half, others f32). Norms, biases and position tables are always f32. Default: 'f32'
+   * for a plain checkpoint, 'stored' for a compact sparse checkpoint (whose weights are each stored in the
+   * format that runs fastest: a dense bf16 weight there stays bf16, as its CSR values do).
    */
   weights?: WeightStorage;
   /**
