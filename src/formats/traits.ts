@@ -34,6 +34,22 @@ export interface FormatTraits {
   readonly bestFor: string;
 }
 
+/** CSR's index arrays, shared by csr and the half-value CSR formats. */
+const CSR_INDEX_FIELDS: FormatTraits['fields'] = [
+  {
+    name: 'rowPtr',
+    dtype: 'u32',
+    length: 'rows+1',
+    meaning: 'row i is entries rowPtr[i] … rowPtr[i+1]−1',
+  },
+  {
+    name: 'colIdx',
+    dtype: 'u16/u32',
+    length: 'nnz',
+    meaning: 'column of each entry, strictly increasing per row',
+  },
+];
+
 /** The terms the length and byte formulas use. */
 export const TRAITS_TERMS: Readonly<Record<string, string>> = {
   rows: 'M, rows of the logical dense matrix (a weight is out × in)',
@@ -59,18 +75,7 @@ export const FORMAT_TRAITS: Readonly<Record<FormatName, FormatTraits>> = {
     name: 'csr',
     summary: 'Per row, the sorted column indices and values of its non-zeros.',
     fields: [
-      {
-        name: 'rowPtr',
-        dtype: 'u32',
-        length: 'rows+1',
-        meaning: 'row i is entries rowPtr[i] … rowPtr[i+1]−1',
-      },
-      {
-        name: 'colIdx',
-        dtype: 'u16/u32',
-        length: 'nnz',
-        meaning: 'column of each entry, strictly increasing per row',
-      },
+      ...CSR_INDEX_FIELDS,
       { name: 'values', dtype: 'f32', length: 'nnz', meaning: 'value of each entry' },
     ],
     nbytesFormula: '4*(rows+1) + idxBytes*nnz + 4*nnz',
@@ -213,21 +218,7 @@ function halfCsrTraits(name: 'csr_bf16' | 'csr_f16', valueMeaning: string, bestF
   return {
     name,
     summary: `CSR whose values are ${half} bit patterns (rounded to nearest even); same rowPtr and colIdx as csr.`,
-    fields: [
-      {
-        name: 'rowPtr',
-        dtype: 'u32',
-        length: 'rows+1',
-        meaning: 'row i is entries rowPtr[i] … rowPtr[i+1]−1',
-      },
-      {
-        name: 'colIdx',
-        dtype: 'u16/u32',
-        length: 'nnz',
-        meaning: 'column of each entry, strictly increasing per row',
-      },
-      { name: 'values', dtype: 'u16', length: 'nnz', meaning: valueMeaning },
-    ],
+    fields: [...CSR_INDEX_FIELDS, { name: 'values', dtype: 'u16', length: 'nnz', meaning: valueMeaning }],
     nbytesFormula: '4*(rows+1) + idxBytes*nnz + 2*nnz',
     bestFor,
   };

@@ -6,6 +6,7 @@
 // shift, a mask and a multiply. f16 exports take `specials`: ≠ 0 maps Inf / NaN exactly; 0 is faster and exact
 // for values with neither (the host scans them once).
 
+import { gather4 } from './_gather';
 import { ELEM_BF16, ELEM_F16, evenHalves, halfAt, lowHalves, oddHalves } from './_half';
 import { madd_f32x4 } from './_math';
 import { csr_spmm_u16_f32, csr_spmm_u32_f32 } from './csr';
@@ -71,16 +72,6 @@ export function csr_spmv_u32_f16(
     store<f32>(y + (<usize>i << 2), s);
     p = e;
   }
-}
-
-/** (x[idx[0]], x[idx[1]], x[idx[2]], x[idx[3]]) for the indices at ip. */
-// @ts-ignore: decorator
-@inline function gather4<I>(x: usize, ip: usize): v128 {
-  const B = sizeof<I>();
-  let g = v128.load32_zero(x + (<usize>load<I>(ip) << 2));
-  g = v128.load32_lane(x + (<usize>load<I>(ip, B) << 2), g, 1);
-  g = v128.load32_lane(x + (<usize>load<I>(ip, 2 * B) << 2), g, 2);
-  return v128.load32_lane(x + (<usize>load<I>(ip, 3 * B) << 2), g, 3);
 }
 
 /** (x[idx[0]], x[idx[2]], x[idx[4]], x[idx[6]]) for the indices at ip: every other one. */

@@ -5,6 +5,8 @@
 // One generic body per kernel, instantiated for each index width (AssemblyScript generics are
 // monomorphised, so `load<I>` compiles to a plain 16- or 32-bit load).
 
+import { gather4 } from './_gather';
+
 // ---- SpMV: y[i] = Σ_p values[p] · x[colIdx[p]] ------------------------------------------------------
 
 /** y[i] for i in [r0, r1); colIdx is u16. */
@@ -41,16 +43,6 @@ export function csr_spmv_u32_f32(rowPtr: usize, colIdx: usize, values: usize, x:
     store<f32>(y + (<usize>i << 2), rowRest<I>(colIdx, values, x, p, e, f32x4.add(a0, a1)));
     p = e;
   }
-}
-
-/** (x[idx[0]], x[idx[1]], x[idx[2]], x[idx[3]]) for the 4 indices at ip. */
-// @ts-ignore: decorator
-@inline function gather4<I>(x: usize, ip: usize): v128 {
-  const B = sizeof<I>();
-  let g = v128.load32_zero(x + (<usize>load<I>(ip) << 2));
-  g = v128.load32_lane(x + (<usize>load<I>(ip, B) << 2), g, 1);
-  g = v128.load32_lane(x + (<usize>load<I>(ip, 2 * B) << 2), g, 2);
-  return v128.load32_lane(x + (<usize>load<I>(ip, 3 * B) << 2), g, 3);
 }
 
 /** hsum(a) + Σ_{p ≤ q < e} values[q] · x[colIdx[q]]: four at a time, then one at a time. */
