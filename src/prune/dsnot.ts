@@ -3,6 +3,13 @@
  * an existing mask. Each row keeps its zero count; per step it regrows one pruned weight and prunes one kept
  * weight so that the signed first-moment error err_r = Σ_pruned W[r,j]·S1[j] moves toward 0. Weights keep their
  * dense values; only the mask changes.
+ *
+ * Candidate guard (card 4 pitfall 3, extended): a row stops when its next growth candidate is not an initially
+ * pruned weight whose D has err's sign, or (unstructured) its next pruning candidate is not an initially kept
+ * weight whose D has the opposite sign. The reference reads both from fixed sorted lists; on a small C they run
+ * out within 50 cycles and the pruning pointer walks on into the other sign's half, which starts at the
+ * HIGHEST-Wanda weight of that sign, so the reference then prunes the row's most important weights and drives
+ * |err| up. At the paper's widths (C ≥ 4096) the lists never run out and both agree.
  */
 
 import type { Mask } from '../sparsity/mask.js';
@@ -108,8 +115,8 @@ export function dsnot(w: Tensor, initial: Mask, stats: DsnotStats, opts: DsnotOp
         const g0 = gj - (gj % nm.m);
         let pj = -1;
         for (let c = g0; c < g0 + nm.m; c++) if (pj < 0 ? Ieff[c]! < Infinity : Ieff[c]! < Ieff[pj]!) pj = c;
-        // guard (card pitfall 3): the grown weight must be one of the initially pruned, with a kept one to swap
-        if (pj < 0 || !wasPruned[gj] || !p[gj]) break;
+        // guard: the grown weight must be an initially pruned one that moves err toward 0, with a kept one to swap
+        if (pj < 0 || !wasPruned[gj] || !p[gj] || !(D[gj]! * err > 0)) break;
         const next = err + D[pj]! - D[gj]!;
         active = Math.sign(next) === sign0 && Math.abs(err) > theta;
         Ieff[pj] = Number.POSITIVE_INFINITY;
@@ -134,8 +141,10 @@ export function dsnot(w: Tensor, initial: Mask, stats: DsnotStats, opts: DsnotOp
       for (let cycle = 0; cycle < Tmax && active && gLo <= gHi && pLo <= pHi; cycle++) {
         const gj = grow();
         const pj = err < 0 ? Pc[pHi--]! : Pc[pLo++]!;
-        // guard (card pitfall 3): stop the row instead of "regrowing" a kept weight
+        // guard: stop the row once either list has no candidate of the helpful sign left (the reference would
+        // "regrow" a kept weight, or prune the other sign's most important weight)
         if (!wasPruned[gj] || !p[gj] || wasPruned[pj] || p[pj]) break;
+        if (!(D[gj]! * err > 0 && D[pj]! * err < 0)) break;
         const next = err + D[pj]! - D[gj]!;
         active = Math.abs(err) > theta && (!signCheck || Math.sign(next) === sign0);
         if (active) {

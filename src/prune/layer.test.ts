@@ -300,6 +300,23 @@ describe('dsnot', () => {
     assert.deepEqual(dsnot(w, init, stats, { threshold: 1e9 }).mask.pruned, init.pruned);
   });
 
+  it('stops a row whose helpful candidates ran out instead of pruning its most important weight', () => {
+    // one row, unit statistics, so D = W: Wanda prunes columns 0-3 (err = 1.0); the only kept weight whose
+    // removal lowers err is column 4. The reference's next pruning candidate would be column 7 (the largest
+    // kept weight, err 0.1 → 0.6); sparsekit stops after the one helpful swap.
+    const w1 = new Tensor(Float32Array.from([0.1, 0.2, 0.3, 0.4, -0.5, 0.6, 0.7, 0.8]), [1, 8]);
+    const ones = new Float64Array(8).fill(1);
+    const unit = { S1: ones, S2: ones, V: ones };
+    const r = dsnot(w1, wandaMask(w1, ones, 0.5), unit, { threshold: 0.01 });
+    assert.deepEqual([...r.mask.pruned], [1, 1, 1, 0, 1, 0, 0, 0]);
+    assert.equal(r.swaps[0], 1);
+    assert.ok(Math.abs(r.err[0]! - 0.1) < 1e-6);
+    // with no helpful candidate at all (every D > 0), the mask is left as Wanda chose it
+    const pos = new Tensor(Float32Array.from([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]), [1, 8]);
+    const m0 = wandaMask(pos, ones, 0.5);
+    assert.deepEqual(dsnot(pos, m0, unit).mask.pruned, m0.pruned);
+  });
+
   it('N:M keeps exactly N zeros per group', () => {
     const m0 = wandaNMMask(w, stats.S2, { n: 2, m: 4 });
     const r = dsnot(w, m0, stats, { nm: { n: 2, m: 4 } });
