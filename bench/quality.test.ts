@@ -73,6 +73,28 @@ test('quality suite: every method × setting row, exact counted sparsity, a cach
     again.quality!.rows.map((x) => [x.ppl, x.cached]),
     run.rows.map((x) => [x.ppl, true]),
   );
+  // A method whose code changed (a higher revision) runs again; the others still come from the cache.
+  const revised = methods.map((m) => (m.label === 'wanda' ? { ...m, revision: 2 } : m));
+  const rerun = await runQualitySuite({
+    quick: true,
+    command: 'test',
+    quiet: true,
+    models: [model],
+    grid,
+    methods: revised,
+    cache,
+  });
+  assert.deepEqual(
+    rerun.quality!.rows.map((x) => `${x.method} ${x.setting} ${x.cached ? 'cached' : 'run'}`),
+    [
+      'dense 0 cached',
+      'magnitude 0.5 cached',
+      'magnitude 2:4 cached',
+      'wanda 0.5 run',
+      'wanda 2:4 run',
+      'wanda + OWL 0.5 cached',
+    ],
+  );
   // Without the cache the rows are computed again, and pruning is deterministic.
   const fresh = await runQualitySuite({
     quick: true,

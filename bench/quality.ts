@@ -38,6 +38,11 @@ export interface QualityMethod {
   budget: 'uniform' | 'owl';
   /** OWL budgets are defined for unstructured sparsity only: such methods skip the N:M settings. */
   unstructuredOnly?: boolean;
+  /**
+   * Bumped when the method's code changes the masks it picks, so cached rows of the old code run again
+   * (default 1).
+   */
+  revision?: number;
 }
 
 /** The methods of issue 5, as the CLI runs them (DSnoT refines a Wanda mask; OWL shares out Wanda's and SparseGPT's budget). */
@@ -45,7 +50,8 @@ export const QUALITY_METHODS: readonly QualityMethod[] = [
   { label: 'magnitude', method: 'magnitude', budget: 'uniform' },
   { label: 'random', method: 'random', budget: 'uniform' },
   { label: 'wanda', method: 'wanda', budget: 'uniform' },
-  { label: 'wanda + DSnoT', method: 'dsnot', budget: 'uniform' },
+  // revision 2: a row stops when a candidate list has no weight of the helpful sign left (commit 3e11b5c)
+  { label: 'wanda + DSnoT', method: 'dsnot', budget: 'uniform', revision: 2 },
   { label: 'wanda + OWL', method: 'wanda', budget: 'owl', unstructuredOnly: true },
   { label: 'sparsegpt', method: 'sparsegpt', budget: 'uniform' },
   { label: 'sparsegpt + OWL', method: 'sparsegpt', budget: 'owl', unstructuredOnly: true },
@@ -123,12 +129,21 @@ function sha256File(path: string): string {
 /** The cache key of a row: the model's bytes and everything that changes its perplexity. */
 function rowKey(
   sha: string,
-  method: string,
+  m: QualityMethod | null,
   setting: string,
   grid: QualityGrid,
   calibLength: number,
 ): string {
-  return JSON.stringify([sha, method, setting, grid.calibCount, calibLength, grid.maxTokens ?? null]);
+  const revision = m?.revision ?? 1;
+  return JSON.stringify([
+    sha,
+    m ? m.label : 'dense',
+    setting,
+    grid.calibCount,
+    calibLength,
+    grid.maxTokens ?? null,
+    ...(revision > 1 ? [revision] : []),
+  ]);
 }
 
 /** Rows of earlier runs by key; lines that do not parse (a run killed mid-write) are skipped. */
@@ -202,7 +217,7 @@ export async function runQualitySuite(opts: QualitySuiteOptions): Promise<SuiteR
       for (const { m, setting } of jobs) {
         stop();
         const label = m ? m.label : 'dense';
-        const key = rowKey(sha, label, setting, grid, calibLength);
+        const key = rowKey(sha, m, setting, grid, calibLength);
         const hit = cache.get(key);
         if (hit) {
           run.rows.push({ ...hit, model: name, cached: true });
