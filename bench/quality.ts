@@ -97,6 +97,8 @@ export interface QualityRow {
   sparsity: number;
   pruneSeconds: number;
   evalSeconds: number;
+  /** Kernel threads of the run that computed the row (older cached rows: 1). */
+  threads?: number;
   /** SparseGPT's Cholesky retries with more dampening (0 = as the reference). */
   dampingRetries?: number;
   /** Taken from the cache of an earlier, interrupted run. */
@@ -258,6 +260,7 @@ export async function runQualitySuite(opts: QualitySuiteOptions): Promise<SuiteR
           sparsity,
           pruneSeconds,
           evalSeconds: r.seconds,
+          threads: threads[0]!,
           ...(dampingRetries === undefined ? {} : { dampingRetries }),
         };
         run.rows.push(row);

@@ -493,7 +493,7 @@ export function qualityMarkdown(r: SuiteResult): string {
         [false, ...g.settings.map(() => true)],
       ),
       '',
-      `Time to prune (s, ${r.options.threads.join(',')} thread(s)):`,
+      'Time to prune (s; one thread unless marked "2t"; calibration forward passes included):',
       '',
       markdownTable(
         ['method', ...g.settings.map(settingLabel)],
@@ -501,7 +501,9 @@ export function qualityMarkdown(r: SuiteResult): string {
           meth,
           ...g.settings.map((s) => {
             const row = rows.find((x) => x.method === meth && x.setting === s);
-            return row ? row.pruneSeconds.toFixed(1) : '—';
+            if (!row) return '—';
+            const t = row.threads ?? 1;
+            return `${row.pruneSeconds.toFixed(1)}${t === 1 ? '' : ` (${t}t)`}`;
           }),
         ]),
         [false, ...g.settings.map(() => true)],
