@@ -493,7 +493,9 @@ export function qualityMarkdown(r: SuiteResult): string {
         [false, ...g.settings.map(() => true)],
       ),
       '',
-      'Time to prune (s; one thread unless marked "2t"; calibration forward passes included):',
+      'Time to prune (s; one thread unless marked "2t"; calibration forward passes included; wall clock of ' +
+        `the run that computed the row, so a busy machine inflates it — other processes used ${quietText(m.otherCpuShare)} ` +
+        "of the CPU during this run; the prune suite's SparseGPT time is the clean figure):",
       '',
       markdownTable(
         ['method', ...g.settings.map(settingLabel)],
