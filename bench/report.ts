@@ -493,9 +493,8 @@ export function qualityMarkdown(r: SuiteResult): string {
         [false, ...g.settings.map(() => true)],
       ),
       '',
-      'Time to prune (s; one thread unless marked "2t"; calibration forward passes included; wall clock of ' +
-        `the run that computed the row, so a busy machine inflates it — other processes used ${quietText(m.otherCpuShare)} ` +
-        "of the CPU during this run; the prune suite's SparseGPT time is the clean figure):",
+      'Time to prune (s; one thread unless marked "2t"; calibration forward passes included): wall clock of the ' +
+        'run that computed the row, including any wait for a busy CPU; the prune suite gives the clean SparseGPT time.',
       '',
       markdownTable(
         ['method', ...g.settings.map(settingLabel)],
