@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { writeRandomLlama } from '../src/cli/demo-model.js';
-import { QUALITY_METHODS, runQualitySuite } from './quality.js';
+import { QUALITY_METHODS, type QualitySuiteOptions, runQualitySuite } from './quality.js';
 import { benchmarksMarkdown, qualityClaims } from './report.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sparsekit-bench-quality-'));
@@ -21,18 +21,13 @@ writeRandomLlama(model, {
 });
 const grid = { settings: ['0.5', '2:4'], calibCount: 2, calibLength: 32, maxTokens: 192 };
 const methods = QUALITY_METHODS.filter((m) => ['magnitude', 'wanda', 'wanda + OWL'].includes(m.label));
+/** The suite on the tiny model with the tiny grid; `over` sets methods and cache. */
+const suite = (over: Partial<QualitySuiteOptions>) =>
+  runQualitySuite({ quick: true, command: 'test', quiet: true, models: [model], grid, methods, ...over });
 
 test('quality suite: every method × setting row, exact counted sparsity, a cache that makes a rerun identical', async () => {
   const cache = join(root, 'rows.jsonl');
-  const r = await runQualitySuite({
-    quick: true,
-    command: 'test',
-    quiet: true,
-    models: [model],
-    grid,
-    methods,
-    cache,
-  });
+  const r = await suite({ cache });
   const run = r.quality!;
   assert.equal(r.suite, 'quality');
   assert.deepEqual(
@@ -60,30 +55,14 @@ test('quality suite: every method × setting row, exact counted sparsity, a cach
   );
   assert.equal(readFileSync(cache, 'utf8').trim().split('\n').length, 6);
 
-  const again = await runQualitySuite({
-    quick: true,
-    command: 'test',
-    quiet: true,
-    models: [model],
-    grid,
-    methods,
-    cache,
-  });
+  const again = await suite({ cache });
   assert.deepEqual(
     again.quality!.rows.map((x) => [x.ppl, x.cached]),
     run.rows.map((x) => [x.ppl, true]),
   );
   // A method whose code changed (a higher revision) runs again; the others still come from the cache.
   const revised = methods.map((m) => (m.label === 'wanda' ? { ...m, revision: 2 } : m));
-  const rerun = await runQualitySuite({
-    quick: true,
-    command: 'test',
-    quiet: true,
-    models: [model],
-    grid,
-    methods: revised,
-    cache,
-  });
+  const rerun = await suite({ methods: revised, cache });
   assert.deepEqual(
     rerun.quality!.rows.map((x) => `${x.method} ${x.setting} ${x.cached ? 'cached' : 'run'}`),
     [
@@ -96,15 +75,7 @@ test('quality suite: every method × setting row, exact counted sparsity, a cach
     ],
   );
   // Without the cache the rows are computed again, and pruning is deterministic.
-  const fresh = await runQualitySuite({
-    quick: true,
-    command: 'test',
-    quiet: true,
-    models: [model],
-    grid,
-    methods: methods.slice(1, 2),
-    cache: null,
-  });
+  const fresh = await suite({ methods: methods.slice(1, 2), cache: null });
   assert.deepEqual(
     fresh.quality!.rows.map((x) => x.ppl),
     run.rows.filter((x) => x.method === 'dense' || x.method === 'wanda').map((x) => x.ppl),
