@@ -459,7 +459,7 @@ export function qualityMarkdown(r: SuiteResult): string {
     '',
     `Command: \`npx ${r.command}\` — ${r.date.slice(0, 16).replace('T', ' ')} UTC, ` +
       `${(r.durationSeconds / 60).toFixed(0)} min ` +
-      `(rows cached from an interrupted run: ${run.rows.filter((x) => x.cached).length}). Machine: ${m.cpu}, ` +
+      `(rows reused from the cache of earlier runs: ${run.rows.filter((x) => x.cached).length}). Machine: ${m.cpu}, ` +
       `${m.cores} cores, Node ${m.node}.`,
     '',
     `Perplexity on the Brown test split${g.maxTokens ? ` (first ${g.maxTokens} tokens)` : ''}, disjoint windows of ` +
@@ -520,6 +520,12 @@ export function qualityMarkdown(r: SuiteResult): string {
           ['expected', 'here', 'perplexities'],
           claims.map((c) => [c.claim, c.holds ? 'holds' : '**does not hold**', c.detail]),
         ),
+        ...(claims.some((c) => !c.holds)
+          ? [
+              '',
+              'Why an ordering does not hold on these small models: docs/pruning.md, "What the small models show".',
+            ]
+          : []),
       );
     }
   }
