@@ -14,23 +14,18 @@ import {
   halfCsrToDense,
 } from './csr-half.js';
 import type { HalfFormat } from './half.js';
-import { halfFromDense, halfToDense } from './half.js';
 import { density, nnz, toFormat } from './index.js';
 import {
   assertFormatError,
   broken,
   checkMatmulShapeErrors,
   checkRoundTrip,
+  representable,
   roundTripCases,
   testMatrix,
 } from './testing.js';
 
 const TYPES: HalfFormat[] = ['bf16', 'f16'];
-
-/** w rounded to `type` and back: the values a half-value CSR holds exactly. */
-function representable(w: Tensor, type: HalfFormat): Tensor {
-  return halfToDense(halfFromDense(w, type));
-}
 
 // w [3,4]: row 1 empty; every value exact in bf16 and f16
 const W = Tensor.from([0, 2, 0, 0, 0, 0, 0, 0, -0.375, 0, 4, 0], [3, 4]);

@@ -21,16 +21,12 @@ import {
   broken,
   checkMatmulShapeErrors,
   checkRoundTrip,
+  representable,
   roundTripCases,
   testMatrix,
 } from './testing.js';
 
 const FORMATS: HalfFormat[] = ['bf16', 'f16'];
-
-/** w rounded to `format` and back: the values a half matrix can hold exactly. */
-function representable(w: Tensor, format: HalfFormat): Tensor {
-  return halfToDense(halfFromDense(w, format));
-}
 
 /** The bit pattern of one value after halfFromDense. */
 function bitsOf(value: number, format: HalfFormat): number {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { randn, sparsify } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { FormatError } from './errors.js';
+import { type HalfFormat, halfFromDense, halfToDense } from './half.js';
 import type { FormatOps, SparseBase } from './types.js';
 
 /** Named tolerances: `matmul` is max |reference − naive dense| relative to max(1, max |naive dense|). */
@@ -40,6 +41,11 @@ export function testMatrix(rows: number, cols: number, density: number, seed = 1
 }
 
 /** A copy of w with every `every`-th row (starting at row 0) set to zero. */
+/** w rounded to `type` and back: the values a half-precision format (dense or CSR) holds exactly. */
+export function representable(w: Tensor, type: HalfFormat): Tensor {
+  return halfToDense(halfFromDense(w, type));
+}
+
 export function withEmptyRows(w: Tensor, every = 3): Tensor {
   const out = w.clone();
   for (let i = 0; i < w.rows; i += every) out.data.fill(0, i * w.cols, (i + 1) * w.cols);
