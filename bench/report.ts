@@ -378,8 +378,10 @@ export function pruneMarkdown(r: SuiteResult): string {
       `### ${name}`,
       '',
       zoo
-        ? `The zoo's \`${name}\` (${(zoo.parameters / 1e6).toFixed(1)} M linear weights, bf16 on disk): its matrices are ` +
-            'small enough that per-call overheads weigh more than on the larger shapes above.'
+        ? `The zoo's \`${name}\` (${(zoo.parameters / 1e6).toFixed(1)} M linear weights, stored in half precision; ` +
+            'the zoo saves f16, so its compact checkpoints hold csr_f16 and its "dense bf16" row rounds the weights ' +
+            'to bf16, a speed reference only): its matrices are small enough that per-call overheads weigh more ' +
+            'than on the larger shapes above.'
         : `A random Llama with SmolLM-135M's shapes (hidden ${s.hidden_size}, intermediate ${s.intermediate_size}, ` +
             `${s.num_hidden_layers} layers, vocab ${s.vocab_size}, tied embeddings), bf16 values computed in f32. ` +
             'Targets (issue 5): decode at 70% unstructured ≥ 1.6× dense, at 2:4 ≥ 1.2× dense.',
