@@ -12,25 +12,22 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
-import { checkSparseCall, prefixRanges, runSparseMatmul, sameShape } from './csr.js';
+import {
+  checkSparseCall,
+  prefixRanges,
+  type ResidentCSR,
+  runSparseMatmul,
+  sameShape,
+  uploadCsr,
+} from './csr.js';
 import { hasF16Specials } from './half.js';
 
-/** A half-value CSR weight packed in kernel memory. */
-export interface ResidentHalfCSR {
-  rows: number;
-  cols: number;
-  /** Byte offsets of rowPtr (u32), colIdx (u16 or u32) and values (u16 bits). */
-  rowPtr: number;
-  colIdx: number;
-  values: number;
-  /** Index width of colIdx. */
-  index: 'u16' | 'u32';
+/** A half-value CSR weight packed in kernel memory: CSR's layout with u16 value bits. */
+export interface ResidentHalfCSR extends ResidentCSR {
   /** How the value bits decode. */
   type: HalfFormat;
   /** f16 only: whether any value is Inf or NaN (the kernels then run their exact-specials loops). */
   specials: boolean;
-  /** Host copy of rowPtr, for splitting rows by non-zeros. */
-  hostRowPtr: Uint32Array;
 }
 
 /**
@@ -40,20 +37,9 @@ export interface ResidentHalfCSR {
 export function residentHalfCsr(rt: WasmRuntime, w: HalfCSR): ResidentHalfCSR {
   const r = resident(rt, w, w.format, () => {
     halfCsrValidate(w);
-    const ptrs = [rt.upload(w.rowPtr), rt.upload(w.colIdx), rt.upload(w.values)];
+    const { ptrs, value } = uploadCsr(rt, w);
     const type = halfCsrValues(w);
-    const value: ResidentHalfCSR = {
-      rows: w.rows,
-      cols: w.cols,
-      rowPtr: ptrs[0]!,
-      colIdx: ptrs[1]!,
-      values: ptrs[2]!,
-      index: w.colIdx instanceof Uint16Array ? 'u16' : 'u32',
-      type,
-      specials: type === 'f16' && hasF16Specials(w.values),
-      hostRowPtr: w.rowPtr.slice(),
-    };
-    return { ptrs, value };
+    return { ptrs, value: { ...value, type, specials: type === 'f16' && hasF16Specials(w.values) } };
   });
   return sameShape(r, w);
 }

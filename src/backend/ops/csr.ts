@@ -112,7 +112,7 @@ export function prefixRanges(rt: WasmRuntime, prefix: Uint32Array, N: number, ro
 export interface ResidentCSR {
   rows: number;
   cols: number;
-  /** Byte offsets of rowPtr (u32), colIdx (u16 or u32) and values (f32). */
+  /** Byte offsets of rowPtr (u32), colIdx (u16 or u32) and values (f32; u16 bits for csr_bf16 / csr_f16). */
   rowPtr: number;
   colIdx: number;
   values: number;
@@ -122,8 +122,14 @@ export interface ResidentCSR {
   hostRowPtr: Uint32Array;
 }
 
-/** Upload a valid CSR's arrays (the caller validates; the blocks are freed with the resident entry). */
-export function uploadCsr(rt: WasmRuntime, w: CSR): Resident<ResidentCSR> {
+/**
+ * Upload a valid CSR's arrays (the caller validates; the blocks are freed with the resident entry). The values
+ * go up as they are: f32, or the u16 bits of a half-value CSR.
+ */
+export function uploadCsr(
+  rt: WasmRuntime,
+  w: Pick<CSR, 'rows' | 'cols' | 'rowPtr' | 'colIdx'> & { values: Float32Array | Uint16Array },
+): Resident<ResidentCSR> {
   const ptrs = [rt.upload(w.rowPtr), rt.upload(w.colIdx), rt.upload(w.values)];
   const value: ResidentCSR = {
     rows: w.rows,
