@@ -28,7 +28,36 @@ export function half_pack_x(x: usize, xp: usize, K: i32): void {
 
 /** y[i] = Σ_k W[i,k]·x[k] for i in [r0, r1); w: bf16 bits [M,K]; xp: x packed by half_pack_x. */
 export function gemv_bf16_f32(w: usize, xp: usize, y: usize, M: i32, K: i32, r0: i32, r1: i32): void {
-  gemvHalf(w, xp, y, K, r0, r1, ELEM_BF16, false);
+  gemvHalf(w + <usize>r0 * (<usize>K << 1), xp, y, K, r0, r1, ELEM_BF16, false, false);
+}
+
+/**
+ * gemv_bf16_f32 on a panel-major W (as gemv_f32_panels, gemv.ts: panels of P columns, P a multiple of 32, panel
+ * after panel, each holding rows 0..M−1 of its columns); xp packed by half_pack_x over all K columns.
+ */
+export function gemv_bf16_f32_panels(w: usize, xp: usize, y: usize, M: i32, K: i32, P: i32, r0: i32, r1: i32): void {
+  gemvHalfPanels(w, xp, y, M, K, P, r0, r1, ELEM_BF16, false);
+}
+
+/** gemv_f16_f32 on a panel-major W (see gemv_bf16_f32_panels). */
+export function gemv_f16_f32_panels(
+  w: usize, xp: usize, y: usize, M: i32, K: i32, P: i32, specials: i32, r0: i32, r1: i32,
+): void {
+  if (specials) gemvHalfPanels(w, xp, y, M, K, P, r0, r1, ELEM_F16, true);
+  else gemvHalfPanels(w, xp, y, M, K, P, r0, r1, ELEM_F16, false);
+}
+
+// Panel by panel: a panel starts at a multiple of 32 columns, so x's packing (8-column chunks, the K mod 8 tail
+// last) seen from the panel's first column is the packing of the panel's own columns.
+// @ts-ignore: decorator
+@inline function gemvHalfPanels(
+  w: usize, xp: usize, y: usize, M: i32, K: i32, P: i32, r0: i32, r1: i32, elem: i32, specials: bool,
+): void {
+  for (let c0 = 0; c0 < K; c0 += P) {
+    const width = min(P, K - c0);
+    const panel = w + <usize>M * (<usize>c0 << 1);
+    gemvHalf(panel + <usize>r0 * (<usize>width << 1), xp + (<usize>c0 << 2), y, width, r0, r1, elem, specials, c0 > 0);
+  }
 }
 
 /**
@@ -37,8 +66,9 @@ export function gemv_bf16_f32(w: usize, xp: usize, y: usize, M: i32, K: i32, r0:
  * (the host scans the weight once).
  */
 export function gemv_f16_f32(w: usize, xp: usize, y: usize, M: i32, K: i32, specials: i32, r0: i32, r1: i32): void {
-  if (specials) gemvHalf(w, xp, y, K, r0, r1, ELEM_F16, true);
-  else gemvHalf(w, xp, y, K, r0, r1, ELEM_F16, false);
+  const p = w + <usize>r0 * (<usize>K << 1);
+  if (specials) gemvHalf(p, xp, y, K, r0, r1, ELEM_F16, true, false);
+  else gemvHalf(p, xp, y, K, r0, r1, ELEM_F16, false, false);
 }
 
 /** C[i, :] = W[i, :] · B for i in [r0, r1), W bf16 [M,K]; bp, ap, r0 as for gemm_f32 (gemm.ts). */
@@ -52,6 +82,7 @@ export function gemm_f16_f32(w: usize, bp: usize, c: usize, M: i32, K: i32, N: i
 }
 
 // The GEMV for one storage; elem and specials are constants at every call, so each call is its own loop.
+// Rows [r0, r1) of K halves each, one after the other from p (y[i] += the dot when `accumulate`, for panels).
 // One row after the other in memory order, 64 bytes (32 halves) per iteration: one sequential stream (see
 // gemv.ts; 4 rows read at once reached ≈ 0.45× the probe's rate). The loop is bound by vector ALU work, not
 // loads (widening doubles the operations per byte of f32), and V8 spills registers beyond a few accumulators,
@@ -60,11 +91,12 @@ export function gemm_f16_f32(w: usize, bp: usize, c: usize, M: i32, K: i32, N: i
 // 1536, relaxed build): 35–36 GB/s of weights from L2 (was 21–29 with two dependent multiply-adds per
 // accumulator per iteration), 27–28 GB/s from DRAM against the probe's 29 (was 19–24).
 // @ts-ignore: decorator
-@inline function gemvHalf(w: usize, xp: usize, y: usize, K: i32, r0: i32, r1: i32, elem: i32, specials: bool): void {
+@inline function gemvHalf(
+  p: usize, xp: usize, y: usize, K: i32, r0: i32, r1: i32, elem: i32, specials: bool, accumulate: bool,
+): void {
   const rowBytes = <usize>K << 1;
   const body = <usize>(K >> 5) << 6; // bytes of a row's whole 32-column blocks
   const chunks = <usize>(K >> 3) << 4; // bytes of a row's whole 8-column chunks
-  let p = w + <usize>r0 * rowBytes;
   for (let i = r0; i < r1; i++) {
     let a0 = f32x4.splat(0);
     let a1 = f32x4.splat(0);
@@ -89,7 +121,8 @@ export function gemm_f16_f32(w: usize, bp: usize, c: usize, M: i32, K: i32, N: i
     }
     let s = hsum(f32x4.add(a0, a1));
     for (; off < rowBytes; off += 2) s += halfAt(p + off, elem) * load<f32>(xp + (off << 1));
-    store<f32>(y + (<usize>i << 2), s);
+    const yi = y + (<usize>i << 2);
+    store<f32>(yi, accumulate ? load<f32>(yi) + s : s);
     p += rowBytes;
   }
 }

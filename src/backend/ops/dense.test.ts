@@ -3,10 +3,12 @@ import { test } from 'node:test';
 import { randn } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { setBackendMode } from '../dispatch.js';
-import { gemmPackBRef } from '../reference/dense.js';
+import { GEMV_PANEL_COLS, gemvPanelWidth, packPanels, withGemvPanelCols } from '../panels.js';
+import { gemmPackBRef, gemvPanelsRef, gemvRef } from '../reference/dense.js';
+import { toKernelMemory } from '../resident.js';
 import { relError, TOL } from '../tolerances.js';
 import { runtime, useRuntime, type WasmVariant } from '../wasm.js';
-import { denseMatmulRef, denseMatmulWasm } from './dense.js';
+import { denseMatmulRef, denseMatmulWasm, gemvWeight } from './dense.js';
 import { matmul } from './matmul.js';
 
 const variants: WasmVariant[] = ['simd', 'relaxed'];
@@ -30,6 +32,68 @@ for (const variant of variants) {
     });
   }
 }
+
+// Panels of at most 48 columns here (2048 in use): balanced widths rounded to 16, the last one narrower, rows
+// not a multiple of 4, one panel only, exact multiples.
+const PANEL_SHAPES: Array<[number, number]> = [
+  [5, 49],
+  [37, 200],
+  [64, 96],
+  [3, 48],
+  [9, 17],
+  [130, 131],
+];
+
+for (const variant of variants) {
+  for (const threads of [1, 2]) {
+    test(`dense GEMV on a panel-major copy matches its twins (${variant}, ${threads} thread${threads > 1 ? 's' : ''})`, () => {
+      useRuntime({ variant, threads });
+      withGemvPanelCols(48, () => {
+        for (const [M, K] of PANEL_SHAPES) {
+          const w = randn([M, K], M * 3 + K);
+          const x = randn([K], K + 1);
+          const g = gemvWeight(w, M, K);
+          assert.equal(g.panel, gemvPanelWidth(K, 16, 48), `${M}×${K}: panel width`);
+          if (K > 48) assert.ok(g.panel > 0 && g.panel % 16 === 0, `${M}×${K}: takes the panel path`);
+          const err = relError(denseMatmulWasm(w, x).data, denseMatmulRef(w, x).data);
+          assert.ok(err <= TOL.gemv, `${M}×${K}: error ${err} > TOL.gemv ${TOL.gemv}`);
+          if (g.panel > 0) {
+            // the twin reads the packed layout: same result as the row-major reference
+            const y = new Float32Array(M);
+            const want = new Float32Array(M);
+            gemvPanelsRef(
+              packPanels(w.data, M, K, g.panel, new Float32Array(M * K)),
+              x.data,
+              y,
+              M,
+              K,
+              g.panel,
+            );
+            gemvRef(w.data, x.data, want, M, K);
+            assert.ok(relError(y, want) <= 1e-6, `${M}×${K}: gemvPanelsRef disagrees with gemvRef`);
+          }
+        }
+      });
+    });
+  }
+}
+
+test('dense GEMV panels: layout, widths, and kernel arrays read in place row-major', () => {
+  useRuntime({ variant: 'simd', threads: 1 });
+  // 2 rows × 5 columns in panels of 2: [cols 0-1 of rows 0, 1][cols 2-3 …][col 4 …]
+  const w = Float32Array.from({ length: 10 }, (_, i) => i);
+  assert.deepEqual([...packPanels(w, 2, 5, 2, new Float32Array(10))], [0, 1, 5, 6, 2, 3, 7, 8, 4, 9]);
+  assert.equal(gemvPanelWidth(GEMV_PANEL_COLS, 16), 0);
+  assert.equal(gemvPanelWidth(4096, 16), 2048);
+  assert.equal(gemvPanelWidth(11008, 16), 1840); // 6 panels: 5 × 1840 + 1808
+  assert.throws(() => packPanels(w, 2, 5, 0, new Float32Array(10)), /P > 0/);
+  const big = randn([3, GEMV_PANEL_COLS + 5], 9);
+  assert.ok(gemvWeight(big, 3, GEMV_PANEL_COLS + 5).panel > 0);
+  const inKernel = new Tensor(toKernelMemory(runtime(), big.data), big.shape);
+  assert.equal(gemvWeight(inKernel, 3, GEMV_PANEL_COLS + 5).panel, 0, 'a kernel array is not copied');
+  const x = randn([GEMV_PANEL_COLS + 5], 3);
+  assert.ok(relError(denseMatmulWasm(inKernel, x).data, denseMatmulWasm(big, x).data) <= TOL.gemv);
+});
 
 /** Largest GEMM parity error over the given [M, K, N] shapes (random A and B). */
 function gemmError(shapes: ReadonlyArray<readonly [number, number, number]>): { err: number; at: string } {

@@ -2,6 +2,7 @@
 
 import { dims2, Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
+import { gemvPanelWidth, packPanels } from '../panels.js';
 import { gemmRef, gemvRef } from '../reference/dense.js';
 import { kernelOffset, resident } from '../resident.js';
 import { runtime } from '../wasm.js';
@@ -21,6 +22,36 @@ export function residentDense(w: Tensor): number {
   });
 }
 
+/** A dense weight's GEMV copy: row-major (panel = 0, possibly in place) or panel-major with panels of `panel` columns. */
+export interface GemvWeight {
+  ptr: number;
+  panel: number;
+}
+
+/**
+ * The copy of `w` [M,K] the GEMV reads. Rows longer than one panel (gemvPanelWidth) get a panel-major copy
+ * (src/backend/panels.ts), except a kernel array, which is read in place row-major (a second copy would double
+ * the weight's memory).
+ */
+export function gemvWeight(w: Tensor, M: number, K: number): GemvWeight {
+  const rt = runtime();
+  const panel = gemvPanelWidth(K, 16);
+  if (panel === 0 || kernelOffset(rt, w.data) !== undefined) return { ptr: residentDense(w), panel: 0 };
+  return resident(rt, w, 'dense-panels', () => {
+    const ptr = rt.alloc(M * K * 4);
+    packPanels(w.data, M, K, panel, rt.f32(ptr, M * K));
+    return { ptrs: [ptr], value: { ptr, panel } };
+  });
+}
+
+/** y = W·x for a GEMV weight (gemvWeight) on x at `x`, y at `y`, rows split over the threads. */
+export function runGemv(g: GemvWeight, x: number, y: number, M: number, K: number): void {
+  const rt = runtime();
+  const ranges = rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK);
+  if (g.panel === 0) rt.parallel('gemv_f32', [g.ptr, x, y, M, K], ranges);
+  else rt.parallel('gemv_f32_panels', [g.ptr, x, y, M, K, g.panel], ranges);
+}
+
 /** Columns of a right-hand side: 1 for a vector [K], N for [K,N]. */
 export function rhsCols(b: Tensor): number {
   return b.rank === 1 ? 1 : b.shape[1]!;
@@ -36,11 +67,11 @@ export function denseMatmulWasm(w: Tensor, b: Tensor): Tensor {
   const [M, K] = dims2(w, 'matmul: w');
   const N = rhsCols(b);
   const rt = runtime();
+  if (N === 1) {
+    const g = gemvWeight(w, M, K);
+    return gemvOut(M, b, (bp, cp) => runGemv(g, bp, cp, M, K));
+  }
   const wp = residentDense(w);
-  if (N === 1)
-    return gemvOut(M, b, (bp, cp) => {
-      rt.parallel('gemv_f32', [wp, bp, cp, M, K], rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK));
-    });
   const bp = rt.upload(b.data);
   const cp = rt.alloc(M * N * 4);
   try {
@@ -109,15 +140,11 @@ export function gemvOutMany(
 
 /** W_i · b for dense weights W_i [M_i, K] and one column b: b written once, one GEMV per weight (matmulShared). */
 function denseGemvShared(ws: readonly Tensor[], b: Tensor): Tensor[] {
-  const rt = runtime();
   const K = b.shape[0]!;
-  const wps = ws.map(residentDense);
   const Ms = ws.map((w) => dims2(w, 'matmulShared: w')[0]);
+  const gs = ws.map((w, i) => gemvWeight(w, Ms[i]!, K));
   return gemvOutMany(Ms, b, (x, ys) => {
-    for (let i = 0; i < ws.length; i++) {
-      const M = Ms[i]!;
-      rt.parallel('gemv_f32', [wps[i]!, x, ys[i]!, M, K], rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK));
-    }
+    for (let i = 0; i < ws.length; i++) runGemv(gs[i]!, x, ys[i]!, Ms[i]!, K);
   });
 }
 

@@ -8,7 +8,8 @@ import { testMatrix } from '../../formats/testing.js';
 import { bf16BitsToF32, f16BitsToF32 } from '../../tensor/dtype.js';
 import { randn } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { halfPackXRef } from '../reference/half.js';
+import { packPanels, withGemvPanelCols } from '../panels.js';
+import { halfGemvPanelsRef, halfGemvRef, halfPackXRef } from '../reference/half.js';
 import { relError, TOL } from '../tolerances.js';
 import { runtime } from '../wasm.js';
 import { halfMatmulRef, halfMatmulWasm } from './half.js';
@@ -94,6 +95,46 @@ forEachRuntime((label, use) => {
         assertDecodedExactly(gemm.data, 3, patterns, format, `${what} GEMM`);
       }
     }
+  });
+});
+
+forEachRuntime((label, use) => {
+  test(`half: bf16 and f16 GEMV on panel-major copies match the reference (${label})`, () => {
+    use();
+    // panels of at most 64 columns (2048 in use): widths rounded to 32, the last narrower, K mod 8 tails
+    withGemvPanelCols(64, () => {
+      let seed = 100;
+      for (const format of FORMATS) {
+        for (const [M, K] of [
+          [5, 65],
+          [9, 300],
+          [37, 128],
+          [6, 71],
+        ] as const) {
+          const w = halfFromDense(testMatrix(M, K, 1, seed++), format);
+          assertHalfTwin(w, 1, `${format} ${M}×${K} in panels`, seed++);
+          // the twin reads the packed layout and agrees with the row-major reference
+          const P = Math.ceil(K / Math.ceil(K / 64) / 32) * 32;
+          const x = rhs(K, 1, seed++).data;
+          const got = new Float32Array(M);
+          const want = new Float32Array(M);
+          halfGemvPanelsRef(format, packPanels(w.data, M, K, P, new Uint16Array(M * K)), x, got, M, K, P);
+          halfGemvRef(format, w.data, x, want, M, K);
+          assert.ok(relError(got, want) <= 1e-6, `${format} ${M}×${K}: halfGemvPanelsRef disagrees`);
+        }
+      }
+      // f16 Inf / NaN through the panel kernel's exact-specials loop
+      const bits = new Uint16Array(3 * 70).fill(0x3c00); // 1.0
+      bits[69] = 0x7c00; // +Inf in the second panel of row 0
+      bits[70 + 5] = 0x7e00; // NaN in the first panel of row 1
+      const y = halfMatmulWasm(
+        halfFromBits(bits, 3, 70, 'f16'),
+        Tensor.from(new Array(70).fill(1), [70]),
+      ).data;
+      assert.equal(y[0], Number.POSITIVE_INFINITY);
+      assert.ok(Number.isNaN(y[1]!));
+      assert.equal(y[2], 70);
+    });
   });
 });
 

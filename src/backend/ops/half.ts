@@ -8,6 +8,7 @@ import { FormatError } from '../../formats/errors.js';
 import { type HalfFormat, type HalfMatrix, halfValidate } from '../../formats/half.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
+import { gemvPanelWidth, packPanels } from '../panels.js';
 import { halfGemmRef, halfGemvRef } from '../reference/half.js';
 import { kernelOffset, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
@@ -80,10 +81,10 @@ function checkHalfCall(op: string, w: HalfMatrix, b: Tensor): void {
 export function halfMatmulWasm(w: HalfMatrix, b: Tensor): Tensor {
   checkHalfCall('halfMatmulWasm', w, b);
   const rt = runtime();
-  const r = residentHalf(rt, w);
-  const [M, K] = [r.rows, r.cols];
+  const [M, K] = [w.rows, w.cols];
   const N = rhsCols(b);
   if (N === 1) {
+    const r = halfGemvWeight(rt, w);
     return gemvOut(
       M,
       b,
@@ -94,6 +95,7 @@ export function halfMatmulWasm(w: HalfMatrix, b: Tensor): Tensor {
       K * 4,
     );
   }
+  const r = residentHalf(rt, w);
   const bp = rt.upload(b.data);
   const cp = rt.alloc(M * N * 4);
   try {
@@ -105,12 +107,46 @@ export function halfMatmulWasm(w: HalfMatrix, b: Tensor): Tensor {
   }
 }
 
-/** The GEMV of resident half weight `r` on packed x at `xp` into y at `yp` (rows split over the threads). */
-function runHalfGemv(rt: WasmRuntime, r: ResidentHalf, xp: number, yp: number): void {
-  const { rows: M, cols: K } = r;
+/** A half weight's GEMV copy: the resident copy (panel = 0) or a panel-major one with panels of `panel` columns. */
+interface HalfGemvWeight extends ResidentHalf {
+  panel: number;
+}
+
+/**
+ * The copy of `w` the GEMV reads: rows longer than one panel (src/backend/panels.ts; panels start at multiples
+ * of 32 columns, the kernel's block) get a panel-major copy, except a kernel array, read in place row-major.
+ */
+function halfGemvWeight(rt: WasmRuntime, w: HalfMatrix): HalfGemvWeight {
+  const panel = gemvPanelWidth(w.cols, 32);
+  if (panel === 0 || kernelOffset(rt, w.data) !== undefined) return { ...residentHalf(rt, w), panel: 0 };
+  const r = resident(rt, w, `${w.format}-panels`, () => {
+    halfValidate(w);
+    const n = w.rows * w.cols;
+    const ptr = rt.alloc(n * 2);
+    packPanels(w.data, w.rows, w.cols, panel, new Uint16Array(rt.memory.buffer, ptr, n));
+    const value: HalfGemvWeight = {
+      rows: w.rows,
+      cols: w.cols,
+      format: w.format,
+      data: ptr,
+      specials: w.format === 'f16' && hasF16Specials(w.data),
+      panel,
+    };
+    return { ptrs: [ptr], value };
+  });
+  return sameShape(r, w);
+}
+
+/** The GEMV of half weight `r` on packed x at `xp` into y at `yp` (rows split over the threads). */
+function runHalfGemv(rt: WasmRuntime, r: HalfGemvWeight, xp: number, yp: number): void {
+  const { rows: M, cols: K, panel } = r;
   const ranges = rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK);
-  if (r.format === 'bf16') rt.parallel('gemv_bf16_f32', [r.data, xp, yp, M, K], ranges);
-  else rt.parallel('gemv_f16_f32', [r.data, xp, yp, M, K, r.specials ? 1 : 0], ranges);
+  const specials = r.specials ? 1 : 0;
+  if (panel === 0) {
+    if (r.format === 'bf16') rt.parallel('gemv_bf16_f32', [r.data, xp, yp, M, K], ranges);
+    else rt.parallel('gemv_f16_f32', [r.data, xp, yp, M, K, specials], ranges);
+  } else if (r.format === 'bf16') rt.parallel('gemv_bf16_f32_panels', [r.data, xp, yp, M, K, panel], ranges);
+  else rt.parallel('gemv_f16_f32_panels', [r.data, xp, yp, M, K, panel, specials], ranges);
 }
 
 /**
@@ -120,7 +156,7 @@ function runHalfGemv(rt: WasmRuntime, r: ResidentHalf, xp: number, yp: number): 
 function halfGemvShared(ws: readonly HalfMatrix[], b: Tensor): Tensor[] {
   for (const w of ws) checkHalfCall('matmulShared', w, b);
   const rt = runtime();
-  const rs = ws.map((w) => residentHalf(rt, w));
+  const rs = ws.map((w) => halfGemvWeight(rt, w));
   const K = b.shape[0]!;
   return gemvOutMany(
     rs.map((r) => r.rows),

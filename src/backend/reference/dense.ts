@@ -10,6 +10,27 @@ export function gemvRef(w: Float32Array, x: Float32Array, y: Float32Array, M: nu
   }
 }
 
+/** y[M] = W·x for W panel-major with panels of P columns (src/backend/panels.ts packPanels), the twin of gemv_f32_panels. */
+export function gemvPanelsRef(
+  w: Float32Array,
+  x: Float32Array,
+  y: Float32Array,
+  M: number,
+  K: number,
+  P: number,
+): void {
+  y.fill(0, 0, M);
+  for (let c0 = 0; c0 < K; c0 += P) {
+    const width = Math.min(P, K - c0);
+    for (let i = 0; i < M; i++) {
+      const row = M * c0 + i * width;
+      let s = 0;
+      for (let j = 0; j < width; j++) s += w[row + j]! * x[c0 + j]!;
+      y[i] = y[i]! + s;
+    }
+  }
+}
+
 /** C[M,N] = A[M,K] · B[K,N], all row-major. */
 export function gemmRef(
   a: Float32Array,

@@ -36,6 +36,29 @@ export function halfGemvRef(
   }
 }
 
+/** halfGemvRef for W panel-major with panels of P columns (src/backend/panels.ts), the twin of gemv_*_f32_panels. */
+export function halfGemvPanelsRef(
+  format: HalfFormat,
+  w: Uint16Array,
+  x: Float32Array,
+  y: Float32Array,
+  M: number,
+  K: number,
+  P: number,
+): void {
+  y.fill(0, 0, M);
+  for (let c0 = 0; c0 < K; c0 += P) {
+    const width = Math.min(P, K - c0);
+    for (let i = 0; i < M; i++) {
+      const start = M * c0 + i * width;
+      const row = decodeHalf(format, w.subarray(start, start + width));
+      let s = 0;
+      for (let j = 0; j < width; j++) s += row[j]! * x[c0 + j]!;
+      y[i] = y[i]! + s;
+    }
+  }
+}
+
 /** C[M,N] = W[M,K] · B[K,N] (row-major), W given as `format` bits; each output summed in f64. */
 export function halfGemmRef(
   format: HalfFormat,

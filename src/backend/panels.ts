@@ -1,0 +1,60 @@
+/**
+ * Panel-major copies of dense weights for the GEMV kernels (src/kernels/gemv.ts explains why): a row-major
+ * W [M,K] with long rows is stored as column panels of at most `GEMV_PANEL_COLS` columns, panel after panel,
+ * panel p holding rows 0..M−1 of its columns contiguous. The kernel then still reads W as one sequential
+ * stream per thread while x's panel stays in L1.
+ */
+
+/** Widest panel: 2048 f32 of x (8 KB) stay in L1 beside W's stream (measured, see gemv.ts). */
+export const GEMV_PANEL_COLS = 2048;
+
+let panelCols = GEMV_PANEL_COLS;
+
+/**
+ * Run `fn` with panels of at most `cols` columns for the weights it first uses (tests exercise the panel
+ * kernels on small matrices this way); a weight keeps the layout it was made resident with.
+ */
+export function withGemvPanelCols<T>(cols: number, fn: () => T): T {
+  const saved = panelCols;
+  panelCols = cols;
+  try {
+    return fn();
+  } finally {
+    panelCols = saved;
+  }
+}
+
+/**
+ * Panel width for rows of K columns, or 0 when rows are short enough to read row-major (K ≤ maxCols):
+ * ⌈K / ⌈K / maxCols⌉⌉ rounded up to a multiple of `align` (the kernels' block width), so the panels are
+ * balanced and only the last one is narrower.
+ */
+export function gemvPanelWidth(K: number, align: number, maxCols = panelCols): number {
+  if (K <= maxCols) return 0;
+  const panels = Math.ceil(K / maxCols);
+  return Math.ceil(K / panels / align) * align;
+}
+
+/**
+ * `src` [M,K] row-major → `out` panel-major with panels of P columns (the last K mod P wide when that is
+ * not 0): out[M·c0 + i·width + j] = src[i·K + c0 + j] for the panel at column c0 of width `width`.
+ */
+export function packPanels<A extends Float32Array | Uint16Array>(
+  src: A,
+  M: number,
+  K: number,
+  P: number,
+  out: A,
+): A {
+  if (!(P > 0) || src.length < M * K || out.length < M * K) {
+    throw new RangeError(
+      `packPanels: need P > 0 and M·K = ${M * K} elements, got P = ${P}, ${src.length} → ${out.length}`,
+    );
+  }
+  for (let c0 = 0; c0 < K; c0 += P) {
+    const width = Math.min(P, K - c0);
+    const base = M * c0;
+    for (let i = 0; i < M; i++) out.set(src.subarray(i * K + c0, i * K + c0 + width), base + i * width);
+  }
+  return out;
+}
