@@ -1,42 +1,46 @@
 // CSR with half-precision values: y[M] = W[M,K] · x[K] (SpMV) and C[M,N] = W[M,K] · B[K,N] (SpMM), W in
 // compressed sparse row form with bf16 or f16 value bits, f32 activations and accumulation, rows [r0, r1).
-// TypeScript twin: src/formats/csr-half.ts halfCsrMatmul. Layout (byte offsets into memory): rowPtr u32[M+1],
-// colIdx u16[nnz] or u32[nnz] (the `_u16` / `_u32` exports), values u16[nnz] (bf16 / f16 bits), x f32[K] /
-// B f32[K,N] row-major, y f32[M] / C f32[M,N] row-major. Widening (_half.ts): bf16 is a 16-bit shift, f16 a
-// shift, a mask and a multiply. f16 exports take `specials`: ≠ 0 maps Inf / NaN exactly; 0 is faster and exact
-// for values with neither (the host scans them once).
+// TypeScript twin: src/backend/reference/csr.ts csrPanelsRef on the decoded values. Layout: the f32 CSR's
+// column panels (csr.ts: rowPtr u32[panels·M + 1], colIdx u16[nnz] relative to each panel's first column)
+// with values u16[nnz] (bf16 / f16 bits); x f32[K] / B f32[K,N] row-major, y f32[M] / C f32[M,N] row-major.
+// Widening (_half.ts): bf16 is a 16-bit shift, f16 a shift, a mask and a multiply. f16 exports take
+// `specials`: ≠ 0 maps Inf / NaN exactly; 0 is faster and exact for values with neither (the host scans them
+// once).
 
 import { gather4 } from './_gather';
 import { ELEM_BF16, ELEM_F16, evenHalves, halfAt, lowHalves, oddHalves } from './_half';
 import { madd_f32x4 } from './_math';
-import { csr_spmm_u16_f32, csr_spmm_u32_f32 } from './csr';
+import { csrSpmmPanelAdd, csrSpmmPanelStore } from './_spmm';
 
 // ---- SpMV: y[i] = Σ_p values[p] · x[colIdx[p]] ------------------------------------------------------
 
-/** y[i] for i in [r0, r1); colIdx u16, values bf16. */
-export function csr_spmv_u16_bf16(rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, r0: i32, r1: i32): void {
-  spmvHalf<u16>(rowPtr, colIdx, values, x, y, r0, r1, ELEM_BF16, false);
-}
-
-/** y[i] for i in [r0, r1); colIdx u32, values bf16. */
-export function csr_spmv_u32_bf16(rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, r0: i32, r1: i32): void {
-  spmvHalf<u32>(rowPtr, colIdx, values, x, y, r0, r1, ELEM_BF16, false);
-}
-
-/** y[i] for i in [r0, r1); colIdx u16, values f16. */
-export function csr_spmv_u16_f16(
-  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, specials: i32, r0: i32, r1: i32,
+/** y[i] for i in [r0, r1); values bf16; W [M, K] in `panels` column panels of `width` columns. */
+export function csr_spmv_bf16(
+  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, M: i32, width: i32, panels: i32, r0: i32, r1: i32,
 ): void {
-  if (specials) spmvHalf<u16>(rowPtr, colIdx, values, x, y, r0, r1, ELEM_F16, true);
-  else spmvHalf<u16>(rowPtr, colIdx, values, x, y, r0, r1, ELEM_F16, false);
+  spmvHalf(rowPtr, colIdx, values, x, y, M, width, panels, r0, r1, ELEM_BF16, false);
 }
 
-/** y[i] for i in [r0, r1); colIdx u32, values f16. */
-export function csr_spmv_u32_f16(
-  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, specials: i32, r0: i32, r1: i32,
+/** y[i] for i in [r0, r1); values f16; W [M, K] in `panels` column panels of `width` columns. */
+export function csr_spmv_f16(
+  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, M: i32, width: i32, panels: i32, specials: i32,
+  r0: i32, r1: i32,
 ): void {
-  if (specials) spmvHalf<u32>(rowPtr, colIdx, values, x, y, r0, r1, ELEM_F16, true);
-  else spmvHalf<u32>(rowPtr, colIdx, values, x, y, r0, r1, ELEM_F16, false);
+  if (specials) spmvHalf(rowPtr, colIdx, values, x, y, M, width, panels, r0, r1, ELEM_F16, true);
+  else spmvHalf(rowPtr, colIdx, values, x, y, M, width, panels, r0, r1, ELEM_F16, false);
+}
+
+/** Panel after panel (csr.ts): the first stores y, the others add to it. */
+// @ts-ignore: decorator
+@inline function spmvHalf(
+  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, M: i32, width: i32, panels: i32, r0: i32, r1: i32,
+  elem: i32, specials: bool,
+): void {
+  spmvHalfPanel(rowPtr, colIdx, values, x, y, r0, r1, elem, specials, false);
+  for (let p = 1; p < panels; p++) {
+    const rp = rowPtr + ((<usize>p * <usize>M) << 2);
+    spmvHalfPanel(rp, colIdx, values, x + ((<usize>p * <usize>width) << 2), y, r0, r1, elem, specials, true);
+  }
 }
 
 // The f32 CSR SpMV's walk (csr.ts: one row at a time, so values and colIdx are each one sequential stream;
@@ -44,95 +48,86 @@ export function csr_spmv_u32_f16(
 // values. Seen as 4 u32 lanes of (even value | odd value << 16), the even values widen with one shift and the
 // odd ones with one mask (bf16; f16 adds its rebias), with no shuffle; x is gathered to match, the even
 // non-zeros' columns into one vector and the odd ones' into the other. Then 4 at a time, then one at a time.
-// elem and specials are constants at every call, so each value type is its own loop.
+// elem, specials and accumulate are constants at every call, so each combination is its own loop.
 // @ts-ignore: decorator
-@inline function spmvHalf<I>(
+@inline function spmvHalfPanel(
   rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, r0: i32, r1: i32, elem: i32, specials: bool,
+  accumulate: bool,
 ): void {
-  const S = alignof<I>();
-  const B = sizeof<I>();
   let p = <usize>load<u32>(rowPtr + (<usize>r0 << 2));
   for (let i = r0; i < r1; i++) {
     const e = <usize>load<u32>(rowPtr + (<usize>i << 2), 4);
     let a0 = f32x4.splat(0);
     let a1 = f32x4.splat(0);
     for (; p + 8 <= e; p += 8) {
-      const ip = colIdx + (p << S);
+      const ip = colIdx + (p << 1);
       const v = v128.load(values + (p << 1));
-      a0 = madd_f32x4(evenHalves(v, elem, specials), gatherEveryOther<I>(x, ip), a0);
-      a1 = madd_f32x4(oddHalves(v, elem, specials), gatherEveryOther<I>(x, ip + B), a1);
+      a0 = madd_f32x4(evenHalves(v, elem, specials), gatherEveryOther(x, ip), a0);
+      a1 = madd_f32x4(oddHalves(v, elem, specials), gatherEveryOther(x, ip + 2), a1);
     }
     let a = f32x4.add(a0, a1);
     if (p + 4 <= e) {
-      a = madd_f32x4(lowHalves(v128.load64_zero(values + (p << 1)), elem), gather4<I>(x, colIdx + (p << S)), a);
+      a = madd_f32x4(lowHalves(v128.load64_zero(values + (p << 1)), elem), gather4<u16>(x, colIdx + (p << 1)), a);
       p += 4;
     }
     let s = f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
-    for (; p < e; p++) s += halfAt(values + (p << 1), elem) * load<f32>(x + (<usize>load<I>(colIdx + (p << S)) << 2));
+    for (; p < e; p++) s += halfAt(values + (p << 1), elem) * load<f32>(x + (<usize>load<u16>(colIdx + (p << 1)) << 2));
+    if (accumulate) s += load<f32>(y + (<usize>i << 2));
     store<f32>(y + (<usize>i << 2), s);
     p = e;
   }
 }
 
-/** (x[idx[0]], x[idx[2]], x[idx[4]], x[idx[6]]) for the indices at ip: every other one. */
+/** (x[idx[0]], x[idx[2]], x[idx[4]], x[idx[6]]) for the u16 indices at ip: every other one. */
 // @ts-ignore: decorator
-@inline function gatherEveryOther<I>(x: usize, ip: usize): v128 {
-  const B = sizeof<I>();
-  let g = v128.load32_zero(x + (<usize>load<I>(ip) << 2));
-  g = v128.load32_lane(x + (<usize>load<I>(ip, 2 * B) << 2), g, 1);
-  g = v128.load32_lane(x + (<usize>load<I>(ip, 4 * B) << 2), g, 2);
-  return v128.load32_lane(x + (<usize>load<I>(ip, 6 * B) << 2), g, 3);
+@inline function gatherEveryOther(x: usize, ip: usize): v128 {
+  let g = v128.load32_zero(x + (<usize>load<u16>(ip) << 2));
+  g = v128.load32_lane(x + (<usize>load<u16>(ip, 4) << 2), g, 1);
+  g = v128.load32_lane(x + (<usize>load<u16>(ip, 8) << 2), g, 2);
+  return v128.load32_lane(x + (<usize>load<u16>(ip, 12) << 2), g, 3);
 }
 
 // ---- SpMM: C[i, :] = Σ_p values[p] · B[colIdx[p], :] ------------------------------------------------
 
-/** C rows [r0, r1) of W · B with B [K,N]; colIdx u16, values bf16; `wide`: f32 scratch [nnz] (see spmmHalf). */
-export function csr_spmm_u16_bf16(
-  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, c: usize, N: i32, r0: i32, r1: i32,
+/** C rows [r0, r1) of W · B with B [K,N]; values bf16; `wide`: f32 scratch [nnz] (see spmmHalf). */
+export function csr_spmm_bf16(
+  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, c: usize, N: i32, M: i32, width: i32,
+  panels: i32, r0: i32, r1: i32,
 ): void {
-  spmmHalf(rowPtr, colIdx, values, wide, b, c, N, r0, r1, ELEM_BF16, false, false);
+  spmmHalf(rowPtr, colIdx, values, wide, b, c, N, M, width, panels, r0, r1, ELEM_BF16, false);
 }
 
-/** C rows [r0, r1) of W · B with B [K,N]; colIdx u32, values bf16; `wide`: f32 scratch [nnz]. */
-export function csr_spmm_u32_bf16(
-  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, c: usize, N: i32, r0: i32, r1: i32,
+/** C rows [r0, r1) of W · B with B [K,N]; values f16; `wide`: f32 scratch [nnz]. */
+export function csr_spmm_f16(
+  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, c: usize, N: i32, M: i32, width: i32,
+  panels: i32, specials: i32, r0: i32, r1: i32,
 ): void {
-  spmmHalf(rowPtr, colIdx, values, wide, b, c, N, r0, r1, ELEM_BF16, false, true);
-}
-
-/** C rows [r0, r1) of W · B with B [K,N]; colIdx u16, values f16; `wide`: f32 scratch [nnz]. */
-export function csr_spmm_u16_f16(
-  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, c: usize, N: i32, specials: i32, r0: i32, r1: i32,
-): void {
-  if (specials) spmmHalf(rowPtr, colIdx, values, wide, b, c, N, r0, r1, ELEM_F16, true, false);
-  else spmmHalf(rowPtr, colIdx, values, wide, b, c, N, r0, r1, ELEM_F16, false, false);
-}
-
-/** C rows [r0, r1) of W · B with B [K,N]; colIdx u32, values f16; `wide`: f32 scratch [nnz]. */
-export function csr_spmm_u32_f16(
-  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, c: usize, N: i32, specials: i32, r0: i32, r1: i32,
-): void {
-  if (specials) spmmHalf(rowPtr, colIdx, values, wide, b, c, N, r0, r1, ELEM_F16, true, true);
-  else spmmHalf(rowPtr, colIdx, values, wide, b, c, N, r0, r1, ELEM_F16, false, true);
+  if (specials) spmmHalf(rowPtr, colIdx, values, wide, b, c, N, M, width, panels, r0, r1, ELEM_F16, true);
+  else spmmHalf(rowPtr, colIdx, values, wide, b, c, N, M, width, panels, r0, r1, ELEM_F16, false);
 }
 
 /** Rows per SpMM chunk: their values are widened, then multiplied while still in L1/L2. */
 const SPMM_CHUNK_ROWS: i32 = 16;
 
-// SpMM reuses each value for N columns, so widening is a small share of the work: the rows are taken in
-// chunks of SPMM_CHUNK_ROWS, each chunk's values are widened to f32 into `wide` at the same indices (a
-// per-call scratch of nnz f32 the host allocates; threads write disjoint parts), and the f32 CSR SpMM
-// (csr.ts, with its register-tiled column blocks) runs on those rows while the widened values are in cache.
+// SpMM reuses each value for N columns, so widening is a small share of the work: panel by panel, the rows
+// are taken in chunks of SPMM_CHUNK_ROWS, each chunk's values are widened to f32 into `wide` at the same
+// indices (a per-call scratch of nnz f32 the host allocates; threads write disjoint parts), and the f32 CSR
+// SpMM row walk (_spmm.ts, with its register-tiled column blocks) runs on those rows while the widened values
+// are in cache; the first panel stores C, the others add to it.
 // @ts-ignore: decorator
 @inline function spmmHalf(
-  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, c: usize, N: i32, r0: i32, r1: i32,
-  elem: i32, specials: bool, u32Index: bool,
+  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, c: usize, N: i32, M: i32, width: i32,
+  panels: i32, r0: i32, r1: i32, elem: i32, specials: bool,
 ): void {
-  for (let c0 = r0; c0 < r1; c0 += SPMM_CHUNK_ROWS) {
-    const c1 = min(c0 + SPMM_CHUNK_ROWS, r1);
-    widen(values, wide, load<u32>(rowPtr + (<usize>c0 << 2)), load<u32>(rowPtr + (<usize>c1 << 2)), elem, specials);
-    if (u32Index) csr_spmm_u32_f32(rowPtr, colIdx, wide, b, c, N, c0, c1);
-    else csr_spmm_u16_f32(rowPtr, colIdx, wide, b, c, N, c0, c1);
+  for (let p = 0; p < panels; p++) {
+    const rp = rowPtr + ((<usize>p * <usize>M) << 2);
+    const bp = b + ((<usize>p * <usize>width * <usize>N) << 2);
+    for (let c0 = r0; c0 < r1; c0 += SPMM_CHUNK_ROWS) {
+      const c1 = min(c0 + SPMM_CHUNK_ROWS, r1);
+      widen(values, wide, load<u32>(rp + (<usize>c0 << 2)), load<u32>(rp + (<usize>c1 << 2)), elem, specials);
+      if (p == 0) csrSpmmPanelStore(rp, colIdx, wide, bp, c, N, c0, c1);
+      else csrSpmmPanelAdd(rp, colIdx, wide, bp, c, N, c0, c1);
+    }
   }
 }
 

@@ -10,16 +10,17 @@ import { FormatError } from '../../formats/errors.js';
 import type { HalfFormat } from '../../formats/half.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
-import { resident } from '../resident.js';
+import { type Resident, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import {
   checkSparseCall,
-  prefixRanges,
+  csrRanges,
   type ResidentCSR,
   runSparseMatmul,
   sameShape,
   uploadCsr,
 } from './csr.js';
+import type { PanelOptions } from './csr-panels.js';
 import { hasF16Specials } from './half.js';
 
 /** A half-value CSR weight packed in kernel memory: CSR's layout with u16 value bits. */
@@ -37,11 +38,20 @@ export interface ResidentHalfCSR extends ResidentCSR {
 export function residentHalfCsr(rt: WasmRuntime, w: HalfCSR): ResidentHalfCSR {
   const r = resident(rt, w, w.format, () => {
     halfCsrValidate(w);
-    const { ptrs, value } = uploadCsr(rt, w);
-    const type = halfCsrValues(w);
-    return { ptrs, value: { ...value, type, specials: type === 'f16' && hasF16Specials(w.values) } };
+    return uploadHalfCsr(rt, w);
   });
   return sameShape(r, w);
+}
+
+/** Upload a valid half-value CSR (the caller validates) like uploadCsr, with its value type and f16 specials. */
+export function uploadHalfCsr(
+  rt: WasmRuntime,
+  w: HalfCSR,
+  options: PanelOptions = {},
+): Resident<ResidentHalfCSR> {
+  const { ptrs, value } = uploadCsr(rt, w, options);
+  const type = halfCsrValues(w);
+  return { ptrs, value: { ...value, type, specials: type === 'f16' && hasF16Specials(w.values) } };
 }
 
 /**
@@ -49,18 +59,19 @@ export function residentHalfCsr(rt: WasmRuntime, w: HalfCSR): ResidentHalfCSR {
  * SpMM kernel, which widens the values chunk by chunk into a per-call f32 scratch [nnz] (freed on return) and
  * runs the f32 CSR SpMM on them.
  */
-function halfCsrRun(rt: WasmRuntime, r: ResidentHalfCSR, b: Tensor): Tensor {
+export function halfCsrRun(rt: WasmRuntime, r: ResidentHalfCSR, b: Tensor): Tensor {
   return runSparseMatmul(rt, r.rows, b, (bp, cp, N) => {
-    const ranges = prefixRanges(rt, r.hostRowPtr, N, 2);
+    const ranges = csrRanges(rt, r, N);
     const specials = r.type === 'f16' ? [r.specials ? 1 : 0] : [];
     const w = [r.rowPtr, r.colIdx, r.values];
+    const panels = [r.rows, r.width, r.panels, ...specials];
     if (b.rank === 1) {
-      rt.parallel(`csr_spmv_${r.index}_${r.type}`, [...w, bp, cp, ...specials], ranges);
+      rt.parallel(`csr_spmv_${r.type}`, [...w, bp, cp, ...panels], ranges);
       return;
     }
     const wide = rt.alloc(Math.max(4, 4 * r.hostRowPtr[r.rows]!));
     try {
-      rt.parallel(`csr_spmm_${r.index}_${r.type}`, [...w, wide, bp, cp, N, ...specials], ranges);
+      rt.parallel(`csr_spmm_${r.type}`, [...w, wide, bp, cp, N, ...panels], ranges);
     } finally {
       rt.free(wide);
     }

@@ -1,6 +1,6 @@
 /**
  * CSR matmul on the WebAssembly kernels (src/kernels/csr.ts): C[M,N] = W[M,K] · B[K,N], B a vector [K]
- * (SpMV) or a row-major block (SpMM). Also exports the helpers the other sparse op families share.
+ * (SpMV) or a row-major block (SpMM); the resident copy is in column panels when K is large (csr-panels.ts). Also exports the helpers the other sparse op families share.
  */
 
 import { type CSR, csrMatmul, csrValidate } from '../../formats/csr.js';
@@ -10,6 +10,14 @@ import { register } from '../dispatch.js';
 import { splitByPrefix } from '../pool.js';
 import { type Resident, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
+import {
+  type CsrArrays,
+  type PanelOptions,
+  type PanelPlan,
+  packCsrPanels,
+  panelMaxWidth,
+  panelPlan,
+} from './csr-panels.js';
 import { MIN_PARALLEL_WORK, outputFor, rhsCols } from './dense.js';
 
 /** Row ranges `[r0, r1)` a row-parallel kernel runs over, one per thread. */
@@ -108,39 +116,56 @@ export function prefixRanges(rt: WasmRuntime, prefix: Uint32Array, N: number, ro
   return splitByPrefix(prefix, rt.threads, 1, rowCost);
 }
 
-/** A CSR weight packed in kernel memory. */
-export interface ResidentCSR {
+/**
+ * A CSR weight packed in kernel memory, in column panels (csr-panels.ts; one panel of width K for small K).
+ */
+export interface ResidentCSR extends PanelPlan {
   rows: number;
   cols: number;
-  /** Byte offsets of rowPtr (u32), colIdx (u16 or u32) and values (f32; u16 bits for csr_bf16 / csr_f16). */
+  /**
+   * Byte offsets of the panels' rowPtr (u32 [panels·rows + 1]), colIdx (u16, relative to each panel's first
+   * column) and values (f32; u16 bits for csr_bf16 / csr_f16).
+   */
   rowPtr: number;
   colIdx: number;
   values: number;
-  /** Index width of colIdx. */
-  index: 'u16' | 'u32';
-  /** Host copy of rowPtr, for splitting rows by non-zeros. */
+  /** Host copy of the CSR's rowPtr [rows+1] (all panels together), for splitting rows by non-zeros. */
   hostRowPtr: Uint32Array;
 }
 
 /**
- * Upload a valid CSR's arrays (the caller validates; the blocks are freed with the resident entry). The values
- * go up as they are: f32, or the u16 bits of a half-value CSR.
+ * Upload a valid CSR's arrays (the caller validates; the blocks are freed with the resident entry) in column
+ * panels when K is large for its density (panelMaxWidth; `options.maxWidth` overrides it). The values go up as they are: f32, or the
+ * u16 bits of a half-value CSR.
  */
 export function uploadCsr(
   rt: WasmRuntime,
-  w: Pick<CSR, 'rows' | 'cols' | 'rowPtr' | 'colIdx'> & { values: Float32Array | Uint16Array },
+  w: CsrArrays<Float32Array | Uint16Array>,
+  options: PanelOptions = {},
 ): Resident<ResidentCSR> {
-  const ptrs = [rt.upload(w.rowPtr), rt.upload(w.colIdx), rt.upload(w.values)];
+  const density = w.values.length / Math.max(1, w.rows * w.cols);
+  const maxWidth = options.maxWidth ?? panelMaxWidth(density, w.values.BYTES_PER_ELEMENT);
+  const packed = packCsrPanels(w, panelPlan(w.cols, maxWidth));
+  const ptrs = [rt.upload(packed.rowPtr), rt.upload(packed.colIdx), rt.upload(packed.values)];
   const value: ResidentCSR = {
     rows: w.rows,
     cols: w.cols,
+    width: packed.width,
+    panels: packed.panels,
     rowPtr: ptrs[0]!,
     colIdx: ptrs[1]!,
     values: ptrs[2]!,
-    index: w.colIdx instanceof Uint16Array ? 'u16' : 'u32',
     hostRowPtr: w.rowPtr.slice(),
   };
   return { ptrs, value };
+}
+
+/**
+ * Row ranges for a resident CSR's kernels: split by non-zeros, each row costing 2 more per panel (its
+ * pointers, its partial sum's store).
+ */
+export function csrRanges(rt: WasmRuntime, r: ResidentCSR, N: number): RowRanges {
+  return prefixRanges(rt, r.hostRowPtr, N, 2 * r.panels);
 }
 
 /** Validate `w` (once) and upload it, or return the copy already resident in `rt`. */
@@ -155,11 +180,12 @@ export function residentCsr(rt: WasmRuntime, w: CSR): ResidentCSR {
 /** C = W · B on a resident CSR: SpMV kernel for a vector, SpMM kernel otherwise. */
 export function csrRun(rt: WasmRuntime, r: ResidentCSR, b: Tensor): Tensor {
   return runSparseMatmul(rt, r.rows, b, (bp, cp, N) => {
-    const ranges = prefixRanges(rt, r.hostRowPtr, N, 2);
+    const ranges = csrRanges(rt, r, N);
+    const panels = [r.rows, r.width, r.panels];
     if (b.rank === 1) {
-      rt.parallel(`csr_spmv_${r.index}_f32`, [r.rowPtr, r.colIdx, r.values, bp, cp], ranges);
+      rt.parallel('csr_spmv_f32', [r.rowPtr, r.colIdx, r.values, bp, cp, ...panels], ranges);
     } else {
-      rt.parallel(`csr_spmm_${r.index}_f32`, [r.rowPtr, r.colIdx, r.values, bp, cp, N], ranges);
+      rt.parallel('csr_spmm_f32', [r.rowPtr, r.colIdx, r.values, bp, cp, N, ...panels], ranges);
     }
   });
 }

@@ -1,0 +1,115 @@
+/**
+ * The column-panel layout of a resident CSR (kernels: src/kernels/csr.ts, csr-half.ts; twin:
+ * src/backend/reference/csr.ts): W's columns split into panels of `width` columns, each panel a CSR of its
+ * columns with its own row pointers and u16 column indices relative to its first column, stored panel after
+ * panel. The kernels walk one panel at a time, so the slice of x they gather from stays in L1 while values and
+ * indices stream past.
+ */
+
+import { U16_INDEX_LIMIT } from '../../formats/check.js';
+
+/**
+ * L1 bytes a panel may fill with its slice of x (4 bytes a column) plus one row's entries of that panel (values
+ * and u16 indices: (valueBytes + 2)·density bytes a column). Fitted to same-process A/B runs (src/kernels/csr.ts
+ * lists them): at K = 4096 one panel stays best from 85% sparsity up, and at K = 11008 the best measured widths
+ * were ≈ 3700 columns at 90%, ≈ 2800 at 70% and 2000–2800 at 50%.
+ */
+export const PANEL_L1_BYTES = 20480;
+
+/** Panel widths are rounded up to a multiple of this (whole 64-byte lines of x per panel). */
+const PANEL_ALIGN = 16;
+
+/** How W's columns are split: `panels` panels of `width` columns (the last may be narrower). */
+export interface PanelPlan {
+  readonly width: number;
+  readonly panels: number;
+}
+
+/** How the layout splits (internal: tests and A/B runs set the width instead of the density rule). */
+export interface PanelOptions {
+  /** Widest panel in columns, at most 65536 (default: panelMaxWidth of the matrix's density). */
+  maxWidth?: number;
+}
+
+/**
+ * Widest panel for a CSR of `density` (non-zeros / (rows·cols)) with `valueBytes` per value (4 for f32, 2 for
+ * bf16 / f16): PANEL_L1_BYTES / (4 + (valueBytes + 2)·density) columns. 2048 columns and fewer are never
+ * split (a full-density f32 CSR gives 2048; SmolLM-135M has K = 576 and 1536).
+ * @example panelMaxWidth(0.1, 4) // 4452: K = 4096 stays one panel, K = 11008 becomes 3 panels of 3680
+ */
+export function panelMaxWidth(density: number, valueBytes: number): number {
+  return Math.min(U16_INDEX_LIMIT, Math.floor(PANEL_L1_BYTES / (4 + (valueBytes + 2) * density)));
+}
+
+/**
+ * The panels for K columns: one panel of width K up to `maxWidth`, else the fewest panels of at most
+ * `maxWidth` columns, balanced (⌈K / ⌈K / maxWidth⌉⌉ rounded up to a multiple of 16, capped at maxWidth).
+ * @example panelPlan(11008, 2048) // { width: 1840, panels: 6 }: five of 1840 columns and one of 1808
+ */
+export function panelPlan(K: number, maxWidth: number): PanelPlan {
+  if (!Number.isInteger(maxWidth) || maxWidth < 1 || maxWidth > U16_INDEX_LIMIT) {
+    throw new RangeError(
+      `panelPlan: maxWidth must be an integer in [1, ${U16_INDEX_LIMIT}], got ${maxWidth}`,
+    );
+  }
+  if (K <= maxWidth) return { width: K, panels: 1 };
+  const balanced = Math.ceil(K / Math.ceil(K / maxWidth));
+  const width = Math.min(maxWidth, Math.ceil(balanced / PANEL_ALIGN) * PANEL_ALIGN);
+  return { width, panels: Math.ceil(K / width) };
+}
+
+/** A CSR [rows, cols] in column panels (see the file header). */
+export interface CsrPanels<V extends Float32Array | Uint16Array> extends PanelPlan {
+  readonly rows: number;
+  readonly cols: number;
+  /** [panels·rows + 1]: panel p's row i is entries [rowPtr[p·rows + i], rowPtr[p·rows + i + 1]). */
+  readonly rowPtr: Uint32Array;
+  /** [nnz] column of each entry minus its panel's first column (p·width). */
+  readonly colIdx: Uint16Array;
+  /** [nnz] value of each entry (f32, or the bits of a half-value CSR). */
+  readonly values: V;
+}
+
+/** The CSR arrays a panel layout is packed from (a valid CSR; values f32 or half bits). */
+export interface CsrArrays<V extends Float32Array | Uint16Array> {
+  readonly rows: number;
+  readonly cols: number;
+  readonly rowPtr: Uint32Array;
+  readonly colIdx: Uint16Array | Uint32Array;
+  readonly values: V;
+}
+
+/**
+ * Repack a valid CSR into `plan`'s panels. One panel with u16 indices is the CSR itself (its arrays, not
+ * copies). Two passes over the entries: count each (panel, row), then place each entry at its slot.
+ */
+export function packCsrPanels<V extends Float32Array | Uint16Array>(
+  w: CsrArrays<V>,
+  plan: PanelPlan,
+): CsrPanels<V> {
+  const { rows, cols } = w;
+  const { width, panels } = plan;
+  if (panels === 1 && w.colIdx instanceof Uint16Array) {
+    return { rows, cols, width, panels, rowPtr: w.rowPtr, colIdx: w.colIdx, values: w.values };
+  }
+  const nnz = w.values.length;
+  const rowPtr = new Uint32Array(panels * rows + 1);
+  for (let i = 0; i < rows; i++) {
+    for (let q = w.rowPtr[i]!; q < w.rowPtr[i + 1]!; q++)
+      rowPtr[Math.floor(w.colIdx[q]! / width) * rows + i + 1]!++;
+  }
+  for (let s = 1; s < rowPtr.length; s++) rowPtr[s] = rowPtr[s]! + rowPtr[s - 1]!;
+  const next = rowPtr.slice(0, panels * rows);
+  const colIdx = new Uint16Array(nnz);
+  const values = new (w.values.constructor as { new (n: number): V })(nnz);
+  for (let i = 0; i < rows; i++) {
+    for (let q = w.rowPtr[i]!; q < w.rowPtr[i + 1]!; q++) {
+      const col = w.colIdx[q]!;
+      const p = Math.floor(col / width);
+      const d = next[p * rows + i]!++;
+      colIdx[d] = col - p * width;
+      values[d] = w.values[q]!;
+    }
+  }
+  return { rows, cols, width, panels, rowPtr, colIdx, values };
+}

@@ -1,0 +1,186 @@
+// The CSR SpMM row walk over one column panel, shared by csr.ts (f32 values) and csr-half.ts (half values
+// widened to f32 first): C[i, :] (+)= Σ_p values[p] · B[colIdx[p], :] for rows [r0, r1), colIdx u16 relative
+// to the panel's first column (b points at that column's row of B).
+import { madd_f32x4 as madd } from './_math';
+
+// Each C row is computed in column tiles held in registers: 24 columns (6 accumulators, one non-zero per
+// step: 6 B loads + 1 splat + 6 accumulators = 13 of V8's 15 SIMD registers), then 16 (two non-zeros
+// per step, products summed before the accumulator add to halve the dependency chain), 8 and 4 (four
+// non-zeros per step), then scalar columns. The relaxed build fuses each multiply-add (relaxed_madd):
+// 1.18× faster at 64 columns here; measured slower: 28-column tiles (7 accumulators, 64 columns) and
+// 24-column tiles taking two non-zeros per step (V8 then spills). `accumulate` (a constant at each call):
+// add the tile to what C holds (panels after the first) instead of storing it.
+/** C rows [r0, r1) = this panel's W rows · B [panel columns, N] (the first panel). */
+export function csrSpmmPanelStore(
+  rowPtr: usize, colIdx: usize, values: usize, b: usize, c: usize, N: i32, r0: i32, r1: i32,
+): void {
+  csrSpmmPanel(rowPtr, colIdx, values, b, c, N, r0, r1, false);
+}
+
+/** C rows [r0, r1) += this panel's W rows · B [panel columns, N] (the panels after the first). */
+export function csrSpmmPanelAdd(
+  rowPtr: usize, colIdx: usize, values: usize, b: usize, c: usize, N: i32, r0: i32, r1: i32,
+): void {
+  csrSpmmPanel(rowPtr, colIdx, values, b, c, N, r0, r1, true);
+}
+
+// @ts-ignore: decorator
+@inline function csrSpmmPanel(
+  rowPtr: usize, colIdx: usize, values: usize, b: usize, c: usize, N: i32, r0: i32, r1: i32, accumulate: bool,
+): void {
+  const rowBytes = <usize>N << 2;
+  for (let i = r0; i < r1; i++) {
+    const rp = rowPtr + (<usize>i << 2);
+    const s = <usize>load<u32>(rp);
+    const e = <usize>load<u32>(rp, 4);
+    const cRow = c + <usize>i * rowBytes;
+    const ip = colIdx + (s << 1);
+    const vp = values + (s << 2);
+    const n = e - s;
+    let j = 0;
+    for (; j + 24 <= N; j += 24) tile24(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2), accumulate);
+    if (j + 16 <= N) {
+      tile16(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2), accumulate);
+      j += 16;
+    }
+    if (j + 8 <= N) {
+      tile8(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2), accumulate);
+      j += 8;
+    }
+    if (j + 4 <= N) {
+      tile4(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2), accumulate);
+      j += 4;
+    }
+    for (; j < N; j++) {
+      const bj = b + (<usize>j << 2);
+      const out = cRow + (<usize>j << 2);
+      let acc: f32 = accumulate ? load<f32>(out) : 0;
+      for (let q: usize = 0; q < n; q++) {
+        acc += load<f32>(vp + (q << 2)) * load<f32>(bj + <usize>load<u16>(ip + (q << 1)) * rowBytes);
+      }
+      store<f32>(out, acc);
+    }
+  }
+}
+
+/** out[0:4] = a, or out[0:4] += a when accumulating; `offset` in bytes. */
+// @ts-ignore: decorator
+@inline function put(out: usize, a: v128, offset: usize, accumulate: bool): void {
+  if (accumulate) v128.store(out + offset, f32x4.add(v128.load(out + offset), a));
+  else v128.store(out + offset, a);
+}
+
+/** c[0:24] (+)= Σ_q v[q] · B[col[q], 0:24] for the n non-zeros at ip / vp; bj points at column j of B row 0. */
+// @ts-ignore: decorator
+@inline function tile24(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize, accumulate: bool): void {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let a4 = f32x4.splat(0);
+  let a5 = f32x4.splat(0);
+  for (let q: usize = 0; q < n; q++) {
+    const v = v128.load32_splat(vp + (q << 2));
+    const br = bj + <usize>load<u16>(ip + (q << 1)) * rowBytes;
+    a0 = madd(v, v128.load(br), a0);
+    a1 = madd(v, v128.load(br, 16), a1);
+    a2 = madd(v, v128.load(br, 32), a2);
+    a3 = madd(v, v128.load(br, 48), a3);
+    a4 = madd(v, v128.load(br, 64), a4);
+    a5 = madd(v, v128.load(br, 80), a5);
+  }
+  put(out, a0, 0, accumulate);
+  put(out, a1, 16, accumulate);
+  put(out, a2, 32, accumulate);
+  put(out, a3, 48, accumulate);
+  put(out, a4, 64, accumulate);
+  put(out, a5, 80, accumulate);
+}
+
+/** Like tile24 for 16 columns, two non-zeros per step. */
+// @ts-ignore: decorator
+@inline function tile16(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize, accumulate: bool): void {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let q: usize = 0;
+  for (; q + 2 <= n; q += 2) {
+    const v0 = v128.load32_splat(vp + (q << 2));
+    const v1 = v128.load32_splat(vp + (q << 2), 4);
+    const b0 = bj + <usize>load<u16>(ip + (q << 1)) * rowBytes;
+    const b1 = bj + <usize>load<u16>(ip + (q << 1), 2) * rowBytes;
+    a0 = madd(v1, v128.load(b1), madd(v0, v128.load(b0), a0));
+    a1 = madd(v1, v128.load(b1, 16), madd(v0, v128.load(b0, 16), a1));
+    a2 = madd(v1, v128.load(b1, 32), madd(v0, v128.load(b0, 32), a2));
+    a3 = madd(v1, v128.load(b1, 48), madd(v0, v128.load(b0, 48), a3));
+  }
+  if (q < n) {
+    const v = v128.load32_splat(vp + (q << 2));
+    const br = bj + <usize>load<u16>(ip + (q << 1)) * rowBytes;
+    a0 = madd(v, v128.load(br), a0);
+    a1 = madd(v, v128.load(br, 16), a1);
+    a2 = madd(v, v128.load(br, 32), a2);
+    a3 = madd(v, v128.load(br, 48), a3);
+  }
+  put(out, a0, 0, accumulate);
+  put(out, a1, 16, accumulate);
+  put(out, a2, 32, accumulate);
+  put(out, a3, 48, accumulate);
+}
+
+/** Like tile24 for 8 columns, four non-zeros per step. */
+// @ts-ignore: decorator
+@inline function tile8(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize, accumulate: bool): void {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let q: usize = 0;
+  for (; q + 4 <= n; q += 4) {
+    const iq = ip + (q << 1);
+    const v0 = v128.load32_splat(vp + (q << 2));
+    const v1 = v128.load32_splat(vp + (q << 2), 4);
+    const v2 = v128.load32_splat(vp + (q << 2), 8);
+    const v3 = v128.load32_splat(vp + (q << 2), 12);
+    const b0 = bj + <usize>load<u16>(iq) * rowBytes;
+    const b1 = bj + <usize>load<u16>(iq, 2) * rowBytes;
+    const b2 = bj + <usize>load<u16>(iq, 4) * rowBytes;
+    const b3 = bj + <usize>load<u16>(iq, 6) * rowBytes;
+    const lo01 = f32x4.add(f32x4.mul(v0, v128.load(b0)), f32x4.mul(v1, v128.load(b1)));
+    const lo23 = f32x4.add(f32x4.mul(v2, v128.load(b2)), f32x4.mul(v3, v128.load(b3)));
+    const hi01 = f32x4.add(f32x4.mul(v0, v128.load(b0, 16)), f32x4.mul(v1, v128.load(b1, 16)));
+    const hi23 = f32x4.add(f32x4.mul(v2, v128.load(b2, 16)), f32x4.mul(v3, v128.load(b3, 16)));
+    a0 = f32x4.add(a0, f32x4.add(lo01, lo23));
+    a1 = f32x4.add(a1, f32x4.add(hi01, hi23));
+  }
+  for (; q < n; q++) {
+    const v = v128.load32_splat(vp + (q << 2));
+    const br = bj + <usize>load<u16>(ip + (q << 1)) * rowBytes;
+    a0 = madd(v, v128.load(br), a0);
+    a1 = madd(v, v128.load(br, 16), a1);
+  }
+  put(out, a0, 0, accumulate);
+  put(out, a1, 16, accumulate);
+}
+
+/** Like tile24 for 4 columns, four non-zeros per step. */
+// @ts-ignore: decorator
+@inline function tile4(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize, accumulate: bool): void {
+  let a0 = f32x4.splat(0);
+  let q: usize = 0;
+  for (; q + 4 <= n; q += 4) {
+    const iq = ip + (q << 1);
+    const p01 = f32x4.add(
+      f32x4.mul(v128.load32_splat(vp + (q << 2)), v128.load(bj + <usize>load<u16>(iq) * rowBytes)),
+      f32x4.mul(v128.load32_splat(vp + (q << 2), 4), v128.load(bj + <usize>load<u16>(iq, 2) * rowBytes)),
+    );
+    const p23 = f32x4.add(
+      f32x4.mul(v128.load32_splat(vp + (q << 2), 8), v128.load(bj + <usize>load<u16>(iq, 4) * rowBytes)),
+      f32x4.mul(v128.load32_splat(vp + (q << 2), 12), v128.load(bj + <usize>load<u16>(iq, 6) * rowBytes)),
+    );
+    a0 = f32x4.add(a0, f32x4.add(p01, p23));
+  }
+  for (; q < n; q++) {
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(vp + (q << 2)), v128.load(bj + <usize>load<u16>(ip + (q << 1)) * rowBytes)));
+  }
+  put(out, a0, 0, accumulate);
+}
