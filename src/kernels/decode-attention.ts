@@ -1,5 +1,7 @@
 // Decode attention: the few query rows of a decode step (Tq ≤ 4 per head) against a KV cache read in place, each
-// kv head's K and V streamed once for all the query heads of its group.
+// kv head's K and V streamed once for all the query heads of its group. K and V are f32 (decode_attention_f32) or
+// half precision (decode_attention_bf16, decode_attention_f16: 2 bytes per element, widened to f32 as they are read,
+// see _half.ts); one body serves the three, compiled once per element type.
 // TypeScript twin: src/backend/reference/decode-attention.ts decodeAttentionRef.
 //
 // Layout (as attention.ts): q, o [H, Tq, dp]; k, v [Hkv, kvStride, dp] of which positions [0, Tk) are read; dp is
@@ -19,7 +21,13 @@
 // chunks = 1: o_r = acc_r / l_r (0 when l = 0). chunks > 1 (keys split between threads): acc, m and l go to the
 // partials and decode_attention_merge_f32 combines an item's chunks, o = Σ_c e^(m_c − M)·acc_c / Σ_c e^(m_c − M)·l_c
 // with M = max_c m_c (flash-decoding).
+//
+// Half K and V: dp is a multiple of 8, and every 8 columns of the q, o and partial rows are stored even columns
+// first (q0 q2 q4 q6 q1 q3 q5 q7; the host permutes q and un-permutes o). 16 bytes of a K or V row are 8 halves,
+// whose even elements widen with one shift and odd ones with one mask (bf16), so they meet q's and the
+// accumulators' even and odd vectors without a shuffle. The scores, softmax and merge do not see the order.
 
+import { ELEM_BF16, ELEM_F16, ELEM_F32, evenHalves, oddHalves } from './_half';
 import { exp_f32x4, madd_f32x4 } from './_math';
 import { hsum4 } from './_reduce';
 
@@ -40,7 +48,7 @@ export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i3
  * unused rows' code.
  */
 // @ts-ignore: decorator
-@inline function scoreQuad(R: i32, q: usize, kb: usize, j0: i32, j1: i32, rowBytes: usize, sc: v128, S: usize): void {
+@inline function scoreQuadF32(R: i32, q: usize, kb: usize, j0: i32, j1: i32, rowBytes: usize, sc: v128, S: usize): void {
   let j = j0;
   for (; j + 2 <= j1; j += 2) {
     const kj = kb + <usize>j * rowBytes;
@@ -79,7 +87,7 @@ export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i3
  * step, accumulators in memory (L1), so V is read in order.
  */
 // @ts-ignore: decorator
-@inline function accumulateQuad(R: i32, acc: usize, vb: usize, j0: i32, j1: i32, rowBytes: usize, S: usize): void {
+@inline function accumulateQuadF32(R: i32, acc: usize, vb: usize, j0: i32, j1: i32, rowBytes: usize, S: usize): void {
   let j = j0;
   for (; j + 2 <= j1; j += 2) {
     const pa = v128.load(S + (<usize>(j - j0) << 4));
@@ -113,6 +121,137 @@ export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i3
       if (R > 3) { o += rowBytes; v128.store(o, madd_f32x4(a3, x, v128.load(o))); }
     }
   }
+}
+
+/**
+ * scoreQuadF32 for half K rows of kRow bytes (8 halves per 16 bytes) and q rows in the even-then-odd order of the
+ * header: per 16 bytes of two keys, their even and odd elements widened, times q's even and odd vectors.
+ */
+// @ts-ignore: decorator
+@inline function scoreQuadHalf(
+  elem: i32, R: i32, q: usize, kb: usize, kRow: usize, j0: i32, j1: i32, rowBytes: usize, sc: v128, S: usize,
+): void {
+  let j = j0;
+  for (; j + 2 <= j1; j += 2) {
+    const kj = kb + <usize>j * kRow;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    for (let c: usize = 0; c < rowBytes; c += 32) {
+      const x = v128.load(kj + (c >> 1));
+      const y = v128.load(kj + kRow + (c >> 1));
+      const xe = evenHalves(x, elem, true), xo = oddHalves(x, elem, true);
+      const ye = evenHalves(y, elem, true), yo = oddHalves(y, elem, true);
+      let qe = v128.load(q + c), qo = v128.load(q + c, 16);
+      a0 = madd_f32x4(qo, xo, madd_f32x4(qe, xe, a0));
+      b0 = madd_f32x4(qo, yo, madd_f32x4(qe, ye, b0));
+      if (R > 1) {
+        qe = v128.load(q + rowBytes + c); qo = v128.load(q + rowBytes + c, 16);
+        a1 = madd_f32x4(qo, xo, madd_f32x4(qe, xe, a1)); b1 = madd_f32x4(qo, yo, madd_f32x4(qe, ye, b1));
+      }
+      if (R > 2) {
+        qe = v128.load(q + 2 * rowBytes + c); qo = v128.load(q + 2 * rowBytes + c, 16);
+        a2 = madd_f32x4(qo, xo, madd_f32x4(qe, xe, a2)); b2 = madd_f32x4(qo, yo, madd_f32x4(qe, ye, b2));
+      }
+      if (R > 3) {
+        qe = v128.load(q + 3 * rowBytes + c); qo = v128.load(q + 3 * rowBytes + c, 16);
+        a3 = madd_f32x4(qo, xo, madd_f32x4(qe, xe, a3)); b3 = madd_f32x4(qo, yo, madd_f32x4(qe, ye, b3));
+      }
+    }
+    const s = S + (<usize>(j - j0) << 4);
+    v128.store(s, f32x4.mul(hsum4(a0, a1, a2, a3), sc));
+    v128.store(s, f32x4.mul(hsum4(b0, b1, b2, b3), sc), 16);
+  }
+  if (j < j1) {
+    const kj = kb + <usize>j * kRow;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let c: usize = 0; c < rowBytes; c += 32) {
+      const x = v128.load(kj + (c >> 1));
+      const xe = evenHalves(x, elem, true), xo = oddHalves(x, elem, true);
+      a0 = madd_f32x4(v128.load(q + c, 16), xo, madd_f32x4(v128.load(q + c), xe, a0));
+      if (R > 1) a1 = madd_f32x4(v128.load(q + rowBytes + c, 16), xo, madd_f32x4(v128.load(q + rowBytes + c), xe, a1));
+      if (R > 2) a2 = madd_f32x4(v128.load(q + 2 * rowBytes + c, 16), xo, madd_f32x4(v128.load(q + 2 * rowBytes + c), xe, a2));
+      if (R > 3) a3 = madd_f32x4(v128.load(q + 3 * rowBytes + c, 16), xo, madd_f32x4(v128.load(q + 3 * rowBytes + c), xe, a3));
+    }
+    v128.store(S + (<usize>(j - j0) << 4), f32x4.mul(hsum4(a0, a1, a2, a3), sc));
+  }
+}
+
+/**
+ * accumulateQuadF32 for half V rows of kRow bytes and accumulator rows in the even-then-odd order of the header:
+ * per 16 bytes of two keys, the even elements go to the accumulators' even vector, then the odd ones to the odd
+ * vector (two widened vectors live at a time).
+ */
+// @ts-ignore: decorator
+@inline function accumulateQuadHalf(
+  elem: i32, R: i32, acc: usize, vb: usize, kRow: usize, j0: i32, j1: i32, rowBytes: usize, S: usize,
+): void {
+  let j = j0;
+  for (; j + 2 <= j1; j += 2) {
+    const pa = v128.load(S + (<usize>(j - j0) << 4));
+    const pb = v128.load(S + (<usize>(j - j0) << 4), 16);
+    const a0 = v128.shuffle<f32>(pa, pa, 0, 0, 0, 0), b0 = v128.shuffle<f32>(pb, pb, 0, 0, 0, 0);
+    const a1 = v128.shuffle<f32>(pa, pa, 1, 1, 1, 1), b1 = v128.shuffle<f32>(pb, pb, 1, 1, 1, 1);
+    const a2 = v128.shuffle<f32>(pa, pa, 2, 2, 2, 2), b2 = v128.shuffle<f32>(pb, pb, 2, 2, 2, 2);
+    const a3 = v128.shuffle<f32>(pa, pa, 3, 3, 3, 3), b3 = v128.shuffle<f32>(pb, pb, 3, 3, 3, 3);
+    const va = vb + <usize>j * kRow;
+    for (let c: usize = 0; c < rowBytes; c += 32) {
+      const x = v128.load(va + (c >> 1));
+      const y = v128.load(va + kRow + (c >> 1));
+      const o = acc + c;
+      axpy2(R, o, rowBytes, a0, a1, a2, a3, evenHalves(x, elem, true), b0, b1, b2, b3, evenHalves(y, elem, true));
+      axpy2(R, o + 16, rowBytes, a0, a1, a2, a3, oddHalves(x, elem, true), b0, b1, b2, b3, oddHalves(y, elem, true));
+    }
+  }
+  if (j < j1) {
+    const pa = v128.load(S + (<usize>(j - j0) << 4));
+    const a0 = v128.shuffle<f32>(pa, pa, 0, 0, 0, 0), a1 = v128.shuffle<f32>(pa, pa, 1, 1, 1, 1);
+    const a2 = v128.shuffle<f32>(pa, pa, 2, 2, 2, 2), a3 = v128.shuffle<f32>(pa, pa, 3, 3, 3, 3);
+    const va = vb + <usize>j * kRow;
+    for (let c: usize = 0; c < rowBytes; c += 32) {
+      const x = v128.load(va + (c >> 1));
+      axpy1(R, acc + c, rowBytes, a0, a1, a2, a3, evenHalves(x, elem, true));
+      axpy1(R, acc + c + 16, rowBytes, a0, a1, a2, a3, oddHalves(x, elem, true));
+    }
+  }
+}
+
+/** The 4 floats at o, o + rowBytes, … (R rows) += a_r·x + b_r·y. */
+// @ts-ignore: decorator
+@inline function axpy2(
+  R: i32, o: usize, rowBytes: usize, a0: v128, a1: v128, a2: v128, a3: v128, x: v128,
+  b0: v128, b1: v128, b2: v128, b3: v128, y: v128,
+): void {
+  v128.store(o, madd_f32x4(b0, y, madd_f32x4(a0, x, v128.load(o))));
+  if (R > 1) v128.store(o + rowBytes, madd_f32x4(b1, y, madd_f32x4(a1, x, v128.load(o + rowBytes))));
+  if (R > 2) v128.store(o + 2 * rowBytes, madd_f32x4(b2, y, madd_f32x4(a2, x, v128.load(o + 2 * rowBytes))));
+  if (R > 3) v128.store(o + 3 * rowBytes, madd_f32x4(b3, y, madd_f32x4(a3, x, v128.load(o + 3 * rowBytes))));
+}
+
+/** The 4 floats at o, o + rowBytes, … (R rows) += a_r·x. */
+// @ts-ignore: decorator
+@inline function axpy1(R: i32, o: usize, rowBytes: usize, a0: v128, a1: v128, a2: v128, a3: v128, x: v128): void {
+  v128.store(o, madd_f32x4(a0, x, v128.load(o)));
+  if (R > 1) v128.store(o + rowBytes, madd_f32x4(a1, x, v128.load(o + rowBytes)));
+  if (R > 2) v128.store(o + 2 * rowBytes, madd_f32x4(a2, x, v128.load(o + 2 * rowBytes)));
+  if (R > 3) v128.store(o + 3 * rowBytes, madd_f32x4(a3, x, v128.load(o + 3 * rowBytes)));
+}
+
+/** Scores of one quad (R rows, a constant at each call) for K stored as `elem` (kRow bytes per key). */
+// @ts-ignore: decorator
+@inline function scoreQuad(
+  elem: i32, R: i32, q: usize, kb: usize, kRow: usize, j0: i32, j1: i32, rowBytes: usize, sc: v128, S: usize,
+): void {
+  if (elem == ELEM_F32) scoreQuadF32(R, q, kb, j0, j1, rowBytes, sc, S);
+  else scoreQuadHalf(elem, R, q, kb, kRow, j0, j1, rowBytes, sc, S);
+}
+
+/** P·V of one quad (R rows, a constant at each call) for V stored as `elem` (kRow bytes per key). */
+// @ts-ignore: decorator
+@inline function accumulateQuad(
+  elem: i32, R: i32, acc: usize, vb: usize, kRow: usize, j0: i32, j1: i32, rowBytes: usize, S: usize,
+): void {
+  if (elem == ELEM_F32) accumulateQuadF32(R, acc, vb, j0, j1, rowBytes, S);
+  else accumulateQuadHalf(elem, R, acc, vb, kRow, j0, j1, rowBytes, S);
 }
 
 /**
@@ -169,6 +308,34 @@ export function decode_attention_f32(
   q: usize, k: usize, v: usize, o: usize, H: i32, Hkv: i32, Tq: i32, Tk: i32, kvStride: i32, dp: i32,
   causal: i32, scale: f32, chunks: i32, scratch: usize, part: usize, pml: usize, r0: i32, r1: i32,
 ): void {
+  decodeAttention(ELEM_F32, q, k, v, o, H, Hkv, Tq, Tk, kvStride, dp, causal, scale, chunks, scratch, part, pml, r0, r1);
+}
+
+/**
+ * decode_attention_f32 with K and V stored as bf16 [Hkv, kvStride, dp] (dp a multiple of 8) and the q, o and
+ * partial rows in the even-then-odd column order of the header.
+ */
+export function decode_attention_bf16(
+  q: usize, k: usize, v: usize, o: usize, H: i32, Hkv: i32, Tq: i32, Tk: i32, kvStride: i32, dp: i32,
+  causal: i32, scale: f32, chunks: i32, scratch: usize, part: usize, pml: usize, r0: i32, r1: i32,
+): void {
+  decodeAttention(ELEM_BF16, q, k, v, o, H, Hkv, Tq, Tk, kvStride, dp, causal, scale, chunks, scratch, part, pml, r0, r1);
+}
+
+/** decode_attention_bf16 for K and V stored as IEEE f16 (subnormals, ±Inf and NaN widened exactly). */
+export function decode_attention_f16(
+  q: usize, k: usize, v: usize, o: usize, H: i32, Hkv: i32, Tq: i32, Tk: i32, kvStride: i32, dp: i32,
+  causal: i32, scale: f32, chunks: i32, scratch: usize, part: usize, pml: usize, r0: i32, r1: i32,
+): void {
+  decodeAttention(ELEM_F16, q, k, v, o, H, Hkv, Tq, Tk, kvStride, dp, causal, scale, chunks, scratch, part, pml, r0, r1);
+}
+
+// The body of the three entry points; elem is a constant at each, so each is its own loop.
+// @ts-ignore: decorator
+@inline function decodeAttention(
+  elem: i32, q: usize, k: usize, v: usize, o: usize, H: i32, Hkv: i32, Tq: i32, Tk: i32, kvStride: i32, dp: i32,
+  causal: i32, scale: f32, chunks: i32, scratch: usize, part: usize, pml: usize, r0: i32, r1: i32,
+): void {
   const items = Hkv * chunks;
   const slot = r0 / items;
   const G = (H / Hkv) * Tq;
@@ -177,6 +344,7 @@ export function decode_attention_f32(
   const S = scratch + <usize>slot * <usize>decode_attention_scratch_bytes(G, Tk, chunks);
   const ML = S + (<usize>(quads * C) << 4); // m [4], l [4] per quad
   const rowBytes = <usize>dp << 2;
+  const kRow = elem == ELEM_F32 ? rowBytes : rowBytes >> 1; // bytes of one key's (or value's) row
   const sc = f32x4.splat(scale);
   const ninf = f32x4.splat(-Infinity);
   for (let w = r0 - slot * items; w < r1 - slot * items; w++) {
@@ -185,18 +353,18 @@ export function decode_attention_f32(
     const j1 = min(Tk, j0 + C);
     const n = j1 - j0;
     const qg = q + <usize>(u * G) * rowBytes;
-    const kh = k + <usize>u * <usize>kvStride * rowBytes;
-    const vh = v + <usize>u * <usize>kvStride * rowBytes;
+    const kh = k + <usize>u * <usize>kvStride * kRow;
+    const vh = v + <usize>u * <usize>kvStride * kRow;
     const acc = part != 0 ? part + <usize>(w * G) * rowBytes : o + <usize>(u * G) * rowBytes;
     // 1. scores, every quad of rows per key; causally masked keys −∞
     for (let t = 0; t < quads; t++) {
       const R = min(4, G - 4 * t);
       const qt = qg + <usize>(4 * t) * rowBytes;
       const St = S + (<usize>(t * C) << 4);
-      if (R == 4) scoreQuad(4, qt, kh, j0, j1, rowBytes, sc, St);
-      else if (R == 3) scoreQuad(3, qt, kh, j0, j1, rowBytes, sc, St);
-      else if (R == 2) scoreQuad(2, qt, kh, j0, j1, rowBytes, sc, St);
-      else scoreQuad(1, qt, kh, j0, j1, rowBytes, sc, St);
+      if (R == 4) scoreQuad(elem, 4, qt, kh, kRow, j0, j1, rowBytes, sc, St);
+      else if (R == 3) scoreQuad(elem, 3, qt, kh, kRow, j0, j1, rowBytes, sc, St);
+      else if (R == 2) scoreQuad(elem, 2, qt, kh, kRow, j0, j1, rowBytes, sc, St);
+      else scoreQuad(elem, 1, qt, kh, kRow, j0, j1, rowBytes, sc, St);
       if (causal != 0) {
         const r = 4 * t;
         const pos = i32x4(Tk - Tq + r % Tq, Tk - Tq + (r + 1) % Tq, Tk - Tq + (r + 2) % Tq, Tk - Tq + (r + 3) % Tq);
@@ -214,10 +382,10 @@ export function decode_attention_f32(
       const R = min(4, G - 4 * t);
       const at = acc + <usize>(4 * t) * rowBytes;
       const St = S + (<usize>(t * C) << 4);
-      if (R == 4) accumulateQuad(4, at, vh, j0, j1, rowBytes, St);
-      else if (R == 3) accumulateQuad(3, at, vh, j0, j1, rowBytes, St);
-      else if (R == 2) accumulateQuad(2, at, vh, j0, j1, rowBytes, St);
-      else accumulateQuad(1, at, vh, j0, j1, rowBytes, St);
+      if (R == 4) accumulateQuad(elem, 4, at, vh, kRow, j0, j1, rowBytes, St);
+      else if (R == 3) accumulateQuad(elem, 3, at, vh, kRow, j0, j1, rowBytes, St);
+      else if (R == 2) accumulateQuad(elem, 2, at, vh, kRow, j0, j1, rowBytes, St);
+      else accumulateQuad(elem, 1, at, vh, kRow, j0, j1, rowBytes, St);
     }
     for (let r = 0; r < G; r++) {
       const at = ML + (<usize>(r >> 2) << 5) + (<usize>(r & 3) << 2);

@@ -3,7 +3,14 @@
 import type { ModelConfig } from '../io/config.js';
 import type { JsonObject } from '../io/fields.js';
 import type { Tokenizer } from '../io/tokenizer.js';
-import { type KVCache, LayerKV, ModelKVCache } from '../nn/kvcache.js';
+import {
+  type CacheOptions,
+  checkKVDType,
+  type KVCache,
+  type KVDType,
+  LayerKV,
+  ModelKVCache,
+} from '../nn/kvcache.js';
 import type { Linear } from '../nn/linear.js';
 import { lastRow } from '../nn/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -64,9 +71,22 @@ export abstract class CausalModel implements CausalLM, Savable {
   /** Every parameter by HF name in checkpoint layout, and the config to write. */
   protected abstract hfState(): { config: JsonObject; tensors: Array<[string, StateEntry]> };
 
-  newCache(): KVCache {
+  /** KV cache storage set at load (LoadOptions.kvDtype); undefined follows the weights (see cacheDtype). */
+  kvDtype: KVDType | undefined = undefined;
+
+  /**
+   * The KV cache storage newCache() and an uncached forward use: `kvDtype` when set, else the dtype the
+   * transformer blocks' weights are held in (all bf16 → 'bf16', all f16 → 'f16', dense or CSR alike; anything
+   * else → 'f32'), as transformers keeps a bf16 model's cache in bf16. Read at each newCache().
+   */
+  get cacheDtype(): KVDType {
+    return this.kvDtype ?? blockWeightsDtype(this.linears());
+  }
+
+  newCache(opts: CacheOptions = {}): ModelKVCache {
+    const dtype = opts.dtype === undefined ? this.cacheDtype : checkKVDType(opts.dtype, 'newCache: dtype');
     const { layers, kvHeads, headDim } = this.cacheShape;
-    return new ModelKVCache(this, layers, kvHeads, headDim, this.maxPositions);
+    return new ModelKVCache(this, layers, kvHeads, headDim, this.maxPositions, 64, dtype);
   }
 
   forward(ids: ArrayLike<number>, cache?: KVCache, opts: { lastOnly?: boolean } = {}): Tensor {
@@ -74,7 +94,7 @@ export abstract class CausalModel implements CausalLM, Savable {
     let c: ModelKVCache;
     if (cache === undefined) {
       const { layers, kvHeads, headDim } = this.cacheShape;
-      c = new ModelKVCache(this, layers, kvHeads, headDim, this.maxPositions, T);
+      c = new ModelKVCache(this, layers, kvHeads, headDim, this.maxPositions, T, this.cacheDtype);
     } else {
       if (!(cache instanceof ModelKVCache) || cache.owner !== this) {
         throw new TypeError(
@@ -110,6 +130,27 @@ export abstract class CausalModel implements CausalLM, Savable {
     const { config, tensors } = this.hfState();
     return { config, tensors, ...this.source };
   }
+}
+
+/**
+ * The dtype the block linears' weights are held in ('bf16' / 'f16' when every one is a bf16 / f16 matrix or
+ * half-value CSR, else 'f32'); the LM head (named `lm_head.weight` by linears()) does not count.
+ */
+export function blockWeightsDtype(linears: ReadonlyMap<string, Linear>): KVDType {
+  const seen = new Set<KVDType>();
+  for (const [name, l] of linears) {
+    if (name === 'lm_head.weight') continue;
+    const format = (l.weight as { format?: unknown }).format;
+    if (format === 'deferred') continue; // not read yet (streaming): says nothing
+    seen.add(
+      format === 'bf16' || format === 'csr_bf16'
+        ? 'bf16'
+        : format === 'f16' || format === 'csr_f16'
+          ? 'f16'
+          : 'f32',
+    );
+  }
+  return seen.size === 1 ? [...seen][0]! : 'f32';
 }
 
 /**

@@ -3,7 +3,9 @@
 import { type HfFolder, openHfFolder } from '../io/hf.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { isSparseCheckpoint } from '../io/sparse-checkpoint.js';
+import { checkKVDType } from '../nn/kvcache.js';
 import { BertModel } from './bert.js';
+import { CausalModel } from './causal.js';
 import { WEIGHT_STORAGES } from './checkpoint.js';
 import { attachDeferred } from './deferred.js';
 import { Gpt2Model } from './gpt2.js';
@@ -18,6 +20,7 @@ function build(folder: HfFolder, opts: LoadOptions): Model {
       `loadModel: weights must be one of ${WEIGHT_STORAGES.join(', ')}, got ${JSON.stringify(opts.weights)}`,
     );
   }
+  const kvDtype = opts.kvDtype === undefined ? undefined : checkKVDType(opts.kvDtype, 'loadModel: kvDtype');
   const ckpt = openCheckpoint(folder, storage); // a compact sparse checkpoint is recognised by its header
   if (opts.defer) {
     if (ckpt instanceof SparseCheckpoint || folder.config.modelType === 'bert') {
@@ -55,6 +58,7 @@ function build(folder: HfFolder, opts: LoadOptions): Model {
       );
       break;
   }
+  if (model instanceof CausalModel) model.kvDtype = kvDtype;
   for (const [k, v] of ckpt.extras()) extras.set(k, v);
   if (ckpt instanceof SparseCheckpoint) ckpt.checkPlacement(model);
   if (ckpt.deferred) {

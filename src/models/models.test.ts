@@ -335,7 +335,7 @@ describe('half-precision weights', () => {
     const x = ids(8, 48);
     const ref = f32.forward(x).data;
     for (const weights of ['stored', 'bf16'] as const) {
-      const m = loadCausalLM(dir, { weights });
+      const m = loadCausalLM(dir, { weights, kvDtype: 'f32' }); // the weights alone (a bf16 model's cache is bf16)
       const q = m.linears().get('model.layers.0.self_attn.q_proj.weight')!;
       assert.equal((q.weight as { format: string }).format, 'bf16');
       // tied or not, the head is half too (llama here is untied)
@@ -349,7 +349,7 @@ describe('half-precision weights', () => {
 
   test("an f32 checkpoint loaded as 'f16' computes what its f16-rounded weights compute, through the KV cache too", () => {
     const dir = tiny('gpt2');
-    const m = loadCausalLM(dir, { weights: 'f16' });
+    const m = loadCausalLM(dir, { weights: 'f16', kvDtype: 'f32' }); // the weights alone (not the f16 cache)
     assert.equal((m.linears().get('lm_head.weight')!.weight as { format: string }).format, 'f16'); // tied head = the half embedding
     const out = join(tmp.dir, `saved-${n++}`);
     saveModel(m, out); // f32 file holding the rounded values

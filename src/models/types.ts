@@ -6,12 +6,12 @@ import type { JsonObject } from '../io/fields.js';
 import type { GenerationConfig } from '../io/generation.js';
 import type { RawTensor } from '../io/safetensors.js';
 import type { Tokenizer } from '../io/tokenizer.js';
-import type { KVCache } from '../nn/kvcache.js';
+import type { CacheOptions, KVCache, KVDType } from '../nn/kvcache.js';
 import type { Linear } from '../nn/linear.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { StateEntry, WeightStorage } from './checkpoint.js';
 
-export type { KVCache } from '../nn/kvcache.js';
+export type { CacheOptions, KVCache, KVDType } from '../nn/kvcache.js';
 
 /** Options of loadModel / loadCausalLM. */
 export interface LoadOptions {
@@ -31,6 +31,12 @@ export interface LoadOptions {
    * deferred weights are read, and a plain (not compact sparse) causal-LM checkpoint.
    */
   defer?: boolean | ((name: string) => boolean);
+  /**
+   * Storage of a causal LM's KV cache: 'f32', 'bf16' or 'f16' (keys and values rounded to nearest even when
+   * written; attention computes in f32). Default: the dtype the transformer blocks' weights are held in (bf16
+   * weights → a bf16 cache, f16 → f16, otherwise f32). `newCache({ dtype })` overrides it per cache.
+   */
+  kvDtype?: KVDType;
 }
 
 /** A decoder-only language model (GPT-2, Llama, Qwen2, Mistral). */
@@ -41,8 +47,8 @@ export interface CausalLM {
   readonly maxPositions: number;
   /** tokenizer.json of the folder, when it had one. */
   readonly tokenizer: Tokenizer | undefined;
-  /** A new empty cache for this model. */
-  newCache(): KVCache;
+  /** A new empty cache for this model (opts.dtype: its storage, default LoadOptions.kvDtype or the weights' dtype). */
+  newCache(opts?: CacheOptions): KVCache;
   /**
    * Run `ids` after whatever `cache` holds (none = fresh, not kept); returns logits [ids.length, vocab], or
    * [1, vocab] for the last position only when opts.lastOnly. Appends to the cache.

@@ -60,7 +60,8 @@ export function mergeHeads(o: Float32Array, H: number, T: number, d: number): Te
  * Causal self-attention of T new tokens at positions [start, start + T) over a layer's cache: splits q, k, v
  * into heads, rotates q and k when `rotary` is given, writes k and v into the cache (which must have room),
  * attends over all start + T positions and returns feature-major [H·d, T] (before the output projection).
- * The attention op reads keys and values where the cache holds them (no copy).
+ * The attention op reads keys and values where the cache holds them (no copy), in the cache's storage (f32, or
+ * bf16 / f16 rounded to nearest even as written); a prefill over a half cache widens its positions to f32 first.
  */
 export function causalSelfAttention(
   q: Columns,

@@ -4,13 +4,14 @@
  * (head, query block) — or (4 heads of one kv group, query block) — balanced by the tiles each computes.
  */
 
+import type { DType } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { register, resolve } from '../dispatch.js';
 import { splitByPrefix } from '../pool.js';
 import { type AttentionDims, type AttentionMasking, attentionRef } from '../reference/attention.js';
 import { kernelOffset } from '../resident.js';
 import { runtime } from '../wasm.js';
-import { DECODE_MAX_TQ, decodeAttention } from './decode-attention.js';
+import { checkKVStorage, DECODE_MAX_TQ, decodeAttention, kvAsF32 } from './decode-attention.js';
 import { slottedRanges } from './select.js';
 
 /** Options of {@link attention}. */
@@ -125,14 +126,16 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
 /**
  * Keys and values of one layer's KV cache: k and v [Hkv, cap, d] each, row-major; positions [0, length) of each
  * kv head are valid. Kernel arrays (backend `kernelArray`) are read in place by the kernel; other arrays are
- * copied per call.
+ * copied per call. Stored as f32 (Float32Array) or as bf16 / f16 bit patterns (Uint16Array, `dtype`).
  */
 export interface KVBuffers {
-  readonly k: Float32Array;
-  readonly v: Float32Array;
+  readonly k: Float32Array | Uint16Array;
+  readonly v: Float32Array | Uint16Array;
   readonly kvHeads: number;
   readonly cap: number;
   readonly headDim: number;
+  /** Element storage of k and v (default 'f32'). */
+  readonly dtype?: DType;
 }
 
 /**
@@ -140,6 +143,8 @@ export interface KVBuffers {
  * what {@link attention} computes for k, v = the cache's [Hkv, Tk, d] prefix, without copying it. Up to
  * DECODE_MAX_TQ queries per head with no block mask and no lse (a decode step) run the decode kernel, which
  * streams each kv head's keys and values once for its whole query group; longer calls run the blocked kernel.
+ * A half-precision cache (bf16 / f16) is read in place by the decode kernel; the blocked kernel gets the used
+ * positions [Hkv, Tk, d] widened to f32 on each call (about 1 ns per element: small beside a prefill's compute).
  * @example cachedAttention(q, layerKV, start + T, { scale }) // a decode step, K and V read where they are
  */
 export function cachedAttention(q: Tensor, kv: KVBuffers, Tk: number, opts: AttentionOptions = {}): Tensor {
@@ -159,20 +164,23 @@ export function cachedAttention(q: Tensor, kv: KVBuffers, Tk: number, opts: Atte
   }
   if (k.length !== Hkv * cap * d || v.length !== Hkv * cap * d) {
     throw new RangeError(
-      `cachedAttention: k and v must hold [Hkv, cap, d] = ${Hkv * cap * d} floats, got ${k.length} and ${v.length}`,
+      `cachedAttention: k and v must hold [Hkv, cap, d] = ${Hkv * cap * d} elements, got ${k.length} and ${v.length}`,
     );
   }
+  checkKVStorage(kv);
   const masking = maskingPlan(H, Tq, Tk, d, opts);
   if (Tq <= DECODE_MAX_TQ && masking.blockMask === undefined && opts.lse === undefined) {
     return decodeAttention(q, kv, Tk, { causal: masking.causal, scale: masking.scale });
   }
-  const kt = new Tensor(k, [Hkv, cap, d]);
-  const vt = new Tensor(v, [Hkv, cap, d]);
+  const f32 = kvAsF32(kv, Tk); // a half cache: its first Tk positions widened, [Hkv, Tk, d]
+  const stride = f32.k === k ? cap : Tk;
+  const kt = new Tensor(f32.k, [Hkv, stride, d]);
+  const vt = new Tensor(f32.v, [Hkv, stride, d]);
   return resolve<AttentionFn>('attention', ['dense'])(
     q,
     kt,
     vt,
-    { H, Hkv, Tq, Tk, d, kvStride: cap },
+    { H, Hkv, Tq, Tk, d, kvStride: stride },
     masking,
     lseOut(opts, H, Tq, 'cachedAttention'),
   );

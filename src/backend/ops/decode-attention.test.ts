@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { type DType, toBf16, toF16 } from '../../tensor/dtype.js';
 import { randn } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { attentionRef } from '../reference/attention.js';
@@ -8,7 +9,7 @@ import { kernelArray } from '../resident.js';
 import { relError, TOL } from '../tolerances.js';
 import { runtime, useRuntime } from '../wasm.js';
 import { cachedAttention, type KVBuffers } from './attention.js';
-import { decodeAttentionReference, decodeAttentionWasm, decodePlan } from './decode-attention.js';
+import { decodeAttentionReference, decodeAttentionWasm, decodePlan, kvAsF32 } from './decode-attention.js';
 import { assertDispatchesToWasm, assertTwin, forEachRuntime } from './testing.js';
 
 /** One decode-attention call: a cache of Tk positions (capacity Tk + 3) and its options; cols = H·d. */
@@ -22,7 +23,13 @@ interface Case {
   readonly kv: KVBuffers;
 }
 
-/** A [Hkv, Tk + 3, d] cache holding random keys and values, NaN past Tk (never to be read). */
+/** NaN in each storage (what the cache holds past Tk in these tests: never to be read). */
+const NAN_BITS: Record<DType, number> = { f32: Number.NaN, bf16: 0x7fc0, f16: 0x7e00 };
+
+/**
+ * A [Hkv, Tk + 3, d] cache holding random keys and values (times `magnitude`; rounded to nearest even in a half
+ * cache), NaN past Tk (never to be read). Kernel arrays when the kernel can read them in place.
+ */
 function makeCase(
   H: number,
   Hkv: number,
@@ -30,23 +37,30 @@ function makeCase(
   d: number,
   seed: number,
   opts: Partial<DecodeMasking> = {},
+  dtype: DType = 'f32',
+  magnitude = 1,
 ): Case {
   const cap = Tk + 3;
   const n = Hkv * cap * d;
-  const inKernel = d % 4 === 0;
-  const make = () => (inKernel ? kernelArray(runtime(), Float32Array, n) : new Float32Array(n));
+  const half = dtype !== 'f32';
+  const inKernel = d % (half ? 8 : 4) === 0;
+  const make = (): Float32Array | Uint16Array => {
+    if (half) return inKernel ? kernelArray(runtime(), Uint16Array, n) : new Uint16Array(n);
+    return inKernel ? kernelArray(runtime(), Float32Array, n) : new Float32Array(n);
+  };
+  const store = (x: Float32Array) => (dtype === 'bf16' ? toBf16(x) : dtype === 'f16' ? toF16(x) : x);
   const k = make();
   const v = make();
-  k.fill(Number.NaN);
-  v.fill(Number.NaN);
-  const kr = randn([Hkv, Tk, d], seed).data;
-  const vr = randn([Hkv, Tk, d], seed + 1).data;
+  k.fill(NAN_BITS[dtype]);
+  v.fill(NAN_BITS[dtype]);
+  const kr = store(randn([Hkv, Tk, d], seed).data.map((x) => x * magnitude));
+  const vr = store(randn([Hkv, Tk, d], seed + 1).data.map((x) => x * magnitude));
   for (let h = 0; h < Hkv; h++) {
-    k.set(kr.subarray(h * Tk * d, (h + 1) * Tk * d), h * cap * d);
-    v.set(vr.subarray(h * Tk * d, (h + 1) * Tk * d), h * cap * d);
+    k.set(kr.subarray(h * Tk * d, (h + 1) * Tk * d) as never, h * cap * d);
+    v.set(vr.subarray(h * Tk * d, (h + 1) * Tk * d) as never, h * cap * d);
   }
   const masking = { causal: opts.causal ?? true, scale: opts.scale ?? 1 / Math.sqrt(d) };
-  return { H, Hkv, Tk, d, masking, cols: H * d, kv: { k, v, kvHeads: Hkv, cap, headDim: d } };
+  return { H, Hkv, Tk, d, masking, cols: H * d, kv: { k, v, kvHeads: Hkv, cap, headDim: d, dtype } };
 }
 
 /** b [H·d] or [H·d, Tq] (feature-major, as a model's projections give it) → q [H, Tq, d]. */
@@ -148,6 +162,97 @@ test('decode attention on 2 threads splits SmolLM-shaped heads into merged key c
     const b = randn([c.cols], 6);
     const got = wasm(c, b);
     assert.deepEqual(kernels, ['decode_attention_f32×2', 'decode_attention_merge_f32×1']);
+    assert.ok(relError(got.data, reference(c, b).data) <= TOL.attention);
+  } finally {
+    useRuntime({});
+  }
+});
+
+// A half cache: the same shapes plus d = 12 (a multiple of 4, not of 8: the host pads rows to 8 and copies),
+// tiny magnitudes (f16 subnormals: below 6.1e-5) and large ones (bf16's 8 exponent bits), with a
+// scale that keeps the scores moderate.
+const HALF_SHAPES: Array<[number, number, number, number, Partial<DecodeMasking>, number]> = [
+  ...SHAPES.map(
+    ([H, Hkv, Tk, d, opts]) =>
+      [H, Hkv, Tk, d, opts, 1] as [number, number, number, number, Partial<DecodeMasking>, number],
+  ),
+  [6, 2, 33, 12, {}, 1],
+  [4, 2, 40, 16, { scale: 1e4 }, 3e-5],
+];
+
+for (const dtype of ['bf16', 'f16'] as const) {
+  test(`decode attention over a ${dtype} cache: the kernel equals its twin, which decodes the same bits (GQA 1, 3, 4; d 64, 32, 16, 12, 6; Tq 1–4; 2 threads: merged chunks)`, () => {
+    forEachRuntime((where, use) => {
+      use();
+      HALF_SHAPES.forEach(([H, Hkv, Tk, d, opts, mag], i) => {
+        const c = makeCase(H, Hkv, Tk, d, 10 * i, opts, dtype, mag);
+        for (const Tq of [1, 2, 3, 4].filter((t) => t <= Tk)) {
+          const what = `${where}, ${dtype} H=${H} Hkv=${Hkv} Tk=${Tk} d=${d} ${JSON.stringify(opts)} ×${mag} Tq=${Tq}`;
+          assertTwin(wasm, reference, c, Tq, what, 100 + i, TOLS);
+        }
+      });
+    });
+  });
+}
+
+test('a half cache: the twin is exact attention over the widened keys and values', () => {
+  for (const dtype of ['bf16', 'f16'] as const) {
+    const c = makeCase(6, 2, 37, 8, 3, { scale: 0.4 }, dtype);
+    const { k, v } = kvAsF32(c.kv, c.Tk);
+    for (const causal of [true, false]) {
+      const q = randn([6, 3, 8], 1).data;
+      const want = new Float32Array(q.length);
+      attentionRef(
+        q,
+        k,
+        v,
+        want,
+        { H: 6, Hkv: 2, Tq: 3, Tk: 37, d: 8 },
+        { causal, blockSize: 64, scale: 0.4 },
+      );
+      for (const chunks of [1, 3]) {
+        const got = new Float32Array(want.length);
+        const dims = { H: 6, Hkv: 2, Tq: 3, Tk: 37, d: 8, kvStride: c.kv.cap };
+        decodeAttentionRef(q, c.kv.k, c.kv.v, got, dims, { causal, scale: 0.4 }, chunks, dtype);
+        assert.ok(relError(got, want) <= 1e-12, `${dtype} causal=${causal} chunks=${chunks}`);
+      }
+    }
+  }
+});
+
+test('cachedAttention over a half cache: decode kernel for Tq ≤ 4, widened positions for the blocked kernel', () => {
+  for (const dtype of ['bf16', 'f16'] as const) {
+    const c = makeCase(9, 3, 70, 64, 8, {}, dtype);
+    const { k, v } = kvAsF32(c.kv, c.Tk);
+    const f32: Case = { ...c, kv: { k, v, kvHeads: 3, cap: c.Tk, headDim: 64 } };
+    for (const Tq of [1, 4, 5, 70]) {
+      const b = randn([c.cols, Tq], Tq);
+      const err = relError(viaCache(c, b).data, viaCache(f32, b).data);
+      assert.ok(
+        err <= TOL.attention,
+        `${dtype} Tq=${Tq}: error ${err} against the f32 cache of the same values`,
+      );
+    }
+    assert.throws(
+      () => cachedAttention(randn([9, 1, 64], 1), { ...c.kv, dtype: 'f32' }, c.Tk),
+      /a f32 cache holds k and v as Float32Arrays \(values\), got Uint16Array and Uint16Array/,
+    );
+  }
+});
+
+test('decode attention over a bf16 cache on 2 threads splits SmolLM-shaped heads into merged key chunks', () => {
+  const rt = useRuntime({ variant: 'simd', threads: 2 });
+  const kernels: string[] = [];
+  const parallel = rt.parallel.bind(rt);
+  rt.parallel = (kernel, args, r) => {
+    kernels.push(`${kernel}×${r.length}`);
+    parallel(kernel, args, r);
+  };
+  try {
+    const c = makeCase(9, 3, 2048, 64, 5, {}, 'bf16');
+    const b = randn([c.cols], 6);
+    const got = wasm(c, b);
+    assert.deepEqual(kernels, ['decode_attention_bf16×2', 'decode_attention_merge_f32×1']);
     assert.ok(relError(got.data, reference(c, b).data) <= TOL.attention);
   } finally {
     useRuntime({});

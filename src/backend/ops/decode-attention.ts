@@ -4,8 +4,10 @@
  * the cache holds them. `cachedAttention` routes here when Tq is small and no block mask or lse is asked for.
  * Threads split the kv heads; when the heads do not divide evenly between them, every kv head's keys are cut
  * into one chunk per thread and the chunks' partial softmaxes are merged afterwards (flash-decoding).
+ * K and V may be stored in f32 or half precision (bf16 / f16: half the bytes a step reads), each read in place.
  */
 
+import { type DType, f16BitsToF32 } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { register, resolve } from '../dispatch.js';
 import { splitEven } from '../pool.js';
@@ -69,6 +71,66 @@ function layout(sizes: number[]): { at: number[]; total: number } {
   return { at, total };
 }
 
+/** KV storage → the decode kernel's entry point. */
+const KERNEL: Record<DType, string> = {
+  f32: 'decode_attention_f32',
+  bf16: 'decode_attention_bf16',
+  f16: 'decode_attention_f16',
+};
+
+/** The storage of a KV cache's k and v; an error when the arrays do not match it. */
+export function checkKVStorage(kv: KVBuffers): DType {
+  const dtype = kv.dtype ?? 'f32';
+  if (!(dtype in KERNEL)) {
+    throw new RangeError(
+      `cachedAttention: the cache's dtype must be 'f32', 'bf16' or 'f16', got ${JSON.stringify(dtype)}`,
+    );
+  }
+  const want = dtype === 'f32' ? Float32Array : Uint16Array;
+  if (!(kv.k instanceof want) || !(kv.v instanceof want)) {
+    throw new TypeError(
+      `cachedAttention: a ${dtype} cache holds k and v as ${want.name}s (${dtype === 'f32' ? 'values' : 'bit patterns'}), got ${kv.k.constructor.name} and ${kv.v.constructor.name}`,
+    );
+  }
+  return dtype;
+}
+
+let f16Table: Float32Array | undefined;
+
+/** Half bit patterns → f32 (exact; f16 through a 65536-entry table built on first use). */
+function widen(src: Uint16Array, dtype: 'bf16' | 'f16', dst: Float32Array): void {
+  if (dtype === 'bf16') {
+    const bits = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
+    for (let i = 0; i < src.length; i++) bits[i] = src[i]! << 16;
+    return;
+  }
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let b = 0; b < 65536; b++) f16Table[b] = f16BitsToF32(b);
+  }
+  const t = f16Table;
+  for (let i = 0; i < src.length; i++) dst[i] = t[src[i]!]!;
+}
+
+/**
+ * The cache's k and v as f32: an f32 cache's own arrays ([Hkv, cap, d]), or a half cache's first Tk positions
+ * of each kv head widened into new [Hkv, Tk, d] arrays (what the blocked attention kernel reads).
+ */
+export function kvAsF32(kv: KVBuffers, Tk: number): { k: Float32Array; v: Float32Array } {
+  const dtype = kv.dtype ?? 'f32';
+  if (dtype === 'f32') return { k: kv.k as Float32Array, v: kv.v as Float32Array };
+  const { kvHeads: Hkv, cap, headDim: d } = kv;
+  const out = (src: Float32Array | Uint16Array) => {
+    const dst = new Float32Array(Hkv * Tk * d);
+    for (let h = 0; h < Hkv; h++) {
+      const from = src.subarray(h * cap * d, (h * cap + Tk) * d) as Uint16Array;
+      widen(from, dtype, dst.subarray(h * Tk * d, (h + 1) * Tk * d));
+    }
+    return dst;
+  };
+  return { k: out(kv.k), v: out(kv.v) };
+}
+
 /** Rows of `rows × d` into rows of dp ≥ d floats at `dst` (zero-padded: the kernel needs no column tail). */
 function writeRows(dst: Float32Array, src: Float32Array, rows: number, d: number, dp: number): void {
   if (dp === d) {
@@ -79,13 +141,48 @@ function writeRows(dst: Float32Array, src: Float32Array, rows: number, d: number
   for (let r = 0; r < rows; r++) dst.set(src.subarray(r * d, r * d + d), r * dp);
 }
 
-/** The WebAssembly decode kernel (k and v read in place when they are kernel arrays and d is a multiple of 4). */
+/**
+ * Rows of `rows × d` into rows of dp floats (dp a multiple of 8, zero-padded), every 8 columns even ones first:
+ * x0 x2 x4 x6 x1 x3 x5 x7, the order the half kernels keep q and o in (see kernels/decode-attention.ts).
+ */
+function writeRowsEvenOdd(dst: Float32Array, src: Float32Array, rows: number, d: number, dp: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < dp; c++) {
+      const from = (c & ~7) + ((c & 7) < 4 ? 2 * (c & 3) : 2 * (c & 3) + 1);
+      dst[r * dp + c] = from < d ? src[r * d + from]! : 0;
+    }
+  }
+}
+
+/** The inverse of writeRowsEvenOdd: rows of dp permuted floats → rows of d in order. */
+function readRowsEvenOdd(src: Float32Array, dst: Float32Array, rows: number, d: number, dp: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < dp; c++) {
+      const to = (c & ~7) + ((c & 7) < 4 ? 2 * (c & 3) : 2 * (c & 3) + 1);
+      if (to < d) dst[r * d + to] = src[r * dp + c]!;
+    }
+  }
+}
+
+/** Rows of `rows × d` half bit patterns into rows of dp ≥ d (zero-padded). */
+function writeHalfRows(dst: Uint16Array, src: Uint16Array, rows: number, d: number, dp: number): void {
+  dst.fill(0, 0, rows * dp);
+  for (let r = 0; r < rows; r++) dst.set(src.subarray(r * d, r * d + d), r * dp);
+}
+
+/**
+ * The WebAssembly decode kernel (k and v read in place when they are kernel arrays and d is a multiple of 4 for an
+ * f32 cache, of 8 for a half one; else copied with zero padding).
+ */
 export function decodeAttentionWasm(q: Tensor, kv: KVBuffers, Tk: number, masking: DecodeMasking): Tensor {
   const [H, Tq, d] = q.shape as [number, number, number];
   const { kvHeads: Hkv, cap } = kv;
   if (H * Tq === 0) return Tensor.zeros([H, Tq, d]);
+  const dtype = kv.dtype ?? 'f32';
+  const half = dtype !== 'f32';
   const rt = runtime();
-  const dp = Math.ceil(d / 4) * 4;
+  const lanes = half ? 8 : 4; // a half kernel reads 8 elements (16 bytes) of a K or V row at once
+  const dp = Math.ceil(d / lanes) * lanes;
   const G = (H / Hkv) * Tq;
   // k and v in place when they are kernel arrays with no padding to add (a KV cache), else copied
   const kIn = dp === d ? kernelOffset(rt, kv.k) : undefined;
@@ -95,7 +192,7 @@ export function decodeAttentionWasm(q: Tensor, kv: KVBuffers, Tk: number, maskin
   const items = Hkv * chunks;
   const slotBytes = rt.kernels.decode_attention_scratch_bytes!(G, Tk, chunks) as number;
   const rowBytes = dp * 4;
-  const kvBytes = inPlace ? 0 : Hkv * Tk * rowBytes;
+  const kvBytes = inPlace ? 0 : Hkv * Tk * dp * (half ? 2 : 4);
   const merged = chunks > 1;
   // one heap block: q, o, the threads' scratch, partial accumulators and (m, l), copies of k and v
   const { at, total } = layout([
@@ -110,15 +207,21 @@ export function decodeAttentionWasm(q: Tensor, kv: KVBuffers, Tk: number, maskin
   const base = rt.alloc(total);
   try {
     const [qp, op, scratch, part, pml, kc, vc] = at.map((a) => base + a) as number[];
-    writeRows(rt.f32(qp!, H * Tq * dp), q.data, H * Tq, d, dp);
+    if (half) writeRowsEvenOdd(rt.f32(qp!, H * Tq * dp), q.data, H * Tq, d, dp);
+    else writeRows(rt.f32(qp!, H * Tq * dp), q.data, H * Tq, d, dp);
     if (!inPlace) {
       for (const [src, dst] of [
         [kv.k, kc!],
         [kv.v, vc!],
       ] as const) {
-        const out = rt.f32(dst, Hkv * Tk * dp);
         for (let h = 0; h < Hkv; h++) {
-          writeRows(out.subarray(h * Tk * dp), src.subarray(h * cap * d), Tk, d, dp);
+          const from = h * cap * d;
+          if (half) {
+            const out = new Uint16Array(rt.memory.buffer, dst + h * Tk * dp * 2, Tk * dp);
+            writeHalfRows(out, src.subarray(from) as Uint16Array, Tk, d, dp);
+          } else {
+            writeRows(rt.f32(dst + h * Tk * dp * 4, Tk * dp), src.subarray(from) as Float32Array, Tk, d, dp);
+          }
         }
       }
     }
@@ -140,19 +243,20 @@ export function decodeAttentionWasm(q: Tensor, kv: KVBuffers, Tk: number, maskin
       merged ? part! : 0,
       merged ? pml! : 0,
     ];
-    rt.parallel('decode_attention_f32', args, slottedRanges(ranges, items));
+    rt.parallel(KERNEL[dtype], args, slottedRanges(ranges, items));
     if (merged) rt.parallel('decode_attention_merge_f32', [part!, pml!, op!, G, chunks, dp], [[0, H * Tq]]);
     const o = rt.f32(op!, H * Tq * dp);
-    if (dp === d) return new Tensor(o.slice(), [H, Tq, d]);
     const out = Tensor.zeros([H, Tq, d]);
-    for (let r = 0; r < H * Tq; r++) out.data.set(o.subarray(r * dp, r * dp + d), r * d);
+    if (half) readRowsEvenOdd(o, out.data, H * Tq, d, dp);
+    else if (dp === d) out.data.set(o);
+    else for (let r = 0; r < H * Tq; r++) out.data.set(o.subarray(r * dp, r * dp + d), r * d);
     return out;
   } finally {
     rt.free(base);
   }
 }
 
-/** The twin: decodeAttentionRef in f64 over the whole key range (one chunk). */
+/** The twin: decodeAttentionRef in f64 over the whole key range (one chunk), decoding half K and V exactly. */
 export function decodeAttentionReference(
   q: Tensor,
   kv: KVBuffers,
@@ -162,7 +266,7 @@ export function decodeAttentionReference(
   const [H, Tq, d] = q.shape as [number, number, number];
   const out = Tensor.zeros([H, Tq, d]);
   const dims = { H, Hkv: kv.kvHeads, Tq, Tk, d, kvStride: kv.cap };
-  decodeAttentionRef(q.data, kv.k, kv.v, out.data, dims, masking);
+  decodeAttentionRef(q.data, kv.k, kv.v, out.data, dims, masking, 1, kv.dtype ?? 'f32');
   return out;
 }
 

@@ -2,9 +2,12 @@
  * TypeScript twin of the decode-attention kernel (src/kernels/decode-attention.ts), in f64: per kv head, the
  * query rows of its group against the keys in `chunks` contiguous chunks, each chunk's softmax in two passes
  * (max, then exp and sum), and the chunks merged by their maxima (flash-decoding). With any `chunks` it is
- * plain causal softmax(q kᵀ · scale) v, as attentionRef computes without a block mask.
+ * plain causal softmax(q kᵀ · scale) v, as attentionRef computes without a block mask. Keys and values may be
+ * stored in half precision (a bf16 or f16 KV cache): the twin reads the same 16-bit patterns and decodes each
+ * exactly.
  */
 
+import { bf16BitsToF32, type DType, f16BitsToF32 } from '../../tensor/dtype.js';
 import type { AttentionDims } from './attention.js';
 
 /** Which keys count and the score scale of a decode-attention call. */
@@ -27,25 +30,35 @@ interface Partial {
   acc: Float64Array;
 }
 
+/** Element i of a K or V buffer stored as `dtype` (f32 values, or bf16 / f16 bit patterns), as a number. */
+export function kvElement(dtype: DType): (a: Float32Array | Uint16Array, i: number) => number {
+  if (dtype === 'bf16') return (a, i) => bf16BitsToF32(a[i]!);
+  if (dtype === 'f16') return (a, i) => f16BitsToF32(a[i]!);
+  return (a, i) => a[i]!;
+}
+
 /**
  * o [H, Tq, d] = attention of q [H, Tq, d] over keys [0, Tk) of k, v [Hkv, kvStride, d] (kvStride default Tk):
  * head h reads kv head ⌊h / (H/Hkv)⌋; query i sits at position Tk − Tq + i. A row with no allowed key outputs
- * zeros. `chunks` splits the keys as the kernel's threads do; the result is the same up to rounding.
+ * zeros. `chunks` splits the keys as the kernel's threads do; the result is the same up to rounding. k and v
+ * hold f32 values (`dtype` 'f32', the default) or bf16 / f16 bit patterns (Uint16Array).
  */
 export function decodeAttentionRef(
   q: Float32Array,
-  k: Float32Array,
-  v: Float32Array,
+  k: Float32Array | Uint16Array,
+  v: Float32Array | Uint16Array,
   o: Float32Array,
   { H, Hkv, Tq, Tk, d, kvStride = Tk }: AttentionDims,
   { causal, scale }: DecodeMasking,
   chunks = 1,
+  dtype: DType = 'f32',
 ): void {
   const group = H / Hkv;
   const C = chunkKeys(Tk, chunks);
+  const at = kvElement(dtype);
   for (let u = 0; u < Hkv; u++) {
-    const K = (j: number, c: number) => k[(u * kvStride + j) * d + c]!;
-    const V = (j: number, c: number) => v[(u * kvStride + j) * d + c]!;
+    const K = (j: number, c: number) => at(k, (u * kvStride + j) * d + c);
+    const V = (j: number, c: number) => at(v, (u * kvStride + j) * d + c);
     for (let h = u * group; h < (u + 1) * group; h++) {
       for (let i = 0; i < Tq; i++) {
         const row = (h * Tq + i) * d;
