@@ -1,84 +1,92 @@
 // N:M SpMV / SpMM: C = W · B for W with at most n non-zeros in every group of m columns, rows [r0, r1).
-// TypeScript twin: src/formats/nm.ts nmMatmul. Layout (byte offsets; G = ceil(K/m) groups per row):
-//   values f32[M·G·n] ([row][group][slot]); meta u8[M·G·mb] ([row][group][byte], mb = ceil(n·bits/8),
-//   bits = ceil(log2 m)): slot s's position inside its group is the `bits`-wide field at bit s·bits,
-//   LSB first. The host pads x / B with zero rows to G·m and meta with 8 zero bytes, so a kernel may
-//   read whole groups (and a whole 8-byte meta record) without bounds checks. Padding slots hold value 0
-//   at position 0, so every slot of every group can be processed blindly.
-// 2:4 has its own SpMV: two groups per step, each group's 4 x values loaded as one v128 and its two
-// selected lanes moved into place by a swizzle whose mask comes from a 16-entry table indexed by the
-// meta byte (p0 | p1 << 2). The relaxed build uses i8x16.relaxed_swizzle (one pshufb on x64), the plain
-// build i8x16.swizzle (same result for these masks: index 0x80 gives 0 in both).
+// TypeScript twin: src/backend/reference/nm.ts (reads this same resident layout; packing in
+// src/backend/ops/nm-panels.ts). Resident layout (G = ceil(K/m) groups per row, bits = ceil(log2 m),
+// mb = ceil(n·bits/8) meta bytes per group):
+//   Column panels of P groups (P = G for narrow K; the last panel has Gp = G − p·P groups), stored panel
+//   after panel: panel p's values f32 [M][Gp][n] start at element M·p·P·n, its meta u8 [M][Gp][mb] at byte
+//   M·p·P·mb. Each panel is an ordinary N:M matrix of its columns, so a thread reads its rows of panel 0,
+//   then of panel 1, …: one sequential stream each for values and meta, while the slice of x (or of B) the
+//   panel gathers from stays in L1. y is stored by panel 0 and accumulated by the others.
+//   Meta fields as in src/formats/nm.ts (slot s's position is the field at bit s·bits, LSB first), except
+//   2:4, whose meta byte is 8·c for the pair c of (p0, p1) in PAIRS_24 order (0,1) (0,2) (0,3) (1,2) (1,3)
+//   (2,3); the padding pair (0, 0) of a one-column last group is coded as (0, 1) (its value is 0 and x past
+//   K is 0). The host pads x / B with zero rows to G·m and meta with 8 zero bytes, so a kernel may read whole
+//   groups (and a whole 8-byte meta record) without bounds checks; padding slots hold value 0 at position 0.
+//
+// 2:4 SpMV reads x "expanded into pairs" (nm24_expand_x, once per call): per group the six (x[p0], x[p1])
+// pairs, 48 bytes, so one 8-byte load at offset 8·c fetches both x values a group's two weights multiply:
+// per 4 groups 4 meta bytes, 4 pair loads (two of them lane inserts), 2 value loads and 2 multiply-adds.
+//
+// Measured (standalone A/B, same process, cold: weights cycled through > 256 MB of copies, relaxed build,
+// one thread, AMD EPYC Zen 5, 2026-11-30; the machine was shared, so ratios, twice):
+//   * The previous kernel (row-major, x gathered by a swizzle whose mask came from a 16-entry table) was
+//     compute-bound: about 18–19 GB/s of its own bytes at K = 4096 and still 23–24 GB/s with W hot in L2
+//     (128×4096), against 60 GB/s for the dense GEMV hot: per 4 groups 4 x loads, 4 meta loads, 4 shifts,
+//     4 table loads, 4 swizzles, 2 ORs, 2 FMAs. At K = 11008 it fell to 9.5 GB/s (10.4 ms; dense row-major
+//     8.6 ms): x's 44 KB footprint. Wrapping x's index into 8 KB brought it to 21.6 GB/s (2.28×), so x's
+//     footprint, not the stream, was what limited it there.
+//   * Column panels alone (same inner loop, 512 groups): 19–20 GB/s at 4096 and 11008. Reading meta as a
+//     u64 per 8 groups, a 256-entry pair table (one meta byte per two groups), or 8 groups per step with
+//     4 accumulators were each 0.8–0.95× of that (V8 keeps the simple loop tightest). Meta pre-scaled
+//     to the table offset: 1.2× hot.
+//   * Pairs of x (this kernel): 36 GB/s hot (1.5× the old), cold 1.42–1.46 ms at 4096×4096 (26 GB/s) and
+//     3.8–4.0 ms at 4096×11008 with panels of 128–256 groups; 512 groups (24 KB of pairs) 1.12×, 1024
+//     groups 0.5×: the pairs must stay in L1. At 576×1536, panels of 192 groups 1.1× over the old kernel
+//     and over one 384-group panel.
+//   * Values and meta interleaved into one stream (blocks of 16 groups) was 1.06–1.11× at 4096 in a noisy
+//     run; not done (see the report of 2026-11-30).
+// ---- panels ----------------------------------------------------------------------------------------
 
-/**
- * Swizzle masks for 2:4, 16 bytes each. Entry m (0…15) of the first half places group lanes p0 = m & 3
- * and p1 = m >> 2 into lanes 0, 1 and zeroes lanes 2, 3; entry m of the second half places them into
- * lanes 2, 3 and zeroes lanes 0, 1. OR-ing one of each gives the 4 x values two groups' values multiply.
- */
-const SWIZZLE_24: usize = memory.data<u8>([
-  0x00, 0x01, 0x02, 0x03, 0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x04, 0x05, 0x06, 0x07, 0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x08, 0x09, 0x0a, 0x0b, 0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x0c, 0x0d, 0x0e, 0x0f, 0x00, 0x01, 0x02, 0x03, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x04, 0x05, 0x06, 0x07, 0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x08, 0x09, 0x0a, 0x0b, 0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x0c, 0x0d, 0x0e, 0x0f, 0x04, 0x05, 0x06, 0x07, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x00, 0x01, 0x02, 0x03, 0x08, 0x09, 0x0a, 0x0b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x08, 0x09, 0x0a, 0x0b, 0x08, 0x09, 0x0a, 0x0b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x0c, 0x0d, 0x0e, 0x0f, 0x08, 0x09, 0x0a, 0x0b, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x00, 0x01, 0x02, 0x03, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x04, 0x05, 0x06, 0x07, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x0c, 0x0d, 0x0e, 0x0f, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x00, 0x01, 0x02, 0x03,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x04, 0x05, 0x06, 0x07, 0x00, 0x01, 0x02, 0x03,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x08, 0x09, 0x0a, 0x0b, 0x00, 0x01, 0x02, 0x03,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x0c, 0x0d, 0x0e, 0x0f, 0x00, 0x01, 0x02, 0x03,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x04, 0x05, 0x06, 0x07, 0x04, 0x05, 0x06, 0x07,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x08, 0x09, 0x0a, 0x0b, 0x04, 0x05, 0x06, 0x07,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x0c, 0x0d, 0x0e, 0x0f, 0x04, 0x05, 0x06, 0x07,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x08, 0x09, 0x0a, 0x0b,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x08, 0x09, 0x0a, 0x0b, 0x08, 0x09, 0x0a, 0x0b,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x0c, 0x0d, 0x0e, 0x0f, 0x08, 0x09, 0x0a, 0x0b,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x02, 0x03, 0x0c, 0x0d, 0x0e, 0x0f,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x04, 0x05, 0x06, 0x07, 0x0c, 0x0d, 0x0e, 0x0f,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
-  0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x0c, 0x0d, 0x0e, 0x0f, 0x0c, 0x0d, 0x0e, 0x0f,
-], 16);
-const SWIZZLE_24_HI: usize = SWIZZLE_24 + 256;
-
+/** Byte offset of panel `g0`'s first value (values f32, `slotBytes` = n·4 per group) for M rows. */
 // @ts-ignore: decorator
-@inline function swizzle(a: v128, s: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(a, s);
-  return i8x16.swizzle(a, s);
+@inline function panelValues(values: usize, M: i32, g0: i32, slotBytes: usize): usize {
+  return values + <usize>M * <usize>g0 * slotBytes;
+}
+
+/** y[i] = s for the first panel, y[i] += s for the others. */
+// @ts-ignore: decorator
+@inline function put(y: usize, i: i32, s: f32, first: bool): void {
+  const yp = y + (<usize>i << 2);
+  store<f32>(yp, first ? s : load<f32>(yp) + s);
+}
+
+/** v128 at o = a for the first panel, += a for the others. */
+// @ts-ignore: decorator
+@inline function put4(o: usize, a: v128, first: bool): void {
+  v128.store(o, first ? a : f32x4.add(v128.load(o), a));
 }
 
 // ---- SpMV ------------------------------------------------------------------------------------------
 
 /**
  * y[i] = Σ_g Σ_s values[i,g,s] · x[g·m + pos(i,g,s)] for i in [r0, r1), any n:m with m ≤ 16 (2:4 has
- * nm24_spmv_f32). n = 1, 2 and 4 gather four slots into one v128 per step (four groups, two groups, one
- * group); other n decode a group's whole record as one u64 and gather four slots at a time, then one.
+ * nm24_spmv_f32), W in panels of P groups (module header). n = 1, 2 and 4 gather four slots into one v128 per
+ * step (four groups, two groups, one group); other n decode a group's whole record as one u64 and gather
+ * four slots at a time, then one.
  */
-export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, G: i32, n: i32, m: i32, r0: i32, r1: i32): void {
+export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, M: i32, G: i32, P: i32, n: i32, m: i32, r0: i32, r1: i32): void {
   const bits = 32 - clz(m - 1);
-  // the inlined n = 2 and n = 4 bodies are instantiated per field width so their shifts are constants
-  if (n == 1) nmSpmv1(values, meta, x, y, G, m, r0, r1);
-  else if (n == 2 && bits == 2) nmSpmv2(values, meta, x, y, G, m, 2, r0, r1);
-  else if (n == 2 && bits == 3) nmSpmv2(values, meta, x, y, G, m, 3, r0, r1);
-  else if (n == 2) nmSpmv2(values, meta, x, y, G, m, 4, r0, r1);
-  else if (n == 4 && bits == 3) nmSpmv4(values, meta, x, y, G, m, 3, r0, r1);
-  else if (n == 4) nmSpmv4(values, meta, x, y, G, m, 4, r0, r1);
-  else nmSpmvAny(values, meta, x, y, G, n, m, bits, r0, r1);
+  const mb = (n * bits + 7) >> 3;
+  for (let g0 = 0; g0 < G; g0 += P) {
+    const Gp = min(P, G - g0);
+    const v = panelValues(values, M, g0, <usize>n << 2);
+    const mm = meta + <usize>M * <usize>g0 * <usize>mb;
+    const xb = x + ((<usize>g0 * <usize>m) << 2);
+    const first = g0 == 0;
+    // the inlined n = 2 and n = 4 bodies are instantiated per field width so their shifts are constants
+    if (n == 1) nmSpmv1(v, mm, xb, y, Gp, m, r0, r1, first);
+    else if (n == 2 && bits == 2) nmSpmv2(v, mm, xb, y, Gp, m, 2, r0, r1, first);
+    else if (n == 2 && bits == 3) nmSpmv2(v, mm, xb, y, Gp, m, 3, r0, r1, first);
+    else if (n == 2) nmSpmv2(v, mm, xb, y, Gp, m, 4, r0, r1, first);
+    else if (n == 4 && bits == 3) nmSpmv4(v, mm, xb, y, Gp, m, 3, r0, r1, first);
+    else if (n == 4) nmSpmv4(v, mm, xb, y, Gp, m, 4, r0, r1, first);
+    else nmSpmvAny(v, mm, xb, y, Gp, n, m, bits, r0, r1, first);
+  }
 }
 
 /** n = 1: one meta byte (the position) and one value per group; four groups per step. */
 // @ts-ignore: decorator
-@inline function nmSpmv1(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, r0: i32, r1: i32): void {
+@inline function nmSpmv1(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, r0: i32, r1: i32, first: bool): void {
   const groupBytes = <usize>m << 2;
   for (let i = r0; i < r1; i++) {
     const vRow = values + ((<usize>i * <usize>G) << 2);
@@ -100,13 +108,13 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, G: i
       acc += load<f32>(vRow + (<usize>g << 2)) * load<f32>(xg + (<usize>load<u8>(mRow + <usize>g) << 2));
       xg += groupBytes;
     }
-    store<f32>(y + (<usize>i << 2), acc);
+    put(y, i, acc, first);
   }
 }
 
 /** n = 2 (m ≠ 4): one meta byte holds both positions (bits ≤ 4 each); two groups per step. */
 // @ts-ignore: decorator
-@inline function nmSpmv2(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, bits: i32, r0: i32, r1: i32): void {
+@inline function nmSpmv2(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool): void {
   const groupBytes = <usize>m << 2;
   const mask: usize = (1 << bits) - 1;
   for (let i = r0; i < r1; i++) {
@@ -132,13 +140,13 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, G: i
       const vp = vRow + (<usize>g << 3);
       acc += load<f32>(vp) * load<f32>(xg + ((b0 & mask) << 2)) + load<f32>(vp, 4) * load<f32>(xg + ((b0 >> bits) << 2));
     }
-    store<f32>(y + (<usize>i << 2), acc);
+    put(y, i, acc, first);
   }
 }
 
 /** n = 4 (m ≥ 5): a two-byte record holds the four positions (bits = 3 or 4); one group per step. */
 // @ts-ignore: decorator
-@inline function nmSpmv4(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, bits: i32, r0: i32, r1: i32): void {
+@inline function nmSpmv4(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool): void {
   const groupBytes = <usize>m << 2;
   const mask: usize = (1 << bits) - 1;
   const b2 = <usize>(2 * bits);
@@ -174,13 +182,13 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, G: i
       gx = v128.load32_lane(xg + (((r >> b3) & mask) << 2), gx, 3);
       a0 = madd(v128.load(vRow + (<usize>g << 4)), gx, a0);
     }
-    store<f32>(y + (<usize>i << 2), hsum(f32x4.add(a0, a1)));
+    put(y, i, hsum(f32x4.add(a0, a1)), first);
   }
 }
 
 /** Any n: a group's record (≤ 8 bytes) as one u64, four slots at a time, then one at a time. */
 // @ts-ignore: decorator
-@inline function nmSpmvAny(values: usize, meta: usize, x: usize, y: usize, G: i32, n: i32, m: i32, bits: i32, r0: i32, r1: i32): void {
+@inline function nmSpmvAny(values: usize, meta: usize, x: usize, y: usize, G: i32, n: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool): void {
   const mask: u64 = (1 << bits) - 1;
   const mb = <usize>((n * bits + 7) >> 3);
   const groupBytes = <usize>m << 2;
@@ -210,65 +218,94 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, G: i
       mp += mb;
       xg += groupBytes;
     }
-    store<f32>(y + (<usize>i << 2), acc + hsum(a));
+    put(y, i, acc + hsum(a), first);
+  }
+}
+
+/** Bytes of x pairs per 2:4 group: the six (x[p0], x[p1]) pairs, 8 bytes each. */
+const PAIRS_BYTES: usize = 48;
+
+/**
+ * x [G·4] (zero-padded) → xe [G·6] pairs of f32 for groups [g0, g1): group g's pairs (x0,x1) (x0,x2)
+ * (x0,x3) (x1,x2) (x1,x3) (x2,x3) at xe + 48·g, pair c at byte 8·c (the 2:4 meta byte).
+ */
+export function nm24_expand_x(x: usize, xe: usize, g0: i32, g1: i32): void {
+  for (let g = g0; g < g1; g++) {
+    const v = v128.load(x + (<usize>g << 4));
+    const o = xe + <usize>g * PAIRS_BYTES;
+    v128.store(o, i8x16.shuffle(v, v, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 8, 9, 10, 11));
+    v128.store(o, i8x16.shuffle(v, v, 0, 1, 2, 3, 12, 13, 14, 15, 4, 5, 6, 7, 8, 9, 10, 11), 16);
+    v128.store(o, i8x16.shuffle(v, v, 4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15), 32);
   }
 }
 
 /**
- * nm_spmv_f32 for 2:4 (one meta byte per group). Per pair of groups: two table lookups (the meta byte scaled
- * into the table's offset), two swizzles, one OR, one multiply-add with the pair's 4 values. Measured against
- * gathering x lane by lane (load32_lane), the swizzle was 1.14× faster in the plain-SIMD build and the relaxed
- * swizzle 1.27× faster (4096×4096, cold). One row at a time (values and meta each one sequential stream), two
- * pairs of groups per step into two accumulators: same-process, cold, one thread, relaxed, this was 2.4× faster
- * than advancing two rows together and sharing the x loads (SmolLM-135M's 1536×576 225 → 91 µs, 576×1536
- * 203 → 88 µs, 576×576 85 → 36 µs; dense GEMV 117 / 111 / 46 µs).
+ * nm_spmv_f32 for 2:4 on x's pairs xe (nm24_expand_x): group g's two weights multiply the pair at
+ * xe + 48·g + meta byte. Per 4 groups: 4 meta bytes, two pair loads and two lane inserts (8 bytes each),
+ * 2 value loads, 2 multiply-adds into two accumulators; one row at a time (values and meta each one
+ * sequential stream per panel).
  */
-export function nm24_spmv_f32(values: usize, meta: usize, x: usize, y: usize, G: i32, r0: i32, r1: i32): void {
-  const vStride = <usize>G << 3;
-  for (let i = r0; i < r1; i++) {
-    const vRow = values + <usize>i * vStride;
-    const mRow = meta + <usize>i * <usize>G;
-    let a0 = f32x4.splat(0);
-    let a1 = f32x4.splat(0);
-    let g = 0;
-    for (; g + 4 <= G; g += 4) {
-      const xp = x + (<usize>g << 4);
-      a0 = pair24(v128.load(xp), v128.load(xp, 16), mRow + <usize>g, vRow + (<usize>g << 3), a0);
-      a1 = pair24(v128.load(xp, 32), v128.load(xp, 48), mRow + <usize>g + 2, vRow + (<usize>g << 3) + 16, a1);
+export function nm24_spmv_f32(values: usize, meta: usize, xe: usize, y: usize, M: i32, G: i32, P: i32, r0: i32, r1: i32): void {
+  for (let g0 = 0; g0 < G; g0 += P) {
+    const Gp = min(P, G - g0);
+    const vBase = panelValues(values, M, g0, 8);
+    const mBase = meta + <usize>M * <usize>g0;
+    const xb = xe + <usize>g0 * PAIRS_BYTES;
+    const body = <usize>(Gp >> 2) << 5;
+    const first = g0 == 0;
+    for (let i = r0; i < r1; i++) {
+      let vp = vBase + ((<usize>i * <usize>Gp) << 3);
+      let mp = mBase + <usize>i * <usize>Gp;
+      const vEnd = vp + body;
+      let xp = xb;
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      while (vp < vEnd) {
+        let u = v128.load64_zero(xp + <usize>load<u8>(mp));
+        u = v128.load64_lane(xp + PAIRS_BYTES + <usize>load<u8>(mp, 1), u, 1);
+        let w = v128.load64_zero(xp + 2 * PAIRS_BYTES + <usize>load<u8>(mp, 2));
+        w = v128.load64_lane(xp + 3 * PAIRS_BYTES + <usize>load<u8>(mp, 3), w, 1);
+        a0 = madd(v128.load(vp), u, a0);
+        a1 = madd(v128.load(vp, 16), w, a1);
+        xp += 4 * PAIRS_BYTES;
+        mp += 4;
+        vp += 32;
+      }
+      let s = hsum(f32x4.add(a0, a1));
+      for (let g = Gp & ~3; g < Gp; g++) {
+        const pp = xp + <usize>load<u8>(mp);
+        s += load<f32>(vp) * load<f32>(pp) + load<f32>(vp, 4) * load<f32>(pp, 4);
+        xp += PAIRS_BYTES;
+        mp += 1;
+        vp += 8;
+      }
+      put(y, i, s, first);
     }
-    if (g + 2 <= G) {
-      const xp = x + (<usize>g << 4);
-      a0 = pair24(v128.load(xp), v128.load(xp, 16), mRow + <usize>g, vRow + (<usize>g << 3), a0);
-      g += 2;
-    }
-    let s0 = hsum(f32x4.add(a0, a1));
-    if (g < G) s0 += group24(x, g, mRow, vRow);
-    store<f32>(y + (<usize>i << 2), s0);
   }
-}
-
-/** a + values[vp … vp+4) · (x0[p0], x0[p1], x1[q0], x1[q1]) for the groups whose meta bytes are at mp, mp+1. */
-// @ts-ignore: decorator
-@inline function pair24(x0: v128, x1: v128, mp: usize, vp: usize, a: v128): v128 {
-  const s0 = swizzle(x0, v128.load(<usize>load<u8>(mp) << 4, SWIZZLE_24));
-  const s1 = swizzle(x1, v128.load(<usize>load<u8>(mp, 1) << 4, SWIZZLE_24_HI));
-  return f32x4.add(a, f32x4.mul(v128.load(vp), v128.or(s0, s1)));
-}
-
-/** One 2:4 group g of a row (scalar), for an odd group count. */
-// @ts-ignore: decorator
-@inline function group24(x: usize, g: i32, mRow: usize, vRow: usize): f32 {
-  const mm = <usize>load<u8>(mRow + <usize>g);
-  const xp = x + (<usize>g << 4);
-  const vp = vRow + (<usize>g << 3);
-  return load<f32>(vp) * load<f32>(xp + ((mm & 3) << 2)) + load<f32>(vp, 4) * load<f32>(xp + (((mm >> 2) & 3) << 2));
 }
 
 // ---- SpMM ------------------------------------------------------------------------------------------
 
-/** C[i, :] = Σ_g Σ_s values[i,g,s] · B[g·m + pos(i,g,s), :] for i in [r0, r1), any n:m; B [G·m, N]. */
-export function nm_spmm_f32(values: usize, meta: usize, b: usize, out: usize, N: i32, G: i32, n: i32, m: i32, r0: i32, r1: i32): void {
+/**
+ * C[i, :] = Σ_g Σ_s values[i,g,s] · B[g·m + pos(i,g,s), :] for i in [r0, r1), any n:m; B [G·m, N]; W in
+ * panels of P groups, C accumulated over panels.
+ */
+export function nm_spmm_f32(values: usize, meta: usize, b: usize, out: usize, N: i32, M: i32, G: i32, P: i32, n: i32, m: i32, r0: i32, r1: i32): void {
   const bits = 32 - clz(m - 1);
+  const mb = <usize>((n * bits + 7) >> 3);
+  const ldb = <usize>N << 2;
+  for (let g0 = 0; g0 < G; g0 += P) {
+    const Gp = min(P, G - g0);
+    const v = panelValues(values, M, g0, <usize>n << 2);
+    const mm = meta + <usize>M * <usize>g0 * mb;
+    const bb = b + <usize>g0 * <usize>m * ldb;
+    nmSpmmPanel(v, mm, bb, out, N, Gp, n, m, bits, r0, r1, g0 == 0);
+  }
+}
+
+/** One panel of nm_spmm_f32: 16-column tiles, then 4-column tiles, then single columns. */
+// @ts-ignore: decorator
+@inline function nmSpmmPanel(values: usize, meta: usize, b: usize, out: usize, N: i32, G: i32, n: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool): void {
   const mask: u64 = (1 << bits) - 1;
   const mb = <usize>((n * bits + 7) >> 3);
   const ldb = <usize>N << 2;
@@ -303,10 +340,10 @@ export function nm_spmm_f32(values: usize, meta: usize, b: usize, out: usize, N:
         bg += groupStride;
       }
       const o = cRow + (<usize>j << 2);
-      v128.store(o, a0);
-      v128.store(o, a1, 16);
-      v128.store(o, a2, 32);
-      v128.store(o, a3, 48);
+      put4(o, a0, first);
+      put4(o + 16, a1, first);
+      put4(o + 32, a2, first);
+      put4(o + 48, a3, first);
     }
     for (; j + 4 <= N; j += 4) {
       let a0 = f32x4.splat(0);
@@ -323,7 +360,7 @@ export function nm_spmm_f32(values: usize, meta: usize, b: usize, out: usize, N:
         mp += mb;
         bg += groupStride;
       }
-      v128.store(cRow + (<usize>j << 2), a0);
+      put4(cRow + (<usize>j << 2), a0, first);
     }
     for (; j < N; j++) {
       let acc: f32 = 0;
@@ -340,17 +377,37 @@ export function nm_spmm_f32(values: usize, meta: usize, b: usize, out: usize, N:
         mp += mb;
         bg += groupStride;
       }
-      store<f32>(cRow + (<usize>j << 2), acc);
+      const o = cRow + (<usize>j << 2);
+      store<f32>(o, first ? acc : load<f32>(o) + acc);
     }
   }
 }
 
 /**
- * nm_spmm_f32 for 2:4: both slots of a group per step with their products summed before the accumulator
- * add (16-column tile: 4 accumulators + 8 B loads + 2 splats = 14 SIMD registers), then 4-column tiles
- * two groups per step, then scalar columns.
+ * Byte offset in B of a 2:4 group's two rows, per pair code c (meta byte 8·c): p0 at byte 2·c, p1 at
+ * byte 2·c + 1 of this table (PAIRS_24 order).
  */
-export function nm24_spmm_f32(values: usize, meta: usize, b: usize, out: usize, N: i32, G: i32, r0: i32, r1: i32): void {
+const PAIR_POSITIONS: usize = memory.data<u8>([0, 1, 0, 2, 0, 3, 1, 2, 1, 3, 2, 3]);
+
+/**
+ * nm_spmm_f32 for 2:4: both slots of a group per step with their products summed before the accumulator
+ * add (16-column tile: 4 accumulators + 8 B loads + 2 splats = 14 SIMD registers), then 4-column tiles,
+ * then scalar columns. A group's positions come from its pair code (PAIR_POSITIONS).
+ */
+export function nm24_spmm_f32(values: usize, meta: usize, b: usize, out: usize, N: i32, M: i32, G: i32, P: i32, r0: i32, r1: i32): void {
+  const ldb = <usize>N << 2;
+  for (let g0 = 0; g0 < G; g0 += P) {
+    const Gp = min(P, G - g0);
+    const v = panelValues(values, M, g0, 8);
+    const mm = meta + <usize>M * <usize>g0;
+    const bb = b + ((<usize>g0 * ldb) << 2);
+    nm24SpmmPanel(v, mm, bb, out, N, Gp, r0, r1, g0 == 0);
+  }
+}
+
+/** One panel of nm24_spmm_f32. */
+// @ts-ignore: decorator
+@inline function nm24SpmmPanel(values: usize, meta: usize, b: usize, out: usize, N: i32, G: i32, r0: i32, r1: i32, first: bool): void {
   const ldb = <usize>N << 2;
   const groupStride = ldb << 2;
   for (let i = r0; i < r1; i++) {
@@ -365,12 +422,12 @@ export function nm24_spmm_f32(values: usize, meta: usize, b: usize, out: usize, 
       let a3 = f32x4.splat(0);
       let bg = b + (<usize>j << 2);
       for (let g = 0; g < G; g++) {
-        const mm = <usize>load<u8>(mRow + <usize>g);
+        const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
         const vp = vRow + (<usize>g << 3);
         const w0 = v128.load32_splat(vp);
         const w1 = v128.load32_splat(vp, 4);
-        const b0 = bg + (mm & 3) * ldb;
-        const b1 = bg + ((mm >> 2) & 3) * ldb;
+        const b0 = bg + <usize>load<u8>(pp) * ldb;
+        const b1 = bg + <usize>load<u8>(pp, 1) * ldb;
         a0 = madd(w1, v128.load(b1), madd(w0, v128.load(b0), a0));
         a1 = madd(w1, v128.load(b1, 16), madd(w0, v128.load(b0, 16), a1));
         a2 = madd(w1, v128.load(b1, 32), madd(w0, v128.load(b0, 32), a2));
@@ -378,34 +435,35 @@ export function nm24_spmm_f32(values: usize, meta: usize, b: usize, out: usize, 
         bg += groupStride;
       }
       const o = cRow + (<usize>j << 2);
-      v128.store(o, a0);
-      v128.store(o, a1, 16);
-      v128.store(o, a2, 32);
-      v128.store(o, a3, 48);
+      put4(o, a0, first);
+      put4(o + 16, a1, first);
+      put4(o + 32, a2, first);
+      put4(o + 48, a3, first);
     }
     for (; j + 4 <= N; j += 4) {
       let a0 = f32x4.splat(0);
       let a1 = f32x4.splat(0);
       let bg = b + (<usize>j << 2);
       for (let g = 0; g < G; g++) {
-        const mm = <usize>load<u8>(mRow + <usize>g);
+        const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
         const vp = vRow + (<usize>g << 3);
-        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(vp), v128.load(bg + (mm & 3) * ldb)));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(vp, 4), v128.load(bg + ((mm >> 2) & 3) * ldb)));
+        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(vp), v128.load(bg + <usize>load<u8>(pp) * ldb)));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(vp, 4), v128.load(bg + <usize>load<u8>(pp, 1) * ldb)));
         bg += groupStride;
       }
-      v128.store(cRow + (<usize>j << 2), f32x4.add(a0, a1));
+      put4(cRow + (<usize>j << 2), f32x4.add(a0, a1), first);
     }
     for (; j < N; j++) {
       let acc: f32 = 0;
       let bg = b + (<usize>j << 2);
       for (let g = 0; g < G; g++) {
-        const mm = <usize>load<u8>(mRow + <usize>g);
+        const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
         const vp = vRow + (<usize>g << 3);
-        acc += load<f32>(vp) * load<f32>(bg + (mm & 3) * ldb) + load<f32>(vp, 4) * load<f32>(bg + ((mm >> 2) & 3) * ldb);
+        acc += load<f32>(vp) * load<f32>(bg + <usize>load<u8>(pp) * ldb) + load<f32>(vp, 4) * load<f32>(bg + <usize>load<u8>(pp, 1) * ldb);
         bg += groupStride;
       }
-      store<f32>(cRow + (<usize>j << 2), acc);
+      const o = cRow + (<usize>j << 2);
+      store<f32>(o, first ? acc : load<f32>(o) + acc);
     }
   }
 }

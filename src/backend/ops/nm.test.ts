@@ -4,9 +4,12 @@ import { FormatError } from '../../formats/errors.js';
 import { type NM, nmFromDense, nmMatmul, nmPruneMagnitude } from '../../formats/nm.js';
 import { testMatrix, withEmptyRows } from '../../formats/testing.js';
 import { randn } from '../../tensor/random.js';
+import { nmPanelsMatmulRef } from '../reference/nm.js';
+import { relError, TOL } from '../tolerances.js';
 import { matmul } from './matmul.js';
 import { nmMatmulWasm } from './nm.js';
-import { assertDispatchesToWasm, assertTwin, countKernelRuns, forEachRuntime, NS } from './testing.js';
+import { NM_PANEL_COLS, NM24_PANEL_COLS, nmPanelGroups, packNmPanels, withNmPanels } from './nm-panels.js';
+import { assertDispatchesToWasm, assertTwin, countKernelRuns, forEachRuntime, NS, rhs } from './testing.js';
 
 /** 2:4 (own kernels); the generic kernel's n = 1, 2 and 4 paths (1:4, 2:8, 4:8) and its any-n path (3:16). */
 const PATTERNS: Array<[number, number]> = [
@@ -73,4 +76,53 @@ test('nm: meta that breaks the pattern raises FormatError before any kernel runs
   assert.throws(() => nmMatmulWasm({ ...good, meta: swapped }, randn([8], 1)), FormatError);
   assert.throws(() => nmMatmulWasm({ ...good, meta: good.meta.subarray(1) }, randn([8], 1)), FormatError);
   assert.equal(runs.calls, 0, 'no kernel ran');
+});
+
+/** Panel width (columns) the panel tests force, and K at it, just above it, and not a multiple of a panel. */
+const PANEL_COLS = 64;
+const PANEL_KS = [64, 65, 200];
+/** Enough rows that every N of the panel tests splits over two threads. */
+const PANEL_ROWS = 2000;
+
+forEachRuntime((rt, use) => {
+  test(`nm: column panels (K = 64, 65, 200 with 64-column panels) match the twin and nmMatmul for 2:4, 4:8, 1:4, 3:8 (${rt})`, () => {
+    use();
+    let seed = 100;
+    for (const [n, m] of [
+      [2, 4],
+      [4, 8],
+      [1, 4],
+      [3, 8],
+    ] as const) {
+      for (const K of PANEL_KS) {
+        withNmPanels({ cols: PANEL_COLS }, () => {
+          const w = nmWeight(PANEL_ROWS, K, 0.7, n, m, seed++);
+          const layout = packNmPanels(w);
+          const panels = Math.ceil(layout.groups / layout.panelGroups);
+          assert.equal(panels > 1, K > PANEL_COLS, `${n}:${m} K=${K}: ${panels} panels`);
+          for (const N of [1, 3, 8]) {
+            const b = rhs(K, N, seed++);
+            const got = nmMatmulWasm(w, b).data;
+            const twin = nmPanelsMatmulRef(layout, b.data, N);
+            const what = `${n}:${m} ${PANEL_ROWS}×${K} in ${panels} panels, N=${N}`;
+            const tol = N === 1 ? TOL.spmv : TOL.spmm;
+            assert.ok(relError(got, twin) <= tol, `${what}: kernel vs twin ${relError(got, twin)}`);
+            const want = nmMatmul(w, b).data;
+            assert.ok(relError(twin, want) <= tol, `${what}: twin vs nmMatmul ${relError(twin, want)}`);
+          }
+        });
+      }
+    }
+  });
+});
+
+test('nm: panel plans keep narrow weights whole and split wide ones into balanced panels', () => {
+  assert.equal(nmPanelGroups(576, 2, 4), 144, 'SmolLM-135M K = 576: one panel');
+  assert.equal(nmPanelGroups(NM24_PANEL_COLS, 2, 4), NM24_PANEL_COLS / 4, '2:4 at the threshold: one panel');
+  assert.equal(nmPanelGroups(1536, 2, 4), 192, '2:4 K = 1536: two panels of 192 groups');
+  assert.equal(nmPanelGroups(4096, 2, 4), 256);
+  assert.equal(nmPanelGroups(11008, 2, 4), 252, '2:4 K = 11008: ten panels of 252 groups and one of 232');
+  assert.equal(nmPanelGroups(NM_PANEL_COLS, 4, 8), NM_PANEL_COLS / 8, '4:8 at the threshold: one panel');
+  assert.equal(nmPanelGroups(11008, 4, 8), 232, '4:8 K = 11008: six panels, 1856 columns or fewer');
+  assert.equal(nmPanelGroups(65, 2, 4, { cols: 64 }), 12, 'G = 17 over two panels: 12 + 5');
 });

@@ -1,16 +1,18 @@
 /**
  * N:M matmul on the WebAssembly kernels (src/kernels/nm.ts): C[M,N] = W[M,K] · B[K,N] with W keeping at
- * most n of every m columns. 2:4 runs its own kernels (swizzle-gathered SpMV); any other n:m (m ≤ 16)
- * runs the generic ones. B is zero-padded to G·m rows so the kernels read whole groups.
+ * most n of every m columns. The weight is resident in column panels (nm-panels.ts). 2:4 runs its own
+ * kernels (the SpMV on x expanded into pairs); any other n:m (m ≤ 16) runs the generic ones. B is
+ * zero-padded to G·m rows so the kernels read whole groups.
  */
 
-import { type NM, nmLayout, nmMatmul, nmValidate } from '../../formats/nm.js';
+import { type NM, nmMatmul, nmValidate } from '../../formats/nm.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import { checkSparseCall, runSparseMatmul, sameShape, uploadPadded } from './csr.js';
 import { MIN_PARALLEL_WORK } from './dense.js';
+import { packNmPanels } from './nm-panels.js';
 
 /** An N:M weight packed in kernel memory. */
 export interface ResidentNM {
@@ -20,7 +22,9 @@ export interface ResidentNM {
   m: number;
   /** Groups per row, ceil(cols/m). */
   groups: number;
-  /** Byte offsets of values (f32) and meta (u8, followed by 8 zero bytes). */
+  /** Groups per column panel (`groups` when W is one panel). */
+  panelGroups: number;
+  /** Byte offsets of the panels' values (f32) and meta (u8, followed by 8 zero bytes); see nm-panels.ts. */
   values: number;
   meta: number;
 }
@@ -29,14 +33,15 @@ export interface ResidentNM {
 export function residentNm(rt: WasmRuntime, w: NM): ResidentNM {
   const r = resident(rt, w, 'nm', () => {
     nmValidate(w);
-    const ptrs = [rt.upload(w.values), uploadPadded(rt, w.meta, 8)];
-    const { groups } = nmLayout(w.cols, w.n, w.m);
+    const p = packNmPanels(w);
+    const ptrs = [rt.upload(p.values), uploadPadded(rt, p.meta, 8)];
     const value: ResidentNM = {
       rows: w.rows,
       cols: w.cols,
       n: w.n,
       m: w.m,
-      groups,
+      groups: p.groups,
+      panelGroups: p.panelGroups,
       values: ptrs[0]!,
       meta: ptrs[1]!,
     };
@@ -55,22 +60,39 @@ export function nmMatmulWasm(w: NM, b: Tensor): Tensor {
   const rt = runtime();
   const r = residentNm(rt, w);
   const is24 = r.n === 2 && r.m === 4;
+  const { rows: M, groups: G, panelGroups: P } = r;
   return runSparseMatmul(
     rt,
-    r.rows,
+    M,
     b,
     (bp, cp, N) => {
-      const work = r.rows * r.groups * r.n * N;
-      const ranges = rt.rowRanges(r.rows, 1, work, MIN_PARALLEL_WORK);
-      const args = [r.values, r.meta, bp, cp];
-      if (b.rank === 1) {
-        if (is24) rt.parallel('nm24_spmv_f32', [...args, r.groups], ranges);
-        else rt.parallel('nm_spmv_f32', [...args, r.groups, r.n, r.m], ranges);
-      } else if (is24) rt.parallel('nm24_spmm_f32', [...args, N, r.groups], ranges);
-      else rt.parallel('nm_spmm_f32', [...args, N, r.groups, r.n, r.m], ranges);
+      const work = M * G * r.n * N;
+      const ranges = rt.rowRanges(M, 1, work, MIN_PARALLEL_WORK);
+      if (b.rank === 1 && is24) spmv24(rt, r, bp, cp, ranges);
+      else if (b.rank === 1)
+        rt.parallel('nm_spmv_f32', [r.values, r.meta, bp, cp, M, G, P, r.n, r.m], ranges);
+      else if (is24) rt.parallel('nm24_spmm_f32', [r.values, r.meta, bp, cp, N, M, G, P], ranges);
+      else rt.parallel('nm_spmm_f32', [r.values, r.meta, bp, cp, N, M, G, P, r.n, r.m], ranges);
     },
-    r.groups * r.m,
+    G * r.m,
   );
+}
+
+/** 2:4 SpMV: x [G·4] at xp expanded into its pairs (48 bytes a group, on this thread), then the rows. */
+function spmv24(
+  rt: WasmRuntime,
+  r: ResidentNM,
+  xp: number,
+  yp: number,
+  ranges: ReadonlyArray<readonly [number, number]>,
+): void {
+  const xe = rt.alloc(r.groups * 48);
+  try {
+    rt.parallel('nm24_expand_x', [xp, xe], [[0, r.groups]]);
+    rt.parallel('nm24_spmv_f32', [r.values, r.meta, xe, yp, r.rows, r.groups, r.panelGroups], ranges);
+  } finally {
+    rt.free(xe);
+  }
 }
 
 register('matmul', ['nm', 'dense'], 'fast', nmMatmulWasm);
