@@ -14,6 +14,7 @@ import type { Tokenizer } from '../io/tokenizer.js';
 import { WEIGHT_STORAGES, type WeightStorage } from '../models/checkpoint.js';
 import { loadCausalLM } from '../models/load.js';
 import type { CausalLM } from '../models/types.js';
+import { KV_DTYPES, type KVDType } from '../nn/kvcache.js';
 import { isVisionFolder } from '../zoo/vision.js';
 import { zooDir } from '../zoo/zoo.js';
 
@@ -52,6 +53,21 @@ export function weightsOption(): Option {
     '--weights <storage>',
     'in-memory weights: f32, bf16, f16, or stored (the checkpoint dtype) (default: f32; a compact sparse checkpoint: stored)',
   ).argParser(weightsFlag);
+}
+
+/** `--kv-dtype`: storage of the KV cache. */
+export function kvDtypeFlag(v: string): KVDType {
+  if (!(KV_DTYPES as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`--kv-dtype takes one of ${KV_DTYPES.join(', ')}, like --kv-dtype f32`);
+  return v as KVDType;
+}
+
+/** `--kv-dtype <dtype>`, the option of the commands that run a causal LM over a KV cache. */
+export function kvDtypeOption(): Option {
+  return new Option(
+    '--kv-dtype <dtype>',
+    'KV cache storage: f32, bf16 or f16 (default: the dtype the weights are held in, e.g. bf16 with --weights bf16)',
+  ).argParser(kvDtypeFlag);
 }
 
 /** `--threads <n>`, the option every kernel-running command takes. */
@@ -93,9 +109,10 @@ export function resolveModelDir(arg: string): string {
 
 /**
  * Open `<model-dir>` for a command: a folder with config.json, safetensors weights and tokenizer.json, or
- * the name of a built zoo model (see {@link resolveModelDir}).
+ * the name of a built zoo model (see {@link resolveModelDir}). `weights` and `kvDtype` as LoadOptions' (default:
+ * the loader's).
  */
-export function openCausalModel(arg: string, weights?: WeightStorage): OpenedModel {
+export function openCausalModel(arg: string, weights?: WeightStorage, kvDtype?: KVDType): OpenedModel {
   const dir = resolveModelDir(arg);
   if (!existsSync(dir))
     throw new UsageError(
@@ -123,7 +140,7 @@ export function openCausalModel(arg: string, weights?: WeightStorage): OpenedMod
   }
   const folder = openHfFolder(dir);
   try {
-    const model = loadCausalLM(folder, weights ? { weights } : {});
+    const model = loadCausalLM(folder, { ...(weights ? { weights } : {}), ...(kvDtype ? { kvDtype } : {}) });
     const tokenizer = folder.tokenizer!;
     const generation = folder.generationConfig ?? generationConfigFromModel(folder.config);
     const eosIds = [...(generation.eosTokenIds.length ? generation.eosTokenIds : folder.config.eosTokenIds)];

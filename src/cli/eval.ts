@@ -16,9 +16,11 @@ import {
 } from '../eval/perplexity.js';
 import type { Tokenizer } from '../io/tokenizer.js';
 import type { WeightStorage } from '../models/checkpoint.js';
+import type { KVDType } from '../nn/kvcache.js';
 import {
   interruptible,
   intFlag,
+  kvDtypeOption,
   openCausalModel,
   reportErrors,
   threadsOption,
@@ -35,6 +37,8 @@ export interface PplCliOptions {
   maxTokens?: number;
   json: boolean;
   weights?: WeightStorage;
+  /** KV cache storage (default: the weights' dtype). */
+  kvDtype?: KVDType;
   threads?: number;
 }
 
@@ -61,6 +65,7 @@ export function addEvalCommand(
     .option('--max-tokens <n>', 'only the first n tokens of the text', intFlag('--max-tokens', 2, '4096'))
     .option('--json', 'print the result as one JSON object on stdout', false)
     .addOption(weightsOption())
+    .addOption(kvDtypeOption())
     .addOption(threadsOption())
     .addHelpText(
       'after',
@@ -142,7 +147,7 @@ export function runPpl(dir: string, opts: PplCliOptions): Promise<number> {
     } catch (e) {
       throw new UsageError(`--data ${(e as Error).message}`);
     }
-    const { model, tokenizer } = openCausalModel(dir, opts.weights);
+    const { model, tokenizer } = openCausalModel(dir, opts.weights, opts.kvDtype);
     const ctx = opts.ctx ?? model.maxPositions;
     if (ctx > model.maxPositions) {
       throw new UsageError(

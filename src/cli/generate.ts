@@ -10,10 +10,12 @@ import { type GenerateResult, generate } from '../generate/generate.js';
 import type { SamplingOptions } from '../generate/warpers.js';
 import type { GenerationConfig } from '../io/generation.js';
 import type { WeightStorage } from '../models/checkpoint.js';
+import type { KVDType } from '../nn/kvcache.js';
 import {
   formatSeconds,
   interruptible,
   intFlag,
+  kvDtypeOption,
   numberFlag,
   openCausalModel,
   reportErrors,
@@ -36,6 +38,8 @@ export interface GenerateCliOptions {
   /** Extra stop token ids. */
   stopId?: number[];
   weights?: WeightStorage;
+  /** KV cache storage (default: the weights' dtype). */
+  kvDtype?: KVDType;
   threads?: number;
 }
 
@@ -77,6 +81,7 @@ export function addGenerateCommand(
     .option('--stop <text...>', 'stop when the output contains one of these texts')
     .option('--stop-id <ids>', 'also stop at these token ids (the eos ids always stop)', parseIds)
     .addOption(weightsOption())
+    .addOption(kvDtypeOption())
     .addOption(threadsOption())
     .addHelpText(
       'after',
@@ -115,7 +120,7 @@ export function timingLine(r: GenerateResult): string {
 export function runGenerate(dir: string, opts: GenerateCliOptions): Promise<number> {
   return reportErrors('generate', async () => {
     useThreads(opts.threads);
-    const { model, tokenizer, generation, eosIds } = openCausalModel(dir, opts.weights);
+    const { model, tokenizer, generation, eosIds } = openCausalModel(dir, opts.weights, opts.kvDtype);
     const prompt = tokenizer.encode(opts.prompt);
     if (!prompt.length) throw new UsageError('--prompt gives no tokens; give some text to continue');
     if (prompt.length >= model.maxPositions) {

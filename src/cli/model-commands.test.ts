@@ -99,6 +99,24 @@ test('eval ppl --json matches the library on a text file; --data brown reads the
   );
 });
 
+test('eval ppl --kv-dtype: the library figure with that cache; a bf16 cache stays within 0.5% of f32', async () => {
+  const ids = loadCausalLM(model).tokenizer!.encode((await import('node:fs')).readFileSync(text, 'utf8'));
+  const ppl = {} as Record<string, number>;
+  for (const kvDtype of ['f32', 'bf16'] as const) {
+    const args = ['eval', 'ppl', model, '--data', text, '--ctx', '32', '--weights', 'bf16'];
+    const r = sparsekit(...args, '--kv-dtype', kvDtype, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    ppl[kvDtype] = JSON.parse(r.stdout).ppl;
+    const lib = await perplexity(loadCausalLM(model, { weights: 'bf16', kvDtype }), ids, { ctx: 32 });
+    assert.ok(
+      Math.abs(ppl[kvDtype]! - lib.ppl) < 1e-9 * lib.ppl,
+      `${kvDtype}: ${ppl[kvDtype]} vs ${lib.ppl}`,
+    );
+  }
+  assert.notEqual(ppl.bf16, ppl.f32, 'the option reached the cache');
+  assert.ok(Math.abs(ppl.bf16! / ppl.f32! - 1) < 5e-3, `bf16 ${ppl.bf16} vs f32 ${ppl.f32}`);
+});
+
 test('errors name the argument and the fix (exit 2)', () => {
   const noTok = join(tmp, 'no-tokenizer');
   mkdirSync(noTok);
@@ -124,6 +142,10 @@ test('errors name the argument and the fix (exit 2)', () => {
       /--data .*missing\.txt does not exist; give the path of a UTF-8 text file/,
     ],
     [['eval', 'ppl', model, '--data', 'brown:dev'], /names no Brown split/],
+    [
+      ['generate', model, '--prompt', 'x', '--kv-dtype', 'f8'],
+      /--kv-dtype takes one of f32, bf16, f16, like --kv-dtype f32/,
+    ],
   ] as const) {
     const r = sparsekit(...args);
     assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}, stderr ${r.stderr}`);
@@ -214,11 +236,13 @@ test('generate and eval ppl flags reach their runners parsed', async () => {
     '3',
     '--weights',
     'bf16',
+    '--kv-dtype',
+    'f32',
   ];
   await program(argv, undefined, { generate: record }).parseAsync(argv);
   assert.deepEqual(got, [
     'm',
-    { prompt: 'hi', topP: 0.9, stop: ['a', 'b'], stopId: [1, 2, 3], weights: 'bf16' },
+    { prompt: 'hi', topP: 0.9, stop: ['a', 'b'], stopId: [1, 2, 3], weights: 'bf16', kvDtype: 'f32' },
   ]);
   const argv2 = [
     'node',
@@ -232,7 +256,9 @@ test('generate and eval ppl flags reach their runners parsed', async () => {
     '128',
     '--max-tokens',
     '500',
+    '--kv-dtype',
+    'bf16',
   ];
   await program(argv2, undefined, { ppl: record }).parseAsync(argv2);
-  assert.deepEqual(got, ['m', { data: 'brown', ctx: 128, maxTokens: 500, json: false }]);
+  assert.deepEqual(got, ['m', { data: 'brown', ctx: 128, maxTokens: 500, json: false, kvDtype: 'bf16' }]);
 });
