@@ -30,11 +30,19 @@
 //     4 accumulators were each 0.8–0.95× of that (V8 keeps the simple loop tightest). Meta pre-scaled
 //     to the table offset: 1.2× hot.
 //   * Pairs of x (this kernel): 36 GB/s hot (1.5× the old), cold 1.42–1.46 ms at 4096×4096 (26 GB/s) and
-//     3.8–4.0 ms at 4096×11008 with panels of 128–256 groups; 512 groups (24 KB of pairs) 1.12×, 1024
-//     groups 0.5×: the pairs must stay in L1. At 576×1536, panels of 192 groups 1.1× over the old kernel
+//     3.8–4.0 ms at 4096×11008 with panels of 128–256 groups; 512 groups (24 KB of pairs) 0.8× of that, 1024
+//     groups 0.4×: the pairs must stay in L1. At 576×1536, panels of 192 groups 1.1× over the old kernel
 //     and over one 384-group panel.
 //   * Values and meta interleaved into one stream (blocks of 16 groups) was 1.06–1.11× at 4096 in a noisy
-//     run; not done (see the report of 2026-11-30).
+//     run; not done.
+//   * A/B of the committed kernels (old row-major swizzle kernel vs these, same process, cold, x expansion
+//     included, machine shared with other jobs: load 5), 1 thread relaxed, two runs: 4096×4096 1.99 → 1.43 ms
+//     and 2.30 → 1.73 ms (1.39×, 1.33×); 4096×11008 10.2 → 3.73 ms and 15.7 → 4.16 ms (2.74×, 3.79×). Plain
+//     SIMD build: 1.79× / 4.56× at 4096², 2.75× / 2.88× at 11008. SmolLM-135M shapes: 1536×576 1.17× / 1.00×,
+//     576×1536 0.98× / 1.04×. 4:8 (generic kernel, panels only): 4096² 3.22× / 1.16×, 11008 2.39× / 1.96×, but
+//     still ≈ 11 GB/s at 11008 (its lane-by-lane gather is compute-bound). Two threads, relaxed: 1.36× / 1.33×
+//     at 4096², 2.43× / 2.67× at 11008, but both kernels ran slower than on one thread (loaded machine).
+
 // ---- panels ----------------------------------------------------------------------------------------
 
 /** Byte offset of panel `g0`'s first value (values f32, `slotBytes` = n·4 per group) for M rows. */
