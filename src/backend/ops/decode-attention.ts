@@ -100,7 +100,7 @@ let f16Table: Float32Array | undefined;
 /** Half bit patterns → f32 (exact; f16 through a 65536-entry table built on first use). */
 function widen(src: Uint16Array, dtype: 'bf16' | 'f16', dst: Float32Array): void {
   if (dtype === 'bf16') {
-    const bits = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
+    const bits = new Int32Array(dst.buffer, dst.byteOffset, dst.length); // Int32: src << 16 may be negative
     for (let i = 0; i < src.length; i++) bits[i] = src[i]! << 16;
     return;
   }
