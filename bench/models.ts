@@ -71,9 +71,14 @@ export function linearParams(s: LlamaShape): number {
   return s.num_hidden_layers * perLayer + s.vocab_size * C;
 }
 
-/** KV-cache bytes one decode step reads at `context` positions (f32 keys and values). */
-export function kvBytesPerToken(s: LlamaShape, context: number): number {
-  return 2 * s.num_hidden_layers * s.num_key_value_heads * s.head_dim * context * 4;
+/** KV-cache bytes one decode step reads at `context` positions (keys and values of `bytesPerValue` each: f32 4, bf16 2). */
+export function kvBytesPerToken(s: LlamaShape, context: number, bytesPerValue = 4): number {
+  return 2 * s.num_hidden_layers * s.num_key_value_heads * s.head_dim * context * bytesPerValue;
+}
+
+/** Bytes of one cached key or value element stored as `dtype`. */
+function kvValueBytes(dtype: string): number {
+  return dtype === 'f32' ? 4 : 2;
 }
 
 /** FLOPs of one token attending to `context` positions: 2 per weight, plus QKᵀ and PV (2·2·H·d per position). */
@@ -133,6 +138,8 @@ export interface ModelRow {
   tokensPerSecond: number;
   weightBytesPerToken: number;
   kvBytesPerToken: number;
+  /** Storage of the KV cache the run used (the model's default: bf16 weights keep a bf16 cache). */
+  kvDtype?: string;
   flopsPerToken: number;
   /** The 100% line in tokens/s: roofline (decode, weights only as the issue defines it) or GEMM bound (prefill). */
   bound: number;
@@ -242,7 +249,8 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
             ms,
             tokensPerSecond: tps,
             weightBytesPerToken: weightBytes,
-            kvBytesPerToken: kvBytesPerToken(shape, ctx),
+            kvBytesPerToken: kvBytesPerToken(shape, ctx, kvValueBytes(cache.dtype)),
+            kvDtype: cache.dtype,
             flopsPerToken: flopsPerToken(shape, ctx),
             bound,
             ofBound: tps / bound,
@@ -273,7 +281,8 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
           ms,
           tokensPerSecond: tps,
           weightBytesPerToken: weightBytes / grid.prefill,
-          kvBytesPerToken: kvBytesPerToken(shape, grid.prefill / 2),
+          kvBytesPerToken: kvBytesPerToken(shape, grid.prefill / 2, kvValueBytes(lm.newCache().dtype)),
+          kvDtype: lm.newCache().dtype,
           flopsPerToken: flops,
           bound,
           ofBound: tps / bound,

@@ -242,7 +242,7 @@ function modelRowCells(row: ModelRow): string[] {
     pass ? 'PASS' : 'MISS',
     ms(median(row.ms)),
     row.phase === 'decode'
-      ? `${num(row.weightBytesPerToken / 2 ** 20)} MiB weights + ${num(row.kvBytesPerToken / 2 ** 20)} MiB KV`
+      ? `${num(row.weightBytesPerToken / 2 ** 20)} MiB weights + ${num(row.kvBytesPerToken / 2 ** 20)} MiB KV${row.kvDtype ? ` (${row.kvDtype})` : ''}`
       : `${num(row.flopsPerToken / 1e6, 0)} MFLOP`,
   ];
 }
@@ -276,7 +276,8 @@ export function modelsMarkdown(r: SuiteResult): string {
     '',
     'Bounds, measured in the same run: decode roofline = WebAssembly read bandwidth (SIMD streaming sum over ' +
       'a buffer ≫ last-level cache, `readBandwidth`) ÷ weight bytes per token (the KV cache read is shown ' +
-      'beside it but not counted, as the issue defines the roofline); prefill bound = sparsekit dense GEMM ' +
+      'beside it but not counted, as the issue defines the roofline; each model keeps its default cache, ' +
+      'f32 for f32 weights and bf16 for bf16 weights); prefill bound = sparsekit dense GEMM ' +
       '1024³ FLOP/s ÷ FLOPs per token (weights plus attention at half the prompt). Targets: decode ≥ 70% ' +
       'of the roofline, prefill ≥ 60% of the bound.',
     '',
