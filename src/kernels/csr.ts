@@ -10,7 +10,28 @@
 // the stream evicts it and every gather may miss. Panel by panel, only x's panel (width·4 bytes) is gathered,
 // and a thread's rows of one panel are still one contiguous run of values and of colIdx, so each stays one
 // sequential stream (the panels restart it `panels` times per call, not once per row). The first panel
-// stores y[i] (C[i, :]), later panels add to it. Measured (same process, cold cache): see PANELS below.
+// stores y[i] (C[i, :]), later panels add to it. The host picks the width from the density
+// (src/backend/ops/csr-panels.ts panelMaxWidth: x's slice plus one row's entries of the panel in ≈ 20 KB).
+//
+// Measured A/B, one process, relaxed build, 4096 rows, uniform random sparsity, weight copies cycled through
+// > 256 MB (cold), medians, the same matrix as one panel (old) and in panels (new), speed-up old/new, two
+// passes (pass 1 / pass 2), 1 thread, on a machine shared with other jobs (load 2–11):
+//   4096×11008 (3–4 panels of 2752–3680)  50%          70%          90%
+//     SpMV f32                            2.30 / 1.93  2.16 / 2.19  2.31 / 2.23   (90%: 1.7 → 3.9 G nnz/s)
+//     SpMV bf16 values                    1.73 / 2.53  1.77 / 1.83  1.70 / 1.80
+//     SpMM N = 64                         1.55 / 1.53  1.37 / 1.30  1.21 / 1.17
+//     SpMM N = 8                          1.01 / 0.99  0.99 / 1.01  1.04 / 1.09   (quiet machine)
+//     SpMM N = 8, bf16 values             0.97 / 0.99  0.93 / 0.92  0.95 / 0.98
+//   4096×4096 (2 panels of 2048 at 50–70%; one panel at 90%)
+//     SpMV f32                            1.29 / 1.34  1.35 / 1.29  one panel
+//     SpMV bf16 values (70%: 2 panels)    1.09 / 1.18  1.03 / 1.01  one panel
+//     SpMM N = 8 / 64                     0.81–1.05    1.00–1.04    one panel
+// 2 threads gave the same ratios within noise (4096×11008 SpMV 1.84–2.28, N = 64 1.10–1.56, N = 8 0.92–1.07).
+// Fixed widths at 4096×11008: SpMV is best at 3680 columns (90%) and 1840–2816 (50–70%), and slower at 1024
+// (1.73× at 90%); at 4096×4096 90% two panels of 2048 are 0.90–0.96× (x's 16 KB still stays in L1 there).
+// SpMM prefers narrow panels: N = 8 gains 1.20–1.32× at 1024 columns (any K, 70–90%) and N = 64 1.5× at
+// 512–1024, which one layout with SpMV's widths cannot give. One panel (K ≤ 2048 at any density, so the
+// SmolLM-135M shapes) runs the same loop as before: 0.97–1.04× of the previous kernel, bit-identical.
 
 import { gather4 } from './_gather';
 import { madd_f32x4 as madd } from './_math';
