@@ -30,7 +30,10 @@
 // Fixed widths at 4096×11008: SpMV is best at 3680 columns (90%) and 1840–2816 (50–70%), and slower at 1024
 // (1.73× at 90%); at 4096×4096 90% two panels of 2048 are 0.90–0.96× (x's 16 KB still stays in L1 there).
 // SpMM prefers narrow panels: N = 8 gains 1.20–1.32× at 1024 columns (any K, 70–90%) and N = 64 1.5× at
-// 512–1024, which one layout with SpMV's widths cannot give. One panel (K ≤ 2048 at any density, so the
+// 512–1024, which one layout with SpMV's widths cannot give. Tried and dropped: SpMM sweeping all rows once
+// per ≈ 1024-column sub-panel of SpMV's panels (a u32 start per row and sub-panel, so B's slice stays in L1)
+// was 0.47–0.57× at N = 8 and 0.96–1.15× at N = 64 against whole panels: the weights, read in strided pieces,
+// cost more than B's locality gains. One panel (K ≤ 2048 at any density, so the
 // SmolLM-135M shapes) runs the same loop as before: 0.97–1.04× of the previous kernel, bit-identical.
 
 import { gather4 } from './_gather';
