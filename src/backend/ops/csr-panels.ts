@@ -81,7 +81,8 @@ export interface CsrArrays<V extends Float32Array | Uint16Array> {
 
 /**
  * Repack a valid CSR into `plan`'s panels. One panel with u16 indices is the CSR itself (its arrays, not
- * copies). Two passes over the entries: count each (panel, row), then place each entry at its slot.
+ * copies). A row's entries in one panel are a contiguous run of its sorted entries, so each run is found once
+ * (bounds[p·rows + i]: where panel p's entries of row i start in the CSR) and copied as a block.
  */
 export function packCsrPanels<V extends Float32Array | Uint16Array>(
   w: CsrArrays<V>,
@@ -92,23 +93,29 @@ export function packCsrPanels<V extends Float32Array | Uint16Array>(
   if (panels === 1 && w.colIdx instanceof Uint16Array) {
     return { rows, cols, width, panels, rowPtr: w.rowPtr, colIdx: w.colIdx, values: w.values };
   }
-  const nnz = w.values.length;
+  const bounds = new Uint32Array(panels * rows);
   const rowPtr = new Uint32Array(panels * rows + 1);
   for (let i = 0; i < rows; i++) {
-    for (let q = w.rowPtr[i]!; q < w.rowPtr[i + 1]!; q++)
-      rowPtr[Math.floor(w.colIdx[q]! / width) * rows + i + 1]!++;
+    let q = w.rowPtr[i]!;
+    const end = w.rowPtr[i + 1]!;
+    for (let p = 0; p < panels; p++) {
+      bounds[p * rows + i] = q;
+      while (q < end && w.colIdx[q]! < (p + 1) * width) q++;
+      rowPtr[p * rows + i + 1] = q - bounds[p * rows + i]!;
+    }
   }
   for (let s = 1; s < rowPtr.length; s++) rowPtr[s] = rowPtr[s]! + rowPtr[s - 1]!;
-  const next = rowPtr.slice(0, panels * rows);
+  const nnz = w.values.length;
   const colIdx = new Uint16Array(nnz);
   const values = new (w.values.constructor as { new (n: number): V })(nnz);
-  for (let i = 0; i < rows; i++) {
-    for (let q = w.rowPtr[i]!; q < w.rowPtr[i + 1]!; q++) {
-      const col = w.colIdx[q]!;
-      const p = Math.floor(col / width);
-      const d = next[p * rows + i]!++;
-      colIdx[d] = col - p * width;
-      values[d] = w.values[q]!;
+  for (let p = 0; p < panels; p++) {
+    const first = p * width;
+    for (let i = 0; i < rows; i++) {
+      const from = bounds[p * rows + i]!;
+      const d = rowPtr[p * rows + i]!;
+      const n = rowPtr[p * rows + i + 1]! - d;
+      values.set(w.values.subarray(from, from + n), d);
+      for (let t = 0; t < n; t++) colIdx[d + t] = w.colIdx[from + t]! - first;
     }
   }
   return { rows, cols, width, panels, rowPtr, colIdx, values };
