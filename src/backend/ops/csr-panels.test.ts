@@ -161,12 +161,7 @@ forEachRuntime((label, use) => {
       for (const p of up.ptrs) rt.free(p);
     }
     checkCsr(rt, w, 256, '160×1000');
-    checkHalf(
-      rt,
-      halfCsrFromDense(withEmptyRows(testMatrix(160, 1000, 0.5, 9), 7), 'bf16'),
-      256,
-      '160×1000',
-    );
+    checkHalf(rt, halfCsrFromDense(withEmptyRows(testMatrix(160, 1000, 0.5, 9), 7), 'bf16'), 256, '160×1000');
   });
 });
 
