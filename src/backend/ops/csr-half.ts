@@ -23,7 +23,7 @@ import {
 import type { PanelOptions } from './csr-panels.js';
 import { hasF16Specials } from './half.js';
 
-/** A half-value CSR weight packed in kernel memory: CSR's layout with u16 value bits. */
+/** A half-value CSR weight packed in kernel memory: CSR's column-panel layout with u16 value bits. */
 export interface ResidentHalfCSR extends ResidentCSR {
   /** How the value bits decode. */
   type: HalfFormat;
@@ -55,9 +55,9 @@ export function uploadHalfCsr(
 }
 
 /**
- * C = W · B on a resident half-value CSR, rows split by non-zeros: the SpMV kernel for a vector; otherwise the
- * SpMM kernel, which widens the values chunk by chunk into a per-call f32 scratch [nnz] (freed on return) and
- * runs the f32 CSR SpMM on them.
+ * C = W · B on a resident half-value CSR (column panels as the f32 CSR's), rows split by non-zeros: the SpMV
+ * kernel for a vector; otherwise the SpMM kernel, which widens the values chunk by chunk into a per-call f32
+ * scratch [nnz] (freed on return) and runs the f32 CSR SpMM row walk on them.
  */
 export function halfCsrRun(rt: WasmRuntime, r: ResidentHalfCSR, b: Tensor): Tensor {
   return runSparseMatmul(rt, r.rows, b, (bp, cp, N) => {

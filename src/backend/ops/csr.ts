@@ -1,6 +1,7 @@
 /**
  * CSR matmul on the WebAssembly kernels (src/kernels/csr.ts): C[M,N] = W[M,K] · B[K,N], B a vector [K]
- * (SpMV) or a row-major block (SpMM); the resident copy is in column panels when K is large (csr-panels.ts). Also exports the helpers the other sparse op families share.
+ * (SpMV) or a row-major block (SpMM); the resident copy is in column panels when K is large (csr-panels.ts).
+ * Also exports the helpers the other sparse op families share.
  */
 
 import { type CSR, csrMatmul, csrValidate } from '../../formats/csr.js';
@@ -135,8 +136,8 @@ export interface ResidentCSR extends PanelPlan {
 
 /**
  * Upload a valid CSR's arrays (the caller validates; the blocks are freed with the resident entry) in column
- * panels when K is large for its density (panelMaxWidth; `options.maxWidth` overrides it). The values go up as they are: f32, or the
- * u16 bits of a half-value CSR.
+ * panels when K is large for its density (panelMaxWidth; `options.maxWidth` overrides it). The values go up as
+ * they are: f32, or the u16 bits of a half-value CSR.
  */
 export function uploadCsr(
   rt: WasmRuntime,
