@@ -372,7 +372,10 @@ async function loadVariant(
   const lm = loadCausalLM(out);
   const ids = promptIds(4, vocab, 9);
   const info = { model, ...describe(variant, 'compact', lm, report.sparsity) };
-  info.maxLogitDiff = maxAbsDiff(lm.forward(ids), pruned.forward(ids));
+  // same f32 cache on both sides: the check is about the weights the checkpoint stores (a bf16 checkpoint
+  // otherwise decodes with a bf16 cache by default, which rounds the keys and values too)
+  const f32Cache = (m: CausalLM) => m.newCache({ dtype: 'f32' });
+  info.maxLogitDiff = maxAbsDiff(lm.forward(ids, f32Cache(lm)), pruned.forward(ids, f32Cache(pruned)));
   run.variants.push(info);
   return lm;
 }
