@@ -10,14 +10,17 @@
 // position Tk − Tq + i; causal masking keeps keys j ≤ that position.
 //
 // Work item w = u·chunks + c: kv head u over the keys [c·C, min(Tk, (c+1)·C)), C = chunk_keys(Tk, chunks). The
-// group's rows go in quads (rows 4t … 4t + 3, the last quad possibly short), and the softmax takes two passes
-// over the item's scores, which stay in the thread's scratch, key-major (one vector = a key's 4 rows):
-//   1. S[t][j] = scale · q_r·k_j for the R ≤ 4 rows of quad t, two keys per step, so K is read once and in
-//      order; causal masking sets S = −∞ past each row's position (only the last Tq − 1 keys);
-//   2. per lane: m = max_j S, S ← exp(S − m), l = Σ_j S (a row with no key keeps m = −∞ and l = 0);
-//   3. acc_r += S[t][j]_r·v_j, two keys per step with the accumulator rows in L1, so V is read once and in order.
-// Reading K and V in address order matters: it let the hardware prefetcher overlap the stream with the
-// arithmetic (1.5× less time than row-at-a-time passes over 64-key blocks when the cache comes from memory).
+// group's rows go in quads (rows 4t … 4t + 3, the last quad possibly short). The keys go in blocks of BLOCK_KEYS
+// (64), and for each block, each quad:
+//   1. S[j] = scale · q_r·k_j for the R ≤ 4 rows, key-major in the thread's scratch (one vector = a key's 4 rows),
+//      KS keys per step (3 for R = 3, 2 for R = 4), so K is read once and in order; causal masking sets S = −∞
+//      past each row's position (only the last Tq − 1 keys);
+//   2. online softmax per lane: m' = max(m, max_j S), S ← exp(S − m'), l ← l·e^(m − m') + Σ_j S, and when a
+//      lane's maximum grew, its accumulator row is scaled by e^(m − m') (a row with no key keeps m = −∞, l = 0);
+//   3. acc_r += S_jr·v_j, two keys per step with the accumulator rows in L1, so V is read once and in order.
+// Reading K and V in address order matters: it lets the hardware prefetcher overlap the stream with the
+// arithmetic. Blocks (instead of all scores, then all of P·V) keep the scores in L1 and put the softmax's
+// arithmetic between stretches of K and V instead of between two 512 KB streams.
 // chunks = 1: o_r = acc_r / l_r (0 when l = 0). chunks > 1 (keys split between threads): acc, m and l go to the
 // partials and decode_attention_merge_f32 combines an item's chunks, o = Σ_c e^(m_c − M)·acc_c / Σ_c e^(m_c − M)·l_c
 // with M = max_c m_c (flash-decoding).
@@ -36,39 +39,47 @@ export function chunk_keys(Tk: i32, chunks: i32): i32 {
   return (((Tk + chunks - 1) / chunks + 3) >> 2) << 2;
 }
 
-/** Bytes of one thread's scratch: per quad of rows, C key-major score vectors, then m [4] and l [4]. */
+/** Keys per block: one block's K (then V) rows are scored (then accumulated) before the next block's are read. */
+const BLOCK_KEYS: i32 = 64;
+
+/** Bytes of one thread's scratch: per quad of rows, a block's key-major score vectors, then m [4] and l [4]. */
 export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i32 {
-  return ((G + 3) >> 2) * (chunk_keys(Tk, chunks) * 16 + 32);
+  return ((G + 3) >> 2) * (BLOCK_KEYS * 16 + 32);
 }
 
 /**
  * S[j − j0] = scale · [q_0·k_j, …, q_{R−1}·k_j] (lanes ≥ R hold 0) for the R ≤ 4 rows at q, q + rowBytes, …
- * and keys [j0, j1), two keys per step (2R independent multiply-add chains; 2 key loads, ≤ 4 query loads and
- * ≤ 8 accumulators fit V8's 15 SIMD registers). R is a constant at each inlined call, so the compiler drops the
- * unused rows' code.
+ * and keys [j0, j1), KS keys per step, so K is read once and in order. KS·R multiply-add chains: a chain takes
+ * one multiply-add per 16 bytes and the multiply-add's latency is 4 cycles, so 8 chains keep both FMA pipes busy
+ * (2 keys × 3 rows, 6 chains, ran at 1.5 per cycle); KS key loads, R query loads and KS·R accumulators stay
+ * within V8's 15 SIMD registers. R and KS are constants at each inlined call, so the unused code is dropped.
  */
 // @ts-ignore: decorator
-@inline function scoreQuadF32(R: i32, q: usize, kb: usize, j0: i32, j1: i32, rowBytes: usize, sc: v128, S: usize): void {
+@inline function scoreQuadF32(R: i32, KS: i32, q: usize, kb: usize, j0: i32, j1: i32, rowBytes: usize, sc: v128, S: usize): void {
   let j = j0;
-  for (; j + 2 <= j1; j += 2) {
+  for (; j + KS <= j1; j += KS) {
     const kj = kb + <usize>j * rowBytes;
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+    let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
+    let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
+    let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a22 = f32x4.splat(0), a23 = f32x4.splat(0);
+    let a30 = f32x4.splat(0), a31 = f32x4.splat(0), a32 = f32x4.splat(0), a33 = f32x4.splat(0);
     for (let c: usize = 0; c < rowBytes; c += 16) {
-      const x = v128.load(kj + c);
-      const y = v128.load(kj + rowBytes + c);
-      let qv = v128.load(q + c);
-      a0 = madd_f32x4(qv, x, a0);
-      b0 = madd_f32x4(qv, y, b0);
-      if (R > 1) { qv = v128.load(q + rowBytes + c); a1 = madd_f32x4(qv, x, a1); b1 = madd_f32x4(qv, y, b1); }
-      if (R > 2) { qv = v128.load(q + 2 * rowBytes + c); a2 = madd_f32x4(qv, x, a2); b2 = madd_f32x4(qv, y, b2); }
-      if (R > 3) { qv = v128.load(q + 3 * rowBytes + c); a3 = madd_f32x4(qv, x, a3); b3 = madd_f32x4(qv, y, b3); }
+      const x0 = v128.load(kj + c);
+      const x1 = KS > 1 ? v128.load(kj + 1 * rowBytes + c) : x0;
+      const x2 = KS > 2 ? v128.load(kj + 2 * rowBytes + c) : x0;
+      const x3 = KS > 3 ? v128.load(kj + 3 * rowBytes + c) : x0;
+      { const qv = v128.load(q + 0 * rowBytes + c); a00 = madd_f32x4(qv, x0, a00); if (KS > 1) a10 = madd_f32x4(qv, x1, a10); if (KS > 2) a20 = madd_f32x4(qv, x2, a20); if (KS > 3) a30 = madd_f32x4(qv, x3, a30); }
+      if (R > 1) { const qv = v128.load(q + 1 * rowBytes + c); a01 = madd_f32x4(qv, x0, a01); if (KS > 1) a11 = madd_f32x4(qv, x1, a11); if (KS > 2) a21 = madd_f32x4(qv, x2, a21); if (KS > 3) a31 = madd_f32x4(qv, x3, a31); }
+      if (R > 2) { const qv = v128.load(q + 2 * rowBytes + c); a02 = madd_f32x4(qv, x0, a02); if (KS > 1) a12 = madd_f32x4(qv, x1, a12); if (KS > 2) a22 = madd_f32x4(qv, x2, a22); if (KS > 3) a32 = madd_f32x4(qv, x3, a32); }
+      if (R > 3) { const qv = v128.load(q + 3 * rowBytes + c); a03 = madd_f32x4(qv, x0, a03); if (KS > 1) a13 = madd_f32x4(qv, x1, a13); if (KS > 2) a23 = madd_f32x4(qv, x2, a23); if (KS > 3) a33 = madd_f32x4(qv, x3, a33); }
     }
     const s = S + (<usize>(j - j0) << 4);
-    v128.store(s, f32x4.mul(hsum4(a0, a1, a2, a3), sc));
-    v128.store(s, f32x4.mul(hsum4(b0, b1, b2, b3), sc), 16);
+    v128.store(s, f32x4.mul(hsum4(a00, a01, a02, a03), sc), 0);
+    if (KS > 1) v128.store(s, f32x4.mul(hsum4(a10, a11, a12, a13), sc), 16);
+    if (KS > 2) v128.store(s, f32x4.mul(hsum4(a20, a21, a22, a23), sc), 32);
+    if (KS > 3) v128.store(s, f32x4.mul(hsum4(a30, a31, a32, a33), sc), 48);
   }
-  if (j < j1) {
+  for (; j < j1; j++) {
     const kj = kb + <usize>j * rowBytes;
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     for (let c: usize = 0; c < rowBytes; c += 16) {
@@ -142,19 +153,19 @@ export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i3
       const xe = evenHalves(x, elem, true), xo = oddHalves(x, elem, true);
       const ye = evenHalves(y, elem, true), yo = oddHalves(y, elem, true);
       let qe = v128.load(q + c), qo = v128.load(q + c, 16);
-      a0 = madd_f32x4(qo, xo, madd_f32x4(qe, xe, a0));
-      b0 = madd_f32x4(qo, yo, madd_f32x4(qe, ye, b0));
+      a0 = f32x4.add(a0, madd_f32x4(qo, xo, f32x4.mul(qe, xe)));
+      b0 = f32x4.add(b0, madd_f32x4(qo, yo, f32x4.mul(qe, ye)));
       if (R > 1) {
         qe = v128.load(q + rowBytes + c); qo = v128.load(q + rowBytes + c, 16);
-        a1 = madd_f32x4(qo, xo, madd_f32x4(qe, xe, a1)); b1 = madd_f32x4(qo, yo, madd_f32x4(qe, ye, b1));
+        a1 = f32x4.add(a1, madd_f32x4(qo, xo, f32x4.mul(qe, xe))); b1 = f32x4.add(b1, madd_f32x4(qo, yo, f32x4.mul(qe, ye)));
       }
       if (R > 2) {
         qe = v128.load(q + 2 * rowBytes + c); qo = v128.load(q + 2 * rowBytes + c, 16);
-        a2 = madd_f32x4(qo, xo, madd_f32x4(qe, xe, a2)); b2 = madd_f32x4(qo, yo, madd_f32x4(qe, ye, b2));
+        a2 = f32x4.add(a2, madd_f32x4(qo, xo, f32x4.mul(qe, xe))); b2 = f32x4.add(b2, madd_f32x4(qo, yo, f32x4.mul(qe, ye)));
       }
       if (R > 3) {
         qe = v128.load(q + 3 * rowBytes + c); qo = v128.load(q + 3 * rowBytes + c, 16);
-        a3 = madd_f32x4(qo, xo, madd_f32x4(qe, xe, a3)); b3 = madd_f32x4(qo, yo, madd_f32x4(qe, ye, b3));
+        a3 = f32x4.add(a3, madd_f32x4(qo, xo, f32x4.mul(qe, xe))); b3 = f32x4.add(b3, madd_f32x4(qo, yo, f32x4.mul(qe, ye)));
       }
     }
     const s = S + (<usize>(j - j0) << 4);
@@ -241,7 +252,7 @@ export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i3
 @inline function scoreQuad(
   elem: i32, R: i32, q: usize, kb: usize, kRow: usize, j0: i32, j1: i32, rowBytes: usize, sc: v128, S: usize,
 ): void {
-  if (elem == ELEM_F32) scoreQuadF32(R, q, kb, j0, j1, rowBytes, sc, S);
+  if (elem == ELEM_F32) scoreQuadF32(R, R == 4 ? 2 : R == 3 ? 3 : 4, q, kb, j0, j1, rowBytes, sc, S);
   else scoreQuadHalf(elem, R, q, kb, kRow, j0, j1, rowBytes, sc, S);
 }
 
@@ -255,12 +266,14 @@ export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i3
 }
 
 /**
- * A quad's softmax numerators in place over its n key-major score vectors: per lane m = max_j S, S ← exp(S − m)
- * (0 stands in for m = −∞, so a row with no key gets zeros), l = Σ_j S; m and l stored at ml and ml + 16.
- * pmax (one x64 instruction; scores hold no NaN) and two running maxima and sums keep the loops off one long
- * dependency chain: f32x4.max in a single chain made this pass take as long as the scores.
+ * The online softmax of one quad over one block of n key-major score vectors (per lane, i.e. per row r < 4):
+ * m' = max(m, max_j S), S ← exp(S − m') (0 stands in for m' = −∞, so a row with no key yet gets zeros),
+ * l ← l·e^(m − m') + Σ_j S, and when some lane's maximum grew, the R accumulator rows at acc, acc + rowBytes, …
+ * are scaled by their lane's e^(m − m') (after the first block this is rare: the maximum settles). m and l live
+ * at ml and ml + 16. pmax (one x64 instruction; scores hold no NaN) and two running maxima and sums keep the
+ * loops off one long dependency chain.
  */
-function softmaxQuad(S: usize, n: i32, ml: usize): void {
+function softmaxBlock(S: usize, n: i32, ml: usize, acc: usize, R: i32, rowBytes: usize): void {
   const ninf = f32x4.splat(-Infinity);
   let m0 = ninf, m1 = ninf;
   let j = 0;
@@ -270,8 +283,18 @@ function softmaxQuad(S: usize, n: i32, ml: usize): void {
     m1 = f32x4.pmax(m1, v128.load(s, 16));
   }
   if (j < n) m0 = f32x4.pmax(m0, v128.load(S + (<usize>j << 4)));
-  const m = f32x4.pmax(m0, m1);
+  const mOld = v128.load(ml);
+  const m = f32x4.pmax(mOld, f32x4.pmax(m0, m1));
   const mSafe = v128.andnot(m, f32x4.eq(m, ninf));
+  let l = v128.load(ml, 16);
+  if (v128.any_true(f32x4.gt(m, mOld))) {
+    const alpha = exp_f32x4(f32x4.sub(mOld, mSafe)); // mOld = −∞ (nothing summed yet): 0
+    l = f32x4.mul(l, alpha);
+    scaleRow(acc, f32x4.extract_lane(alpha, 0), rowBytes);
+    if (R > 1) scaleRow(acc + rowBytes, f32x4.extract_lane(alpha, 1), rowBytes);
+    if (R > 2) scaleRow(acc + 2 * rowBytes, f32x4.extract_lane(alpha, 2), rowBytes);
+    if (R > 3) scaleRow(acc + 3 * rowBytes, f32x4.extract_lane(alpha, 3), rowBytes);
+  }
   let l0 = f32x4.splat(0), l1 = f32x4.splat(0);
   for (j = 0; j + 2 <= n; j += 2) {
     const s = S + (<usize>j << 4);
@@ -289,7 +312,7 @@ function softmaxQuad(S: usize, n: i32, ml: usize): void {
     l0 = f32x4.add(l0, p);
   }
   v128.store(ml, m);
-  v128.store(ml, f32x4.add(l0, l1), 16);
+  v128.store(ml, f32x4.add(l, f32x4.add(l0, l1)), 16);
 }
 
 /** row *= s. */
@@ -342,7 +365,7 @@ export function decode_attention_f16(
   const quads = (G + 3) >> 2;
   const C = chunk_keys(Tk, chunks);
   const S = scratch + <usize>slot * <usize>decode_attention_scratch_bytes(G, Tk, chunks);
-  const ML = S + (<usize>(quads * C) << 4); // m [4], l [4] per quad
+  const ML = S + (<usize>(quads * BLOCK_KEYS) << 4); // m [4], l [4] per quad
   const rowBytes = <usize>dp << 2;
   const kRow = elem == ELEM_F32 ? rowBytes : rowBytes >> 1; // bytes of one key's (or value's) row
   const sc = f32x4.splat(scale);
@@ -351,41 +374,49 @@ export function decode_attention_f16(
     const u = w / chunks;
     const j0 = min(Tk, (w % chunks) * C);
     const j1 = min(Tk, j0 + C);
-    const n = j1 - j0;
     const qg = q + <usize>(u * G) * rowBytes;
     const kh = k + <usize>u * <usize>kvStride * kRow;
     const vh = v + <usize>u * <usize>kvStride * kRow;
     const acc = part != 0 ? part + <usize>(w * G) * rowBytes : o + <usize>(u * G) * rowBytes;
-    // 1. scores, every quad of rows per key; causally masked keys −∞
-    for (let t = 0; t < quads; t++) {
-      const R = min(4, G - 4 * t);
-      const qt = qg + <usize>(4 * t) * rowBytes;
-      const St = S + (<usize>(t * C) << 4);
-      if (R == 4) scoreQuad(elem, 4, qt, kh, kRow, j0, j1, rowBytes, sc, St);
-      else if (R == 3) scoreQuad(elem, 3, qt, kh, kRow, j0, j1, rowBytes, sc, St);
-      else if (R == 2) scoreQuad(elem, 2, qt, kh, kRow, j0, j1, rowBytes, sc, St);
-      else scoreQuad(elem, 1, qt, kh, kRow, j0, j1, rowBytes, sc, St);
-      if (causal != 0) {
-        const r = 4 * t;
-        const pos = i32x4(Tk - Tq + r % Tq, Tk - Tq + (r + 1) % Tq, Tk - Tq + (r + 2) % Tq, Tk - Tq + (r + 3) % Tq);
-        for (let j = max(j0, Tk - Tq + 1); j < j1; j++) {
-          const s = St + (<usize>(j - j0) << 4);
-          v128.store(s, v128.bitselect(ninf, v128.load(s), i32x4.gt_s(i32x4.splat(j), pos)));
-        }
-      }
-      // 2. softmax numerators, m and l per lane
-      softmaxQuad(St, n, ML + (<usize>t << 5));
-    }
-    // 3. P·V
     memory.fill(acc, 0, <usize>G * rowBytes);
     for (let t = 0; t < quads; t++) {
-      const R = min(4, G - 4 * t);
-      const at = acc + <usize>(4 * t) * rowBytes;
-      const St = S + (<usize>(t * C) << 4);
-      if (R == 4) accumulateQuad(elem, 4, at, vh, kRow, j0, j1, rowBytes, St);
-      else if (R == 3) accumulateQuad(elem, 3, at, vh, kRow, j0, j1, rowBytes, St);
-      else if (R == 2) accumulateQuad(elem, 2, at, vh, kRow, j0, j1, rowBytes, St);
-      else accumulateQuad(elem, 1, at, vh, kRow, j0, j1, rowBytes, St);
+      v128.store(ML + (<usize>t << 5), ninf);
+      v128.store(ML + (<usize>t << 5), f32x4.splat(0), 16);
+    }
+    // blocks of BLOCK_KEYS keys: K's block, then V's, so the memory stream runs under every pass's arithmetic
+    for (let jb = j0; jb < j1; jb += BLOCK_KEYS) {
+      const je = min(j1, jb + BLOCK_KEYS);
+      for (let t = 0; t < quads; t++) {
+        const R = min(4, G - 4 * t);
+        const qt = qg + <usize>(4 * t) * rowBytes;
+        const at = acc + <usize>(4 * t) * rowBytes;
+        const St = S + (<usize>(t * BLOCK_KEYS) << 4);
+        // 1. scores; causally masked keys −∞
+        if (R == 4) scoreQuad(elem, 4, qt, kh, kRow, jb, je, rowBytes, sc, St);
+        else if (R == 3) scoreQuad(elem, 3, qt, kh, kRow, jb, je, rowBytes, sc, St);
+        else if (R == 2) scoreQuad(elem, 2, qt, kh, kRow, jb, je, rowBytes, sc, St);
+        else scoreQuad(elem, 1, qt, kh, kRow, jb, je, rowBytes, sc, St);
+        if (causal != 0) {
+          const r = 4 * t;
+          const pos = i32x4(Tk - Tq + r % Tq, Tk - Tq + (r + 1) % Tq, Tk - Tq + (r + 2) % Tq, Tk - Tq + (r + 3) % Tq);
+          for (let j = max(jb, Tk - Tq + 1); j < je; j++) {
+            const s = St + (<usize>(j - jb) << 4);
+            v128.store(s, v128.bitselect(ninf, v128.load(s), i32x4.gt_s(i32x4.splat(j), pos)));
+          }
+        }
+        // 2. online softmax: numerators, m and l per lane, earlier sums rescaled when a maximum grew
+        softmaxBlock(St, je - jb, ML + (<usize>t << 5), at, R, rowBytes);
+      }
+      // 3. P·V
+      for (let t = 0; t < quads; t++) {
+        const R = min(4, G - 4 * t);
+        const at = acc + <usize>(4 * t) * rowBytes;
+        const St = S + (<usize>(t * BLOCK_KEYS) << 4);
+        if (R == 4) accumulateQuad(elem, 4, at, vh, kRow, jb, je, rowBytes, St);
+        else if (R == 3) accumulateQuad(elem, 3, at, vh, kRow, jb, je, rowBytes, St);
+        else if (R == 2) accumulateQuad(elem, 2, at, vh, kRow, jb, je, rowBytes, St);
+        else accumulateQuad(elem, 1, at, vh, kRow, jb, je, rowBytes, St);
+      }
     }
     for (let r = 0; r < G; r++) {
       const at = ML + (<usize>(r >> 2) << 5) + (<usize>(r & 3) << 2);

@@ -39,6 +39,7 @@ function makeCase(
   opts: Partial<DecodeMasking> = {},
   dtype: DType = 'f32',
   magnitude = 1,
+  ramp = false,
 ): Case {
   const cap = Tk + 3;
   const n = Hkv * cap * d;
@@ -53,7 +54,15 @@ function makeCase(
   const v = make();
   k.fill(NAN_BITS[dtype]);
   v.fill(NAN_BITS[dtype]);
-  const kr = store(randn([Hkv, Tk, d], seed).data.map((x) => x * magnitude));
+  // ramp: key j = (0.2 + 3j/Tk)·c_u + noise/4 for one random c_u per kv head, so a row's scores rise (q·c_u > 0)
+  // or fall along the keys and its running maximum grows in every block of keys
+  const c = randn([Hkv, d], seed + 2).data;
+  const ramped = (x: number, i: number) => {
+    const u = Math.floor(i / (Tk * d));
+    const j = Math.floor(i / d) % Tk;
+    return (0.2 + (3 * j) / Tk) * 4 * c[u * d + (i % d)]! + x / 4;
+  };
+  const kr = store(randn([Hkv, Tk, d], seed).data.map((x, i) => (ramp ? ramped(x, i) : x) * magnitude));
   const vr = store(randn([Hkv, Tk, d], seed + 1).data.map((x) => x * magnitude));
   for (let h = 0; h < Hkv; h++) {
     k.set(kr.subarray(h * Tk * d, (h + 1) * Tk * d) as never, h * cap * d);
@@ -254,6 +263,46 @@ test('decode attention over a bf16 cache on 2 threads splits SmolLM-shaped heads
     const got = wasm(c, b);
     assert.deepEqual(kernels, ['decode_attention_bf16×2', 'decode_attention_merge_f32×1']);
     assert.ok(relError(got.data, reference(c, b).data) <= TOL.attention);
+  } finally {
+    useRuntime({});
+  }
+});
+
+// The kernel scores and accumulates keys in blocks of 64 with an online softmax (a row's earlier sums rescaled
+// when its maximum grows), 2 to 4 keys per step by group size, and query rows in quads: group sizes G = 1…12,
+// key counts below, at and across the block and step sizes, head dims that are not a multiple of 8 (16 for a
+// half cache's padded rows), and keys whose scores rise or fall along the cache (the maximum grows in every block).
+test('decode attention in blocks of keys: G = 1…12, Tk around the block size, rising and falling scores', () => {
+  forEachRuntime((where, use) => {
+    use();
+    for (const dtype of ['f32', 'bf16', 'f16'] as const) {
+      const dims = dtype === 'f32' ? [4, 20, 64] : [8, 24, 64];
+      let i = 0;
+      for (const group of [1, 2, 3]) {
+        for (const Tk of [5, 64, 65, 197]) {
+          for (const ramp of [false, true]) {
+            const d = dims[i % 3]!;
+            const c = makeCase(group, 1, Tk, d, 7 * i, {}, dtype, 1, ramp);
+            for (const Tq of [1, 2, 3, 4].filter((t) => t <= Tk)) {
+              const what = `${where}, ${dtype} G=${group * Tq} Tk=${Tk} d=${d}${ramp ? ' ramp' : ''} Tq=${Tq}`;
+              assertTwin(wasm, reference, c, Tq, what, 200 + i, TOLS);
+            }
+            i++;
+          }
+        }
+      }
+    }
+  });
+});
+
+test('decode attention on 2 threads: merged key chunks whose maxima differ (rising and falling scores)', () => {
+  useRuntime({ variant: 'simd', threads: 2 });
+  try {
+    for (const dtype of ['f32', 'bf16'] as const) {
+      const c = makeCase(9, 3, 1001, 64, 11, {}, dtype, 1, true);
+      assert.equal(decodePlan(3, 1001, 9 * 1001 * 64 * 4, 2).chunks, 2);
+      for (const Tq of [1, 3]) assertTwin(wasm, reference, c, Tq, `${dtype} ramp Tq=${Tq}`, 300 + Tq, TOLS);
+    }
   } finally {
     useRuntime({});
   }
