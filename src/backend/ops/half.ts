@@ -33,6 +33,12 @@ export function hasF16Specials(bits: Uint16Array): boolean {
   return false;
 }
 
+/** What the kernels need of `w` once its bits are at `ptr` in kernel memory (f16: whether it holds Inf / NaN). */
+function residentValue(w: HalfMatrix, ptr: number): ResidentHalf {
+  const specials = w.format === 'f16' && hasF16Specials(w.data);
+  return { rows: w.rows, cols: w.cols, format: w.format, data: ptr, specials };
+}
+
 /**
  * Validate `w` (once) and upload it, or return the copy already resident in `rt`. Data that is a kernel array
  * is used in place (no copy). f16 only: `specials` is found when this is built, so after writing Inf or NaN
@@ -43,14 +49,7 @@ export function residentHalf(rt: WasmRuntime, w: HalfMatrix): ResidentHalf {
     halfValidate(w);
     const inPlace = kernelOffset(rt, w.data);
     const ptr = inPlace ?? rt.upload(w.data);
-    const value: ResidentHalf = {
-      rows: w.rows,
-      cols: w.cols,
-      format: w.format,
-      data: ptr,
-      specials: w.format === 'f16' && hasF16Specials(w.data),
-    };
-    return { ptrs: inPlace === undefined ? [ptr] : [], value };
+    return { ptrs: inPlace === undefined ? [ptr] : [], value: residentValue(w, ptr) };
   });
   return sameShape(r, w);
 }
@@ -124,15 +123,7 @@ function halfGemvWeight(rt: WasmRuntime, w: HalfMatrix): HalfGemvWeight {
     const n = w.rows * w.cols;
     const ptr = rt.alloc(n * 2);
     packPanels(w.data, w.rows, w.cols, panel, new Uint16Array(rt.memory.buffer, ptr, n));
-    const value: HalfGemvWeight = {
-      rows: w.rows,
-      cols: w.cols,
-      format: w.format,
-      data: ptr,
-      specials: w.format === 'f16' && hasF16Specials(w.data),
-      panel,
-    };
-    return { ptrs: [ptr], value };
+    return { ptrs: [ptr], value: { ...residentValue(w, ptr), panel } };
   });
   return sameShape(r, w);
 }

@@ -1,6 +1,7 @@
 /** TypeScript twins of the half-precision kernels (src/kernels/half.ts): the readable definitions. */
 
 import { decodeHalf, type HalfFormat } from '../../formats/half.js';
+import { gemvPanelsRef } from './dense.js';
 
 /**
  * x [K] in the order the half GEMV kernels read it: per whole 8-column chunk the even columns then the
@@ -46,17 +47,7 @@ export function halfGemvPanelsRef(
   K: number,
   P: number,
 ): void {
-  y.fill(0, 0, M);
-  for (let c0 = 0; c0 < K; c0 += P) {
-    const width = Math.min(P, K - c0);
-    for (let i = 0; i < M; i++) {
-      const start = M * c0 + i * width;
-      const row = decodeHalf(format, w.subarray(start, start + width));
-      let s = 0;
-      for (let j = 0; j < width; j++) s += row[j]! * x[c0 + j]!;
-      y[i] = y[i]! + s;
-    }
-  }
+  gemvPanelsRef(decodeHalf(format, w.subarray(0, M * K)), x, y, M, K, P);
 }
 
 /** C[M,N] = W[M,K] · B[K,N] (row-major), W given as `format` bits; each output summed in f64. */
