@@ -40,12 +40,19 @@ export function numberFlag(flag: string, lo: number, hi: number, example: string
   };
 }
 
-/** `--weights`: in-memory storage of the linear layers. */
-export function weightsFlag(v: string): WeightStorage {
-  if (!(WEIGHT_STORAGES as readonly string[]).includes(v))
-    throw new InvalidArgumentError(`--weights takes one of ${WEIGHT_STORAGES.join(', ')}`);
-  return v as WeightStorage;
+/** A parser for a flag that takes one of `choices`: an error naming the flag and the choices otherwise. */
+function oneOf<T extends string>(flag: string, choices: readonly T[], example?: string): (v: string) => T {
+  return (v) => {
+    if (!(choices as readonly string[]).includes(v)) {
+      const like = example ? `, like ${flag} ${example}` : '';
+      throw new InvalidArgumentError(`${flag} takes one of ${choices.join(', ')}${like}`);
+    }
+    return v as T;
+  };
 }
+
+/** `--weights`: in-memory storage of the linear layers. */
+export const weightsFlag = oneOf<WeightStorage>('--weights', WEIGHT_STORAGES);
 
 /** `--weights <storage>`, the option every model-running command takes. */
 export function weightsOption(): Option {
@@ -56,11 +63,7 @@ export function weightsOption(): Option {
 }
 
 /** `--kv-dtype`: storage of the KV cache. */
-export function kvDtypeFlag(v: string): KVDType {
-  if (!(KV_DTYPES as readonly string[]).includes(v))
-    throw new InvalidArgumentError(`--kv-dtype takes one of ${KV_DTYPES.join(', ')}, like --kv-dtype f32`);
-  return v as KVDType;
-}
+export const kvDtypeFlag = oneOf<KVDType>('--kv-dtype', KV_DTYPES, 'f32');
 
 /** `--kv-dtype <dtype>`, the option of the commands that run a causal LM over a KV cache. */
 export function kvDtypeOption(): Option {
