@@ -56,6 +56,7 @@ export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i3
  */
 // @ts-ignore: decorator
 @inline function scoreQuadF32(R: i32, KS: i32, q: usize, kb: usize, j0: i32, j1: i32, rowBytes: usize, sc: v128, S: usize): void {
+  const qEnd = q + rowBytes;
   let j = j0;
   for (; j + KS <= j1; j += KS) {
     const kj = kb + <usize>j * rowBytes;
@@ -63,15 +64,15 @@ export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i3
     let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
     let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a22 = f32x4.splat(0), a23 = f32x4.splat(0);
     let a30 = f32x4.splat(0), a31 = f32x4.splat(0), a32 = f32x4.splat(0), a33 = f32x4.splat(0);
-    for (let c: usize = 0; c < rowBytes; c += 16) {
-      const x0 = v128.load(kj + c);
-      const x1 = KS > 1 ? v128.load(kj + 1 * rowBytes + c) : x0;
-      const x2 = KS > 2 ? v128.load(kj + 2 * rowBytes + c) : x0;
-      const x3 = KS > 3 ? v128.load(kj + 3 * rowBytes + c) : x0;
-      { const qv = v128.load(q + 0 * rowBytes + c); a00 = madd_f32x4(qv, x0, a00); if (KS > 1) a10 = madd_f32x4(qv, x1, a10); if (KS > 2) a20 = madd_f32x4(qv, x2, a20); if (KS > 3) a30 = madd_f32x4(qv, x3, a30); }
-      if (R > 1) { const qv = v128.load(q + 1 * rowBytes + c); a01 = madd_f32x4(qv, x0, a01); if (KS > 1) a11 = madd_f32x4(qv, x1, a11); if (KS > 2) a21 = madd_f32x4(qv, x2, a21); if (KS > 3) a31 = madd_f32x4(qv, x3, a31); }
-      if (R > 2) { const qv = v128.load(q + 2 * rowBytes + c); a02 = madd_f32x4(qv, x0, a02); if (KS > 1) a12 = madd_f32x4(qv, x1, a12); if (KS > 2) a22 = madd_f32x4(qv, x2, a22); if (KS > 3) a32 = madd_f32x4(qv, x3, a32); }
-      if (R > 3) { const qv = v128.load(q + 3 * rowBytes + c); a03 = madd_f32x4(qv, x0, a03); if (KS > 1) a13 = madd_f32x4(qv, x1, a13); if (KS > 2) a23 = madd_f32x4(qv, x2, a23); if (KS > 3) a33 = madd_f32x4(qv, x3, a33); }
+    for (let qp = q, kp = kj; qp < qEnd; qp += 16, kp += 16) {
+      const x0 = v128.load(kp);
+      const x1 = KS > 1 ? v128.load(kp + 1 * rowBytes) : x0;
+      const x2 = KS > 2 ? v128.load(kp + 2 * rowBytes) : x0;
+      const x3 = KS > 3 ? v128.load(kp + 3 * rowBytes) : x0;
+      { const qv = v128.load(qp + 0 * rowBytes); a00 = madd_f32x4(qv, x0, a00); if (KS > 1) a10 = madd_f32x4(qv, x1, a10); if (KS > 2) a20 = madd_f32x4(qv, x2, a20); if (KS > 3) a30 = madd_f32x4(qv, x3, a30); }
+      if (R > 1) { const qv = v128.load(qp + 1 * rowBytes); a01 = madd_f32x4(qv, x0, a01); if (KS > 1) a11 = madd_f32x4(qv, x1, a11); if (KS > 2) a21 = madd_f32x4(qv, x2, a21); if (KS > 3) a31 = madd_f32x4(qv, x3, a31); }
+      if (R > 2) { const qv = v128.load(qp + 2 * rowBytes); a02 = madd_f32x4(qv, x0, a02); if (KS > 1) a12 = madd_f32x4(qv, x1, a12); if (KS > 2) a22 = madd_f32x4(qv, x2, a22); if (KS > 3) a32 = madd_f32x4(qv, x3, a32); }
+      if (R > 3) { const qv = v128.load(qp + 3 * rowBytes); a03 = madd_f32x4(qv, x0, a03); if (KS > 1) a13 = madd_f32x4(qv, x1, a13); if (KS > 2) a23 = madd_f32x4(qv, x2, a23); if (KS > 3) a33 = madd_f32x4(qv, x3, a33); }
     }
     const s = S + (<usize>(j - j0) << 4);
     v128.store(s, f32x4.mul(hsum4(a00, a01, a02, a03), sc), 0);
@@ -99,6 +100,7 @@ export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i3
  */
 // @ts-ignore: decorator
 @inline function accumulateQuadF32(R: i32, acc: usize, vb: usize, j0: i32, j1: i32, rowBytes: usize, S: usize): void {
+  const accEnd = acc + rowBytes;
   let j = j0;
   for (; j + 2 <= j1; j += 2) {
     const pa = v128.load(S + (<usize>(j - j0) << 4));
@@ -107,15 +109,13 @@ export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i3
     const a1 = v128.shuffle<f32>(pa, pa, 1, 1, 1, 1), b1 = v128.shuffle<f32>(pb, pb, 1, 1, 1, 1);
     const a2 = v128.shuffle<f32>(pa, pa, 2, 2, 2, 2), b2 = v128.shuffle<f32>(pb, pb, 2, 2, 2, 2);
     const a3 = v128.shuffle<f32>(pa, pa, 3, 3, 3, 3), b3 = v128.shuffle<f32>(pb, pb, 3, 3, 3, 3);
-    const va = vb + <usize>j * rowBytes;
-    for (let c: usize = 0; c < rowBytes; c += 16) {
-      const x = v128.load(va + c);
-      const y = v128.load(va + rowBytes + c);
-      let o = acc + c;
+    for (let o = acc, vp = vb + <usize>j * rowBytes; o < accEnd; o += 16, vp += 16) {
+      const x = v128.load(vp);
+      const y = v128.load(vp + rowBytes);
       v128.store(o, madd_f32x4(b0, y, madd_f32x4(a0, x, v128.load(o))));
-      if (R > 1) { o += rowBytes; v128.store(o, madd_f32x4(b1, y, madd_f32x4(a1, x, v128.load(o)))); }
-      if (R > 2) { o += rowBytes; v128.store(o, madd_f32x4(b2, y, madd_f32x4(a2, x, v128.load(o)))); }
-      if (R > 3) { o += rowBytes; v128.store(o, madd_f32x4(b3, y, madd_f32x4(a3, x, v128.load(o)))); }
+      if (R > 1) v128.store(o + rowBytes, madd_f32x4(b1, y, madd_f32x4(a1, x, v128.load(o + rowBytes))));
+      if (R > 2) v128.store(o + 2 * rowBytes, madd_f32x4(b2, y, madd_f32x4(a2, x, v128.load(o + 2 * rowBytes))));
+      if (R > 3) v128.store(o + 3 * rowBytes, madd_f32x4(b3, y, madd_f32x4(a3, x, v128.load(o + 3 * rowBytes))));
     }
   }
   if (j < j1) {
@@ -142,29 +142,30 @@ export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i3
 @inline function scoreQuadHalf(
   elem: i32, R: i32, q: usize, kb: usize, kRow: usize, j0: i32, j1: i32, rowBytes: usize, sc: v128, S: usize,
 ): void {
+  const qEnd = q + rowBytes;
   let j = j0;
   for (; j + 2 <= j1; j += 2) {
     const kj = kb + <usize>j * kRow;
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-    for (let c: usize = 0; c < rowBytes; c += 32) {
-      const x = v128.load(kj + (c >> 1));
-      const y = v128.load(kj + kRow + (c >> 1));
+    for (let qp = q, kp = kj; qp < qEnd; qp += 32, kp += 16) {
+      const x = v128.load(kp);
+      const y = v128.load(kp + kRow);
       const xe = evenHalves(x, elem, true), xo = oddHalves(x, elem, true);
       const ye = evenHalves(y, elem, true), yo = oddHalves(y, elem, true);
-      let qe = v128.load(q + c), qo = v128.load(q + c, 16);
+      let qe = v128.load(qp), qo = v128.load(qp, 16);
       a0 = f32x4.add(a0, madd_f32x4(qo, xo, f32x4.mul(qe, xe)));
       b0 = f32x4.add(b0, madd_f32x4(qo, yo, f32x4.mul(qe, ye)));
       if (R > 1) {
-        qe = v128.load(q + rowBytes + c); qo = v128.load(q + rowBytes + c, 16);
+        qe = v128.load(qp + rowBytes); qo = v128.load(qp + rowBytes, 16);
         a1 = f32x4.add(a1, madd_f32x4(qo, xo, f32x4.mul(qe, xe))); b1 = f32x4.add(b1, madd_f32x4(qo, yo, f32x4.mul(qe, ye)));
       }
       if (R > 2) {
-        qe = v128.load(q + 2 * rowBytes + c); qo = v128.load(q + 2 * rowBytes + c, 16);
+        qe = v128.load(qp + 2 * rowBytes); qo = v128.load(qp + 2 * rowBytes, 16);
         a2 = f32x4.add(a2, madd_f32x4(qo, xo, f32x4.mul(qe, xe))); b2 = f32x4.add(b2, madd_f32x4(qo, yo, f32x4.mul(qe, ye)));
       }
       if (R > 3) {
-        qe = v128.load(q + 3 * rowBytes + c); qo = v128.load(q + 3 * rowBytes + c, 16);
+        qe = v128.load(qp + 3 * rowBytes); qo = v128.load(qp + 3 * rowBytes, 16);
         a3 = f32x4.add(a3, madd_f32x4(qo, xo, f32x4.mul(qe, xe))); b3 = f32x4.add(b3, madd_f32x4(qo, yo, f32x4.mul(qe, ye)));
       }
     }
@@ -196,6 +197,7 @@ export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i3
 @inline function accumulateQuadHalf(
   elem: i32, R: i32, acc: usize, vb: usize, kRow: usize, j0: i32, j1: i32, rowBytes: usize, S: usize,
 ): void {
+  const accEnd = acc + rowBytes;
   let j = j0;
   for (; j + 2 <= j1; j += 2) {
     const pa = v128.load(S + (<usize>(j - j0) << 4));
@@ -204,11 +206,9 @@ export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i3
     const a1 = v128.shuffle<f32>(pa, pa, 1, 1, 1, 1), b1 = v128.shuffle<f32>(pb, pb, 1, 1, 1, 1);
     const a2 = v128.shuffle<f32>(pa, pa, 2, 2, 2, 2), b2 = v128.shuffle<f32>(pb, pb, 2, 2, 2, 2);
     const a3 = v128.shuffle<f32>(pa, pa, 3, 3, 3, 3), b3 = v128.shuffle<f32>(pb, pb, 3, 3, 3, 3);
-    const va = vb + <usize>j * kRow;
-    for (let c: usize = 0; c < rowBytes; c += 32) {
-      const x = v128.load(va + (c >> 1));
-      const y = v128.load(va + kRow + (c >> 1));
-      const o = acc + c;
+    for (let o = acc, vp = vb + <usize>j * kRow; o < accEnd; o += 32, vp += 16) {
+      const x = v128.load(vp);
+      const y = v128.load(vp + kRow);
       axpy2(R, o, rowBytes, a0, a1, a2, a3, evenHalves(x, elem, true), b0, b1, b2, b3, evenHalves(y, elem, true));
       axpy2(R, o + 16, rowBytes, a0, a1, a2, a3, oddHalves(x, elem, true), b0, b1, b2, b3, oddHalves(y, elem, true));
     }
