@@ -13,8 +13,11 @@ import { halfCsrRun, uploadHalfCsr } from './csr-half.js';
 import { type CsrPanels, packCsrPanels, panelMaxWidth, panelPlan } from './csr-panels.js';
 import { forEachRuntime, rhs } from './testing.js';
 
-/** Right-hand-side widths: SpMV, odd, and each SpMM column tile (24, 16, 8, 4, scalar). */
-const PANEL_NS = [1, 3, 8, 24, 64];
+/**
+ * Right-hand-side widths: SpMV, odd, each SpMM column tile (24, 16, 8, 4, scalar), N = 8's own loop (32-byte B
+ * rows) and 8-column tiles inside wider rows (9 = 8 + 1, 33 = 24 + 8 + 1).
+ */
+const PANEL_NS = [1, 3, 7, 8, 9, 24, 33, 64];
 
 /** The widest panel in the small-matrix tests (the default rule never splits below 2048 columns). */
 const WIDTH = 32;
