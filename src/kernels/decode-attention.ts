@@ -20,10 +20,26 @@
 //   3. acc_r += S_jr·v_j, two keys per step with the accumulator rows in L1, so V is read once and in order.
 // Reading K and V in address order matters: it lets the hardware prefetcher overlap the stream with the
 // arithmetic. Blocks (instead of all scores, then all of P·V) keep the scores in L1 and put the softmax's
-// arithmetic between stretches of K and V instead of between two 512 KB streams.
+// arithmetic between stretches of K and V instead of between two 512 KB streams. The half scores sum q_e·k_e and
+// q_o·k_o apart from the accumulator (a += q_o·k_o + q_e·k_e): one dependent add per 16 bytes of K, not two
+// multiply-adds (the 2-deep chain held the FMA pipes at ≈ 1.5 per cycle).
 // chunks = 1: o_r = acc_r / l_r (0 when l = 0). chunks > 1 (keys split between threads): acc, m and l go to the
 // partials and decode_attention_merge_f32 combines an item's chunks, o = Σ_c e^(m_c − M)·acc_c / Σ_c e^(m_c − M)·l_c
 // with M = max_c m_c (flash-decoding).
+//
+// Where the time goes (measured, 2-core Zen 5 VM, Node 20 relaxed SIMD; SmolLM-135M shapes: 9 heads over 3 kv
+// heads, d = 64, G = 3, one call = 3 kv heads × 2048 keys, f32 K+V 3 MiB): the arithmetic floor is 2 × 3 × 64 × 2048
+// × 3 / 4 ≈ 590k 4-lane multiply-adds per call; 8.6 G/s is the measured FMA peak on one thread (12 independent
+// chains), so ≈ 69 µs. Warm (the call's K and V in L2/L3) the kernel takes ≈ 105–112 µs: scores ≈ 40 (7.4 G FMA/s),
+// softmax ≈ 19 (exp of 2048 4-lane vectors per kv head, a lane idle at G = 3), P·V ≈ 50 (≈ 6 G/s: 2 V loads, 3
+// accumulator loads and 3 stores per 6 multiply-adds). Cold (40 copies cycled, from DRAM) it takes ≈ 150–160 µs
+// against a plain 16-byte-load stream over the same bytes of ≈ 112 µs in the same process (28 GB/s with the
+// machine shared): the arithmetic and the stream overlap only in part, i.e. this kernel is neither at its
+// compute floor nor at the memory rate. bf16 (1.5 MiB): ≈ 120 µs warm, ≈ 130 µs cold: compute-bound.
+// Tried and dropped (A/B in one process): accumulators in registers over 12- or 8-column panels of V (warm
+// 112 → 105 µs, cold 146 → 226 µs: the strided first pass over each block's V stops the prefetcher); 3 keys per
+// P·V step (warm −8%, cold +55%); one load per 4 KB page of the next block's K and V ahead of it (cold +40%,
+// bf16 +10%); blocks of 128 or 256 keys (cold +15–25%); P·V as acc + (p_b·y + p_a·x) (bf16 −5%).
 //
 // Half K and V: dp is a multiple of 8, and every 8 columns of the q, o and partial rows are stored even columns
 // first (q0 q2 q4 q6 q1 q3 q5 q7; the host permutes q and un-permutes o). 16 bytes of a K or V row are 8 halves,
@@ -43,7 +59,7 @@ export function chunk_keys(Tk: i32, chunks: i32): i32 {
 const BLOCK_KEYS: i32 = 64;
 
 /** Bytes of one thread's scratch: per quad of rows, a block's key-major score vectors, then m [4] and l [4]. */
-export function decode_attention_scratch_bytes(G: i32, Tk: i32, chunks: i32): i32 {
+export function decode_attention_scratch_bytes(G: i32): i32 {
   return ((G + 3) >> 2) * (BLOCK_KEYS * 16 + 32);
 }
 
@@ -323,7 +339,7 @@ function scaleRow(row: usize, s: f32, rowBytes: usize): void {
 
 /**
  * Decode attention for work items [r0, r1) (see the header). Items encode the thread's scratch slot:
- * r = slot·items + w with items = Hkv·chunks; slot s owns decode_attention_scratch_bytes(G, Tk, chunks) at
+ * r = slot·items + w with items = Hkv·chunks; slot s owns decode_attention_scratch_bytes(G) at
  * scratch + s·that. part (chunks > 1 only, else 0): [items, G, dp] f32 accumulators and pml [items, G, 2] f32
  * (m, l) for decode_attention_merge_f32; with part = 0 the normalised rows go straight to o.
  */
@@ -364,7 +380,7 @@ export function decode_attention_f16(
   const G = (H / Hkv) * Tq;
   const quads = (G + 3) >> 2;
   const C = chunk_keys(Tk, chunks);
-  const S = scratch + <usize>slot * <usize>decode_attention_scratch_bytes(G, Tk, chunks);
+  const S = scratch + <usize>slot * <usize>decode_attention_scratch_bytes(G);
   const ML = S + (<usize>(quads * BLOCK_KEYS) << 4); // m [4], l [4] per quad
   const rowBytes = <usize>dp << 2;
   const kRow = elem == ELEM_F32 ? rowBytes : rowBytes >> 1; // bytes of one key's (or value's) row

@@ -26,9 +26,6 @@ export const DECODE_MAX_TQ = 4;
  */
 export const DECODE_MIN_PARALLEL_FLOPS = 1 << 20;
 
-/** Longest chunk of keys one work item scores at once (its scores sit in the thread's scratch: G × this f32). */
-export const DECODE_MAX_CHUNK_KEYS = 4096;
-
 /** How a call is cut into work items (kv head, key chunk) and the items into thread ranges. */
 export interface DecodePlan {
   /** Key chunks per kv head (merged afterwards when > 1). */
@@ -38,14 +35,13 @@ export interface DecodePlan {
 }
 
 /**
- * The split of a decode-attention call of `flops` over Hkv kv heads and Tk keys on `threads` threads: whole kv
- * heads per thread when they divide evenly, else `threads` chunks per kv head; chunks of at most
- * DECODE_MAX_CHUNK_KEYS keys in any case.
+ * The split of a decode-attention call of `flops` over Hkv kv heads on `threads` threads: whole kv heads per
+ * thread when they divide evenly, else `threads` key chunks per kv head. Any context fits one chunk (the kernel
+ * keeps the scores of one block of 64 keys at a time).
  */
-export function decodePlan(Hkv: number, Tk: number, flops: number, threads: number): DecodePlan {
+export function decodePlan(Hkv: number, flops: number, threads: number): DecodePlan {
   const parts = flops < DECODE_MIN_PARALLEL_FLOPS ? 1 : threads;
-  const base = Hkv % parts === 0 ? 1 : parts;
-  const chunks = base * Math.ceil(Math.ceil(Tk / DECODE_MAX_CHUNK_KEYS) / base);
+  const chunks = Hkv % parts === 0 ? 1 : parts;
   return { chunks, ranges: splitEven(Hkv * chunks, parts) };
 }
 
@@ -188,9 +184,9 @@ export function decodeAttentionWasm(q: Tensor, kv: KVBuffers, Tk: number, maskin
   const kIn = dp === d ? kernelOffset(rt, kv.k) : undefined;
   const vIn = dp === d ? kernelOffset(rt, kv.v) : undefined;
   const inPlace = kIn !== undefined && vIn !== undefined;
-  const { chunks, ranges } = decodePlan(Hkv, Tk, H * Tq * Tk * dp * 4, rt.threads);
+  const { chunks, ranges } = decodePlan(Hkv, H * Tq * Tk * dp * 4, rt.threads);
   const items = Hkv * chunks;
-  const slotBytes = rt.kernels.decode_attention_scratch_bytes!(G, Tk, chunks) as number;
+  const slotBytes = rt.kernels.decode_attention_scratch_bytes!(G) as number;
   const rowBytes = dp * 4;
   const kvBytes = inPlace ? 0 : Hkv * Tk * dp * (half ? 2 : 4);
   const merged = chunks > 1;

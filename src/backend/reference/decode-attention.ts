@@ -2,7 +2,8 @@
  * TypeScript twin of the decode-attention kernel (src/kernels/decode-attention.ts), in f64: per kv head, the
  * query rows of its group against the keys in `chunks` contiguous chunks, each chunk's softmax in two passes
  * (max, then exp and sum), and the chunks merged by their maxima (flash-decoding). With any `chunks` it is
- * plain causal softmax(q kᵀ · scale) v, as attentionRef computes without a block mask. Keys and values may be
+ * plain causal softmax(q kᵀ · scale) v, as attentionRef computes without a block mask. (The kernel takes each chunk's
+ * softmax online over blocks of 64 keys, rescaling earlier sums when the maximum grows: the same up to rounding.) Keys and values may be
  * stored in half precision (a bf16 or f16 KV cache): the twin reads the same 16-bit patterns and decodes each
  * exactly.
  */
