@@ -9,20 +9,12 @@
 import { U16_INDEX_LIMIT } from '../../formats/check.js';
 
 /**
- * Columns up to which a CSR stays one panel (SmolLM-135M's K = 576 and 1536 run unsplit, the loop they ran
- * before the panels).
+ * L1 bytes a panel may fill with its slice of x (4 bytes a column) plus one row's entries of that panel (values
+ * and u16 indices: (valueBytes + 2)·density bytes a column). Fitted to same-process A/B runs (src/kernels/csr.ts
+ * lists them): at K = 4096 one panel stays best from 85% sparsity up, and at K = 11008 the best measured widths
+ * were ≈ 3700 columns at 90%, ≈ 2800 at 70% and 2000–2800 at 50%.
  */
-export const ONE_PANEL_COLS = 2048;
-
-/**
- * Widest panel of a wider CSR. SpMM gathers whole rows of B's panel slice (N·4 bytes each): at 1024 columns the
- * slice is 32 KB for N = 8 and stays in L1 beside the weight stream, 256 KB for N = 64 and stays in L2. Measured
- * same-process A/B against the former density rule (x's slice plus one row's entries in 20 KB: one panel at
- * 4096×4096 90%, 3 × 3680 at 4096×11008 90%, 2048 / 2752 at 50–70%), 1 thread, cold, 2 passes, CPU time:
- * SpMM N = 8 1.42–1.61×, N = 64 1.19–1.33× (90%), N = 8 1.47–1.51× (70%, 11008); SpMV 0.95–1.05× (50–90%, K =
- * 4096 and 11008: x's 4 KB slice changes nothing once x's slice fits L1 either way).
- */
-export const PANEL_COLS = 1024;
+export const PANEL_L1_BYTES = 20480;
 
 /** Panel widths are rounded up to a multiple of this (whole 64-byte lines of x per panel). */
 const PANEL_ALIGN = 16;
@@ -40,11 +32,13 @@ export interface PanelOptions {
 }
 
 /**
- * Widest panel for a CSR of `cols` columns: all of them up to ONE_PANEL_COLS, else PANEL_COLS.
- * @example panelMaxWidth(11008) // 1024: panelPlan makes 11 panels of 1008
+ * Widest panel for a CSR of `density` (non-zeros / (rows·cols)) with `valueBytes` per value (4 for f32, 2 for
+ * bf16 / f16): PANEL_L1_BYTES / (4 + (valueBytes + 2)·density) columns. 2048 columns and fewer are never
+ * split (a full-density f32 CSR gives 2048; SmolLM-135M has K = 576 and 1536).
+ * @example panelMaxWidth(0.1, 4) // 4452: K = 4096 stays one panel, K = 11008 becomes 3 panels of 3680
  */
-export function panelMaxWidth(cols: number): number {
-  return cols <= ONE_PANEL_COLS ? Math.max(1, cols) : PANEL_COLS;
+export function panelMaxWidth(density: number, valueBytes: number): number {
+  return Math.min(U16_INDEX_LIMIT, Math.floor(PANEL_L1_BYTES / (4 + (valueBytes + 2) * density)));
 }
 
 /**

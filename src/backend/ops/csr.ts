@@ -136,7 +136,7 @@ export interface ResidentCSR extends PanelPlan {
 
 /**
  * Upload a valid CSR's arrays (the caller validates; the blocks are freed with the resident entry) in column
- * panels when K is large (panelMaxWidth; `options.maxWidth` overrides it). The values go up as
+ * panels when K is large for its density (panelMaxWidth; `options.maxWidth` overrides it). The values go up as
  * they are: f32, or the u16 bits of a half-value CSR.
  */
 export function uploadCsr(
@@ -144,7 +144,8 @@ export function uploadCsr(
   w: CsrArrays<Float32Array | Uint16Array>,
   options: PanelOptions = {},
 ): Resident<ResidentCSR> {
-  const maxWidth = options.maxWidth ?? panelMaxWidth(w.cols);
+  const density = w.values.length / Math.max(1, w.rows * w.cols);
+  const maxWidth = options.maxWidth ?? panelMaxWidth(density, w.values.BYTES_PER_ELEMENT);
   const packed = packCsrPanels(w, panelPlan(w.cols, maxWidth));
   const ptrs = [rt.upload(packed.rowPtr), rt.upload(packed.colIdx), rt.upload(packed.values)];
   const value: ResidentCSR = {
