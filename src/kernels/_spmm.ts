@@ -12,12 +12,17 @@ import { madd_f32x4 as madd } from './_math';
 // add the tile to what C holds (panels after the first) instead of storing it.
 // N = 8 has its own row loop (B rows of 32 bytes: a shift instead of a multiply per index) and the 8-column
 // tile loads four values at once and broadcasts them by shuffles, summing the four products in a multiply-add
-// chain off the accumulator. Measured A/B against the previous tile8 (splat loads, separate mul + add pairs,
-// a multiply per index), same process, cold, relaxed build, 1 thread, 90%, CPU-time, two passes: 4096×4096
-// N = 8 1.08–1.14× (1.30 → 1.20 ms), with 1024-column panels 1.57–1.60× (old kernel 1.29–1.32×); 4096×11008
-// in 1008-column panels 1.20–1.22×; N = 56 and 13 (tile8 inside wider rows) 1.04–1.10×. Eight accumulators
-// (one pair per non-zero of a step) were 0.82× (spills); the same body without the shuffles (four splat
-// loads) 1.03–1.05×, so most of the gain is the fused chain and the shift.
+// chain off the accumulator. Measured A/B against the previous tile8 (four splat loads, mul + add pairs, a
+// multiply per index), same process, cold, relaxed build, 1 thread, sparsify(randn) at 90%, CPU time, two
+// passes: N = 8 1.07–1.10× at 4096×4096 (1.25 → 1.15 ms), 1.07–1.16× at 4096×11008 (3 panels of 3680);
+// N = 56 (8-column tile after two 24s) 1.02–1.03×; 1536×576 at 70% (B in L1) N = 8 1.22–1.29×; SmolLM-135M
+// prefill (N = 512, 1536×576 and 576×1536 at 70%) 0.96–1.07× (noise). Eight accumulators (one pair per
+// non-zero of a step) were 0.82× (spills); four accumulators fed by FMAs, within 5% of this. What limits N = 8 is B's rows coming from L2, not the instructions:
+// with 1024-column panels (B's slice 32 KB, in L1) the same loops run 1.2–1.3× faster (the new tile8
+// 1.4–1.5× the old one at the current width), but SpMV loses 0.74–0.82× at 90% with those panels (see
+// csr.ts). In `--print-wasm-code` the 24-column loop loads B into 6 registers, then 6 vfmadd231ps, each on its
+// own accumulator: 4 cycles of FMA latency per non-zero, so 1.5 of the 2 FMAs a cycle; 12 accumulators
+// would spill (V8 keeps the 6 loads live at once).
 /** C rows [r0, r1) = this panel's W rows · B [panel columns, N] (the first panel). */
 export function csrSpmmPanelStore(
   rowPtr: usize, colIdx: usize, values: usize, b: usize, c: usize, N: i32, r0: i32, r1: i32,
