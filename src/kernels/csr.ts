@@ -33,7 +33,9 @@
 // 512–1024, which one layout with SpMV's widths cannot give. Tried and dropped: SpMM sweeping all rows once
 // per ≈ 1024-column sub-panel of SpMV's panels (a u32 start per row and sub-panel, so B's slice stays in L1)
 // was 0.47–0.57× at N = 8 and 0.96–1.15× at N = 64 against whole panels: the weights, read in strided pieces,
-// cost more than B's locality gains. One panel (K ≤ 2048 at any density, so the
+// cost more than B's locality gains (session 4: the same with 32–512-row blocks, weights from cache, was
+// 0.42–0.58×, so each row piece's data-dependent exit is the cost; a 1024-column cap for K > 2048 gave SpMM
+// 1.3× but SpMV 0.74–0.82× at 90% on sparsify(randn) rows: docs/kernels.md). One panel (K ≤ 2048 at any density, so the
 // SmolLM-135M shapes) runs the same loop as before: 0.97–1.04× of the previous kernel, bit-identical.
 
 import { gather4 } from './_gather';
