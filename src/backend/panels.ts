@@ -25,14 +25,23 @@ export function withGemvPanelCols<T>(cols: number, fn: () => T): T {
 }
 
 /**
+ * Size of each panel when `n` columns (or groups) are split into the fewest panels of at most `max`, balanced:
+ * n itself when n ≤ max, else ⌈n / ⌈n / max⌉⌉ rounded up to a multiple of `align` and capped at `cap`. The
+ * GEMV, CSR and N:M panel layouts all split this way.
+ * @example balancedPanel(11008, 2048, 16) // 1840: five panels of 1840 columns and one of 1808
+ */
+export function balancedPanel(n: number, max: number, align: number, cap = n): number {
+  if (n <= max) return n;
+  const balanced = Math.ceil(n / Math.ceil(n / max));
+  return Math.min(cap, Math.ceil(balanced / align) * align);
+}
+
+/**
  * Panel width for rows of K columns, or 0 when rows are short enough to read row-major (K ≤ maxCols):
- * ⌈K / ⌈K / maxCols⌉⌉ rounded up to a multiple of `align` (the kernels' block width), so the panels are
- * balanced and only the last one is narrower.
+ * balanced panels of at most maxCols, in multiples of `align` (the kernels' block width).
  */
 export function gemvPanelWidth(K: number, align: number, maxCols = panelCols): number {
-  if (K <= maxCols) return 0;
-  const panels = Math.ceil(K / maxCols);
-  return Math.ceil(K / panels / align) * align;
+  return K <= maxCols ? 0 : balancedPanel(K, maxCols, align);
 }
 
 /**

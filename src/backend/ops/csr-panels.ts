@@ -7,6 +7,7 @@
  */
 
 import { U16_INDEX_LIMIT } from '../../formats/check.js';
+import { balancedPanel } from '../panels.js';
 
 /**
  * L1 bytes a panel may fill with its slice of x (4 bytes a column) plus one row's entries of that panel (values
@@ -52,10 +53,8 @@ export function panelPlan(K: number, maxWidth: number): PanelPlan {
       `panelPlan: maxWidth must be an integer in [1, ${U16_INDEX_LIMIT}], got ${maxWidth}`,
     );
   }
-  if (K <= maxWidth) return { width: K, panels: 1 };
-  const balanced = Math.ceil(K / Math.ceil(K / maxWidth));
-  const width = Math.min(maxWidth, Math.ceil(balanced / PANEL_ALIGN) * PANEL_ALIGN);
-  return { width, panels: Math.ceil(K / width) };
+  const width = balancedPanel(K, maxWidth, PANEL_ALIGN, maxWidth);
+  return { width, panels: width === K ? 1 : Math.ceil(K / width) };
 }
 
 /** A CSR [rows, cols] in column panels (see the file header). */

@@ -8,6 +8,7 @@
  */
 
 import { type NM, nmLayout } from '../../formats/nm.js';
+import { balancedPanel } from '../panels.js';
 
 /**
  * 2:4: split when K exceeds this many columns, into panels of at most this many. x's pairs take 12 bytes a
@@ -60,9 +61,7 @@ export function nmPanelGroups(
     throw new RangeError(`nmPanelGroups: cols must be an integer ≥ m = ${m}, got ${width}`);
   }
   if (cols <= width) return Math.max(1, groups);
-  const maxGroups = Math.floor(width / m);
-  const balanced = Math.ceil(groups / Math.ceil(groups / maxGroups));
-  return Math.min(groups, Math.ceil(balanced / PANEL_ALIGN_GROUPS) * PANEL_ALIGN_GROUPS);
+  return balancedPanel(groups, Math.floor(width / m), PANEL_ALIGN_GROUPS);
 }
 
 /** An N:M weight in its resident layout (see the file header). */
