@@ -35,9 +35,11 @@ export interface GemvWeight {
  */
 export function gemvWeight(w: Tensor, M: number, K: number): GemvWeight {
   const rt = runtime();
-  const panel = gemvPanelWidth(K, 16);
-  if (panel === 0 || kernelOffset(rt, w.data) !== undefined) return { ptr: residentDense(w), panel: 0 };
-  return resident(rt, w, 'dense-panels', () => {
+  return resident(rt, w, 'gemv', () => {
+    const panel = gemvPanelWidth(K, 16);
+    // row-major: the resident copy itself (its entry owns the memory)
+    if (panel === 0 || kernelOffset(rt, w.data) !== undefined)
+      return { ptrs: [], value: { ptr: residentDense(w), panel: 0 } };
     const ptr = rt.alloc(M * K * 4);
     packPanels(w.data, M, K, panel, rt.f32(ptr, M * K));
     return { ptrs: [ptr], value: { ptr, panel } };

@@ -116,9 +116,12 @@ interface HalfGemvWeight extends ResidentHalf {
  * of 32 columns, the kernel's block) get a panel-major copy, except a kernel array, read in place row-major.
  */
 function halfGemvWeight(rt: WasmRuntime, w: HalfMatrix): HalfGemvWeight {
-  const panel = gemvPanelWidth(w.cols, 32);
-  if (panel === 0 || kernelOffset(rt, w.data) !== undefined) return { ...residentHalf(rt, w), panel: 0 };
-  const r = resident(rt, w, `${w.format}-panels`, () => {
+  const r = resident(rt, w, `${w.format}-gemv`, () => {
+    const panel = gemvPanelWidth(w.cols, 32);
+    // row-major: the resident copy itself (its entry owns the memory)
+    if (panel === 0 || kernelOffset(rt, w.data) !== undefined) {
+      return { ptrs: [], value: { ...residentHalf(rt, w), panel: 0 } };
+    }
     halfValidate(w);
     const n = w.rows * w.cols;
     const ptr = rt.alloc(n * 2);
