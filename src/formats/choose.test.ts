@@ -21,11 +21,16 @@ test('weightPattern: density, tightest N:M and 4×4 block fill, counted', () => 
   assert.equal(weightPattern(randn([3, 3], 1)).nm, null, 'fewer than 4 columns: no N:M');
 });
 
-test('chooseFormat: BSR for block-sparse, CSR from 65% sparsity, N:M at ≤ 50% kept, else dense', () => {
+test('chooseFormat: BSR for block-sparse, N:M for N:M-pruned weights, CSR from its break-even, else dense', () => {
   const pick = (t: Tensor, dense?: 'bf16') => chooseFormat(weightPattern(t), dense).spec;
   assert.deepEqual(pick(nmPruneMagnitude(w, 2, 4)), { format: 'nm', n: 2, m: 4 });
   assert.deepEqual(pick(nmPruneMagnitude(w, 4, 8)), { format: 'nm', n: 4, m: 8 });
   assert.deepEqual(pick(sparsify(w, 0.7)), { format: 'csr' });
+  // 95% unstructured satisfies a loose N:16 (N/M ≤ 50%) but stores far fewer values as CSR
+  const sparse = sparsify(randn([32, 64], 5), 0.95);
+  const loose = weightPattern(sparse).nm;
+  assert.ok(loose && loose.n / loose.m <= 0.5, `95% sparse satisfies a loose N:M (${JSON.stringify(loose)})`);
+  assert.deepEqual(pick(sparse), { format: 'csr' });
   assert.deepEqual(pick(sparsify(w, 0.3)), { format: 'dense' });
   assert.deepEqual(pick(sparsify(w, 0.3), 'bf16'), { format: 'bf16' }, 'dense keeps the stored precision');
   assert.deepEqual(pick(nmPruneMagnitude(w, 3, 4)), { format: 'dense' }, '3:4 keeps 75%: no format wins');
