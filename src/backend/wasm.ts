@@ -84,6 +84,10 @@ export class WasmRuntime {
   readonly heap: Heap;
   private pool: ThreadPool | undefined;
   private poolThreads = 1;
+  // the call-frame scratch block (beginFrame): its offset (-1 before first use), size and whether a frame holds it
+  private scratch = -1;
+  private scratchBytes = 0;
+  private scratchBusy = false;
 
   constructor(options: RuntimeOptions = {}) {
     let variant = options.variant ?? (process.env.SPARSEKIT_WASM as WasmVariant | undefined);
@@ -175,6 +179,31 @@ export class WasmRuntime {
   /** Free a heap block. */
   free(ptr: number): void {
     this.heap.release(ptr);
+  }
+
+  /**
+   * A block of `bytes` for one kernel call's frame (inputs, outputs, scratch), handed back with endFrame when the
+   * call returns. It is the runtime's reusable scratch block (grown as needed and kept), so a decode step's
+   * ~200 GEMV frames cost no heap traffic; a frame opened while the scratch is in use gets a fresh heap block.
+   */
+  beginFrame(bytes: number): number {
+    if (this.scratchBusy) return this.alloc(bytes);
+    if (bytes > this.scratchBytes) {
+      if (this.scratch >= 0) this.free(this.scratch);
+      this.scratch = -1; // alloc may throw: no stale offset
+      this.scratchBytes = 0;
+      const size = Math.ceil(bytes / 64) * 64;
+      this.scratch = this.alloc(size);
+      this.scratchBytes = size;
+    }
+    this.scratchBusy = true;
+    return this.scratch;
+  }
+
+  /** Hand back a block from beginFrame. */
+  endFrame(ptr: number): void {
+    if (ptr === this.scratch && this.scratchBusy) this.scratchBusy = false;
+    else this.free(ptr);
   }
 
   /** Copy a host array into a fresh heap block and return its offset. */

@@ -7,7 +7,7 @@
 
 import { kernelArray } from '../backend/resident.js';
 import { runtime } from '../backend/wasm.js';
-import { type DType, dtypeBytes, toBf16, toF16 } from '../tensor/dtype.js';
+import { type DType, dtypeBytes, writeBf16, writeF16 } from '../tensor/dtype.js';
 
 /** Element storage of a KV cache. */
 export type KVDType = DType;
@@ -169,7 +169,7 @@ function kvBuffer(dtype: KVDType, n: number): KVArray {
 
 /** dst[at …] = src stored as `dtype` (half: round to nearest even, as dtype.ts's converters do). */
 function storeAs(dtype: KVDType): (dst: KVArray, src: Float32Array, at: number) => void {
-  if (dtype === 'bf16') return (dst, src, at) => dst.set(toBf16(src), at);
-  if (dtype === 'f16') return (dst, src, at) => dst.set(toF16(src), at);
+  if (dtype === 'bf16') return (dst, src, at) => writeBf16(src, dst as Uint16Array, at);
+  if (dtype === 'f16') return (dst, src, at) => writeF16(src, dst as Uint16Array, at);
   return (dst, src, at) => dst.set(src, at);
 }

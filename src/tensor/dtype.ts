@@ -59,8 +59,13 @@ export function bf16BitsToF32(bits: number): number {
 /** Encode an f32 array as f16 bits. */
 export function toF16(src: Float32Array): Uint16Array {
   const out = new Uint16Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f32ToF16Bits(src[i]!);
+  writeF16(src, out, 0);
   return out;
+}
+
+/** dst[at, at + src.length) ← src encoded as f16 bits (toF16 with no new array). */
+export function writeF16(src: Float32Array, dst: Uint16Array, at: number): void {
+  for (let i = 0; i < src.length; i++) dst[at + i] = f32ToF16Bits(src[i]!);
 }
 
 /** Decode f16 bits to f32. */
@@ -73,13 +78,20 @@ export function fromF16(src: Uint16Array): Float32Array {
 /** Encode an f32 array as bf16 bits. */
 export function toBf16(src: Float32Array): Uint16Array {
   const out = new Uint16Array(src.length);
-  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  writeBf16(src, out, 0);
+  return out;
+}
+
+/** dst[at, at + src.length) ← src encoded as bf16 bits (toBf16 with no new array). */
+export function writeBf16(src: Float32Array, dst: Uint16Array, at: number): void {
+  const bits = new Int32Array(src.buffer, src.byteOffset, src.length);
   for (let i = 0; i < src.length; i++) {
     const x = bits[i]!;
-    if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0) out[i] = (x >>> 16) | 0x40;
-    else out[i] = ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+    const hi = x >>> 16;
+    // NaN stays quiet; else round half to even: (x + 0x7fff + lsb) >> 16 in small integers (wraps at 0xffff)
+    if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0) dst[at + i] = hi | 0x40;
+    else dst[at + i] = hi + (((x & 0xffff) + 0x7fff + (hi & 1)) >>> 16);
   }
-  return out;
 }
 
 /** Decode bf16 bits to f32 (exact: bf16 is the top half of an f32). */

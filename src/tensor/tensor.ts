@@ -31,7 +31,8 @@ export class Tensor {
       );
     }
     this.data = data;
-    this.shape = Object.freeze([...shape]);
+    // a frozen shape (another tensor's, e.g. in reshape or clone) cannot change: shared, not copied
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
   }
 
   /** A tensor of zeros. */

@@ -68,9 +68,9 @@ export function sameShape<R extends { rows: number; cols: number }>(
 }
 
 /**
- * Run a sparse kernel on b [K] or [K,N]: upload b zero-padded to `kRows` rows (so block and vector kernels
- * may read whole tiles past K), allocate C [mRows,N], call `run(bPtr, cPtr, N)`, return the first M rows
- * as [M] or [M,N]. Frees both buffers whatever happens.
+ * Run a sparse kernel on b [K] or [K,N]: write b zero-padded to `kRows` rows (so block and vector kernels
+ * may read whole tiles past K) and C [mRows,N] after it in one call frame (WasmRuntime.beginFrame), call
+ * `run(bPtr, cPtr, N)`, return the first M rows as [M] or [M,N]. Hands the frame back whatever happens.
  */
 export function runSparseMatmul(
   rt: WasmRuntime,
@@ -81,19 +81,18 @@ export function runSparseMatmul(
   mRows = M,
 ): Tensor {
   const N = rhsCols(b);
-  const bp = rt.alloc(kRows * N * 4);
-  let cp = -1;
+  const bBytes = Math.ceil((kRows * N * 4) / 64) * 64;
+  const bp = rt.beginFrame(bBytes + mRows * N * 4);
   try {
-    rt.write(bp, b.data);
+    rt.f32(bp, b.size).set(b.data);
     if (kRows * N > b.data.length) rt.f32(bp + b.data.length * 4, kRows * N - b.data.length).fill(0);
-    cp = rt.alloc(mRows * N * 4);
+    const cp = bp + bBytes;
     run(bp, cp, N);
     const out = outputFor(M, b);
     out.data.set(rt.f32(cp, M * N));
     return out;
   } finally {
-    rt.free(bp);
-    if (cp >= 0) rt.free(cp);
+    rt.endFrame(bp);
   }
 }
 

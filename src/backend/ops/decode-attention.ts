@@ -190,7 +190,7 @@ export function decodeAttentionWasm(q: Tensor, kv: KVBuffers, Tk: number, maskin
   const rowBytes = dp * 4;
   const kvBytes = inPlace ? 0 : Hkv * Tk * dp * (half ? 2 : 4);
   const merged = chunks > 1;
-  // one heap block: q, o, the threads' scratch, partial accumulators and (m, l), copies of k and v
+  // one call frame: q, o, the threads' scratch, partial accumulators and (m, l), copies of k and v
   const { at, total } = layout([
     H * Tq * rowBytes,
     H * Tq * rowBytes,
@@ -200,7 +200,7 @@ export function decodeAttentionWasm(q: Tensor, kv: KVBuffers, Tk: number, maskin
     kvBytes,
     kvBytes,
   ]);
-  const base = rt.alloc(total);
+  const base = rt.beginFrame(total);
   try {
     const [qp, op, scratch, part, pml, kc, vc] = at.map((a) => base + a) as number[];
     if (half) writeRowsEvenOdd(rt.f32(qp!, H * Tq * dp), q.data, H * Tq, d, dp);
@@ -248,7 +248,7 @@ export function decodeAttentionWasm(q: Tensor, kv: KVBuffers, Tk: number, maskin
     else for (let r = 0; r < H * Tq; r++) out.data.set(o.subarray(r * dp, r * dp + d), r * d);
     return out;
   } finally {
-    rt.free(base);
+    rt.endFrame(base);
   }
 }
 

@@ -87,7 +87,8 @@ export function denseMatmulWasm(w: Tensor, b: Tensor): Tensor {
 
 /**
  * A GEMV's call frame in one heap block: x [K] (b's data) at the start, then `extra` bytes, then y [M];
- * `run(x, y, extra)` fills y, which comes back as a new tensor, [M] or [M, 1] like b (one heap block per call).
+ * `run(x, y, extra)` fills y, which comes back as a new tensor, [M] or [M, 1] like b (the frame is the runtime's
+ * scratch block: beginFrame).
  */
 export function gemvOut(
   M: number,
@@ -98,14 +99,14 @@ export function gemvOut(
   const rt = runtime();
   const xBytes = Math.ceil((b.size * 4) / 64) * 64;
   const extra = Math.ceil(extraBytes / 64) * 64;
-  const block = rt.alloc(xBytes + extra + M * 4);
+  const block = rt.beginFrame(xBytes + extra + M * 4);
   try {
-    rt.write(block, b.data);
+    rt.f32(block, b.size).set(b.data);
     const y = block + xBytes + extra;
     run(block, y, block + xBytes);
     return new Tensor(rt.f32(y, M).slice(), b.rank === 1 ? [M] : [M, 1]);
   } finally {
-    rt.free(block);
+    rt.endFrame(block);
   }
 }
 
@@ -129,14 +130,14 @@ export function gemvOutMany(
     ys.push(end);
     end += pad(M * 4);
   }
-  const block = rt.alloc(end);
+  const block = rt.beginFrame(end);
   try {
-    rt.write(block, b.data);
+    rt.f32(block, b.size).set(b.data);
     for (let i = 0; i < ys.length; i++) ys[i]! += block;
     run(block, ys, block + xBytes);
     return Ms.map((M, i) => new Tensor(rt.f32(ys[i]!, M).slice(), b.rank === 1 ? [M] : [M, 1]));
   } finally {
-    rt.free(block);
+    rt.endFrame(block);
   }
 }
 
