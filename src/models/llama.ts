@@ -49,8 +49,10 @@ class LlamaBlock implements CausalBlock {
       this.rotary,
       1 / Math.sqrt(this.shape.headDim),
     );
-    const y = x.clone();
-    addTransposed(y.data, this.o.forwardT(a).data, T, C);
+    // y = x + o(a): for one token the sum goes into o's fresh [C, 1] output (no copy of x; f32 + commutes)
+    const oa = this.o.forwardT(a);
+    const y = T === 1 ? oa.reshape([1, C]) : x.clone();
+    addTransposed(y.data, T === 1 ? x.data : oa.data, T, C);
     addTransposed(y.data, this.mlp.forwardT(transposed(this.postNorm.forward(y))).data, T, C);
     return y;
   }

@@ -77,7 +77,8 @@ export function causalSelfAttention(
   const T = q.x.cols;
   const qh = splitHeads(q, H, d);
   const kh = splitHeads(k, Hkv, d);
-  const vh = splitHeads(v, Hkv, d);
+  // one token: v's rows are already [Hkv, 1, d] and only copied into the cache, so they are read in place
+  const vh = T === 1 ? v.x.data.subarray(v.offset, v.offset + Hkv * d) : splitHeads(v, Hkv, d);
   if (rotary) {
     rotary.apply(qh, H, T, start);
     rotary.apply(kh, Hkv, T, start);

@@ -112,7 +112,8 @@ export function gemvOut(
 
 /**
  * Several GEMVs' call frame in one heap block: x [K] (b's data), then `extra` bytes, then y_i [M_i] for each
- * output; `run(x, ys, extra)` fills every y_i, which come back as new tensors, [M_i] or [M_i, 1] like b.
+ * output; `run(x, ys, extra)` fills every y_i, which come back as new tensors, [M_i] or [M_i, 1] like b (their
+ * data are views into one new array).
  */
 export function gemvOutMany(
   Ms: readonly number[],
@@ -135,7 +136,13 @@ export function gemvOutMany(
     rt.f32(block, b.size).set(b.data);
     for (let i = 0; i < ys.length; i++) ys[i]! += block;
     run(block, ys, block + xBytes);
-    return Ms.map((M, i) => new Tensor(rt.f32(ys[i]!, M).slice(), b.rank === 1 ? [M] : [M, 1]));
+    // one copy of the outputs' region; each tensor views its part (one JS allocation, not one per output)
+    const first = ys[0]!;
+    const out = rt.f32(first, (block + end - first) / 4).slice();
+    return Ms.map((M, i) => {
+      const at = (ys[i]! - first) / 4;
+      return new Tensor(out.subarray(at, at + M), b.rank === 1 ? [M] : [M, 1]);
+    });
   } finally {
     rt.endFrame(block);
   }
