@@ -143,9 +143,14 @@ function writeRows(dst: Float32Array, src: Float32Array, rows: number, d: number
  */
 function writeRowsEvenOdd(dst: Float32Array, src: Float32Array, rows: number, d: number, dp: number): void {
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < dp; c++) {
-      const from = (c & ~7) + ((c & 7) < 4 ? 2 * (c & 3) : 2 * (c & 3) + 1);
-      dst[r * dp + c] = from < d ? src[r * d + from]! : 0;
+    const s = r * d;
+    for (let c = r * dp, e = 0; e < dp; c += 8, e += 8) {
+      // slot j of the chunk ← column e + 2j, slot 4 + j ← column e + 2j + 1
+      for (let j = 0; j < 4; j++) {
+        const even = e + 2 * j;
+        dst[c + j] = even < d ? src[s + even]! : 0;
+        dst[c + 4 + j] = even + 1 < d ? src[s + even + 1]! : 0;
+      }
     }
   }
 }
@@ -153,9 +158,13 @@ function writeRowsEvenOdd(dst: Float32Array, src: Float32Array, rows: number, d:
 /** The inverse of writeRowsEvenOdd: rows of dp permuted floats → rows of d in order. */
 function readRowsEvenOdd(src: Float32Array, dst: Float32Array, rows: number, d: number, dp: number): void {
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < dp; c++) {
-      const to = (c & ~7) + ((c & 7) < 4 ? 2 * (c & 3) : 2 * (c & 3) + 1);
-      if (to < d) dst[r * d + to] = src[r * dp + c]!;
+    const s = r * d;
+    for (let c = r * dp, e = 0; e < dp; c += 8, e += 8) {
+      for (let j = 0; j < 4; j++) {
+        const even = e + 2 * j;
+        if (even < d) dst[s + even] = src[c + j]!;
+        if (even + 1 < d) dst[s + even + 1] = src[c + 4 + j]!;
+      }
     }
   }
 }
