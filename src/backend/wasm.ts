@@ -75,6 +75,9 @@ export interface RuntimeOptions {
   threads?: number;
 }
 
+/** The largest call frame WasmRuntime.beginFrame keeps for reuse (a 128k-vocabulary LM head's is 0.5 MiB). */
+const MAX_SCRATCH_BYTES = 4 << 20;
+
 /** A loaded kernel module with its memory, heap and thread pool. */
 export class WasmRuntime {
   readonly variant: WasmVariant;
@@ -184,10 +187,11 @@ export class WasmRuntime {
   /**
    * A block of `bytes` for one kernel call's frame (inputs, outputs, scratch), handed back with endFrame when the
    * call returns. It is the runtime's reusable scratch block (grown as needed and kept), so a decode step's
-   * ~200 GEMV frames cost no heap traffic; a frame opened while the scratch is in use gets a fresh heap block.
+   * ~200 GEMV frames cost no heap traffic. A frame opened while the scratch is in use, or larger than
+   * MAX_SCRATCH_BYTES (not worth keeping: e.g. a long context's KV copies), gets a fresh heap block.
    */
   beginFrame(bytes: number): number {
-    if (this.scratchBusy) return this.alloc(bytes);
+    if (this.scratchBusy || bytes > MAX_SCRATCH_BYTES) return this.alloc(bytes);
     if (bytes > this.scratchBytes) {
       if (this.scratch >= 0) this.free(this.scratch);
       this.scratch = -1; // alloc may throw: no stale offset
