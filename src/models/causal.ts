@@ -71,6 +71,15 @@ export abstract class CausalModel implements CausalLM, Savable {
   /** Every parameter by HF name in checkpoint layout, and the config to write. */
   protected abstract hfState(): { config: JsonObject; tensors: Array<[string, StateEntry]> };
 
+  /**
+   * A decode step's logits [1, vocab] for one token `id` at position `start`, computed by a model's own one-token
+   * path (the same numbers as the general forward), or undefined to run the general forward. Writes the cache;
+   * forward counts the token.
+   */
+  protected decodeOne(_id: number, _cache: ModelKVCache, _start: number): Tensor | undefined {
+    return undefined;
+  }
+
   /** KV cache storage set at load (LoadOptions.kvDtype); undefined follows the weights (see cacheDtype). */
   kvDtype: KVDType | undefined = undefined;
 
@@ -106,6 +115,11 @@ export abstract class CausalModel implements CausalLM, Savable {
     deferredMatrices(this)?.checkLoaded(`${this.config.modelType} forward`);
     c.prepare(T, `${this.config.modelType} forward`);
     const start = c.length;
+    const step = T === 1 ? this.decodeOne(ids[0]!, c, start) : undefined;
+    if (step) {
+      c.commit(1);
+      return step;
+    }
     let x = this.embed(ids, start);
     for (let i = 0; i < this.blocks.length; i++) x = this.blocks[i]!.forward(x, c.layers[i]!, start);
     c.commit(T);

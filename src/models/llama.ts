@@ -4,18 +4,20 @@
  * optional q/k/v bias (Qwen2), o/MLP bias (Llama `attention_bias`/`mlp_bias`), tied or untied LM head.
  */
 
+import { kernelArray, kernelArraysSupported } from '../backend/resident.js';
+import { runtime, type WasmRuntime } from '../backend/wasm.js';
 import type { LlamaFamilyConfig } from '../io/config.js';
 import type { JsonObject } from '../io/fields.js';
 import { ropeInverseFrequencies } from '../io/rope.js';
-import { causalSelfAttention, type HeadShape } from '../nn/attention.js';
+import { causalSelfAttention, causalSelfAttentionOne, type HeadShape } from '../nn/attention.js';
 import { Embedding } from '../nn/embedding.js';
-import type { LayerKV } from '../nn/kvcache.js';
+import type { LayerKV, ModelKVCache } from '../nn/kvcache.js';
 import { Linear } from '../nn/linear.js';
 import { GatedMLP } from '../nn/mlp.js';
 import { RMSNorm } from '../nn/norm.js';
 import { addTransposed, transposed } from '../nn/ops.js';
 import { Rotary } from '../nn/rope.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { type CausalBlock, CausalModel, headState, linearEntries, tensorEntry } from './causal.js';
 import type { Checkpoint, StateEntry } from './checkpoint.js';
 import type { ModelSource } from './types.js';
@@ -56,6 +58,57 @@ class LlamaBlock implements CausalBlock {
     addTransposed(y.data, this.mlp.forwardT(transposed(this.postNorm.forward(y))).data, T, C);
     return y;
   }
+
+  // one token in the step's arrays: s.hidden [C] ← this block's output (forward's numbers for T = 1)
+  forwardOne(s: StepBuffers, kv: LayerKV, start: number): void {
+    const C = s.hidden.length;
+    this.inputNorm.forwardInto(s.hidden, s.normed);
+    this.q.forwardInto(s.normed, s.q);
+    this.k.forwardInto(s.normed, s.k);
+    this.v.forwardInto(s.normed, s.v);
+    const scale = 1 / Math.sqrt(this.shape.headDim);
+    causalSelfAttentionOne(s.q, s.k, s.v, this.shape, kv, start, this.rotary, scale, s.attn);
+    this.o.forwardInto(s.attn, s.delta);
+    addTransposed(s.hidden, s.delta, 1, C);
+    this.postNorm.forwardInto(s.hidden, s.normed);
+    this.mlp.forwardInto(s.normed, s.gate, s.up, s.delta);
+    addTransposed(s.hidden, s.delta, 1, C);
+  }
+}
+
+/**
+ * A one-token step's activations in kernel memory (backend kernelArray), kept by the model between steps: the
+ * kernels of a decode step read and write them in place, so no JS array is made per op.
+ */
+class StepBuffers {
+  readonly hidden: Float32Array; // [C] the residual stream
+  readonly normed: Float32Array; // [C] a norm's output
+  readonly q: Float32Array; // [H·d]
+  readonly k: Float32Array; // [Hkv·d]
+  readonly v: Float32Array; // [Hkv·d]
+  readonly attn: Float32Array; // [H·d] attention output
+  readonly delta: Float32Array; // [C] o's or the MLP's output, added to hidden
+  readonly gate: Float32Array; // [I]
+  readonly up: Float32Array; // [I]
+  readonly logits: Float32Array; // [vocab]
+
+  constructor(
+    readonly rt: WasmRuntime,
+    c: LlamaFamilyConfig,
+  ) {
+    const f32 = (n: number) => kernelArray(rt, Float32Array, n);
+    const C = c.hiddenSize;
+    this.hidden = f32(C);
+    this.normed = f32(C);
+    this.q = f32(c.numAttentionHeads * c.headDim);
+    this.k = f32(c.numKeyValueHeads * c.headDim);
+    this.v = f32(c.numKeyValueHeads * c.headDim);
+    this.attn = f32(c.numAttentionHeads * c.headDim);
+    this.delta = f32(C);
+    this.gate = f32(c.intermediateSize);
+    this.up = f32(c.intermediateSize);
+    this.logits = f32(c.vocabSize);
+  }
 }
 
 /** A Llama-family model as a CausalLM. Build with loadModel / loadCausalLM. */
@@ -67,6 +120,7 @@ export class LlamaModel extends CausalModel {
   private readonly embedTokens: Embedding;
   private readonly norm: RMSNorm;
   private readonly tied: boolean;
+  private step: StepBuffers | undefined;
 
   constructor(
     readonly config: LlamaFamilyConfig,
@@ -119,6 +173,22 @@ export class LlamaModel extends CausalModel {
       this.tied ? this.embedTokens.table : ckpt.matrix('lm_head.weight', c.vocabSize, C),
       null,
     );
+  }
+
+  /**
+   * One token through kernel arrays kept between steps (where the runtime has shared memory; elsewhere, or while
+   * a linear observes its inputs, the general forward runs): the same numbers as forward.
+   */
+  protected override decodeOne(id: number, cache: ModelKVCache, start: number): Tensor | undefined {
+    const rt = runtime();
+    if (!kernelArraysSupported(rt) || this.lmHead.onInput) return undefined;
+    if (this.step?.rt !== rt) this.step = new StepBuffers(rt, this.config);
+    const s = this.step;
+    s.hidden.set(this.embed([id]).data);
+    for (let i = 0; i < this.blocks.length; i++) this.blocks[i]!.forwardOne(s, cache.layers[i]!, start);
+    this.norm.forwardInto(s.hidden, s.normed);
+    this.lmHead.forwardInto(s.normed, s.logits);
+    return new Tensor(s.logits.slice(), [1, s.logits.length]);
   }
 
   protected embed(ids: ArrayLike<number>): Tensor {

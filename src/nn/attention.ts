@@ -89,6 +89,30 @@ export function causalSelfAttention(
 }
 
 /**
+ * causalSelfAttention for one token, in given arrays: q [H·d], k and v [Hkv·d] (the projections' outputs; q and
+ * k are rotated in place) → out [H·d], the same numbers.
+ */
+export function causalSelfAttentionOne(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  shape: HeadShape,
+  cache: LayerKV,
+  start: number,
+  rotary: Rotary | null,
+  scale: number,
+  out: Float32Array,
+): void {
+  const { heads: H, kvHeads: Hkv, headDim: d } = shape;
+  if (rotary) {
+    rotary.apply(q, H, 1, start);
+    rotary.apply(k, Hkv, 1, start);
+  }
+  cache.write(k, v, start, 1);
+  out.set(cachedAttention(new Tensor(q, [H, 1, d]), cache, start + 1, { causal: true, scale }).data);
+}
+
+/**
  * Bidirectional self-attention (BERT) of feature-major q, k, v [H·d, T] → [H·d, T] with a key padding mask (1 = real token, 0 = pad;
  * null = all real), as transformers computes it: every query, padded or not, attends over the real keys only.
  * The op cannot mask single keys, so the real keys and values are gathered first (exact: a masked key adds

@@ -2,6 +2,7 @@
 
 // the ops index registers every format's kernels, so matmul dispatches on any weight
 import { type MatmulWeight, matmul, matmulShared } from '../backend/ops/index.js';
+import { matmulInto } from '../backend/ops/matmul.js';
 import { dims2, Tensor } from '../tensor/tensor.js';
 import { addColumnVector, addRowVector, transposeData } from './ops.js';
 
@@ -96,6 +97,17 @@ export class Linear {
     const y = matmul(this.w, xt);
     if (this.bias) addColumnVector(y.data, this.bias.data);
     return y;
+  }
+
+  /**
+   * One token, into a given output: y [out] ← W · x [in] + b, the same numbers as forwardT on x as [in, 1]. With
+   * x and y kernel arrays a dense or half weight's GEMV reads and writes them in place (a decode step's fast
+   * path); other formats run their matmul and copy the result into y.
+   */
+  forwardInto(x: Float32Array, y: Float32Array): void {
+    if (this.onInput) this.onInput(new Tensor(x.slice(), [this.inFeatures, 1]), 'features');
+    matmulInto(this.w, x, y);
+    if (this.bias) addColumnVector(y, this.bias.data);
   }
 
   private checkT(xt: Tensor, what: string): void {

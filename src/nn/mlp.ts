@@ -54,12 +54,27 @@ export class GatedMLP {
     return this.down.forwardT(this.gated(g!, u!));
   }
 
+  /**
+   * One token into given arrays: out [C] ← the MLP of x [C], with g and u [I] for the gate and up products
+   * (the same numbers as forwardT on x as [C, 1]; kernel arrays are read and written in place).
+   */
+  forwardInto(x: Float32Array, g: Float32Array, u: Float32Array, out: Float32Array): void {
+    this.gate.forwardInto(x, g);
+    this.up.forwardInto(x, u);
+    this.gatedInPlace(g, u);
+    this.down.forwardInto(g, out);
+  }
+
   /** g ← act(g) ⊙ u, in place (same layout); returns g. */
   private gated(g: Tensor, u: Tensor): Tensor {
-    if (this.activation === 'relu') {
-      activateInPlace(g.data, 'relu');
-      for (let i = 0; i < g.data.length; i++) g.data[i]! *= u.data[i]!;
-    } else activate(g.data, this.activation, u.data);
+    this.gatedInPlace(g.data, u.data);
     return g;
+  }
+
+  private gatedInPlace(g: Float32Array, u: Float32Array): void {
+    if (this.activation === 'relu') {
+      activateInPlace(g, 'relu');
+      for (let i = 0; i < g.length; i++) g[i]! *= u[i]!;
+    } else activate(g, this.activation, u);
   }
 }

@@ -1,5 +1,6 @@
 /** Normalisation layers over the last dimension: LayerNorm (GPT-2, BERT) and RMSNorm (Llama family). */
 
+import { rmsNormInto } from '../backend/ops/activation.js';
 import { rmsNorm } from '../backend/ops/index.js';
 import { dims2, Tensor } from '../tensor/tensor.js';
 
@@ -62,5 +63,10 @@ export class RMSNorm {
   forward(x: Tensor): Tensor {
     checkWidth('RMSNorm', x, this.weight.size);
     return rmsNorm(x, this.weight, this.eps);
+  }
+
+  /** Rows of x [R·C] into out [R·C] (the same numbers as forward; kernel arrays are read and written in place). */
+  forwardInto(x: Float32Array, out: Float32Array): void {
+    rmsNormInto(x, this.weight, out, this.eps);
   }
 }

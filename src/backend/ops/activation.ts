@@ -12,6 +12,7 @@ import {
   rmsNormRef,
   swigluBackwardRef,
 } from '../reference/activation.js';
+import { kernelOffset } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import { MIN_PARALLEL_WORK } from './dense.js';
 
@@ -57,6 +58,20 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   const out = new Float32Array(x.size);
   resolve<typeof rmsNormRef>('rmsnorm', ['dense'])(x.data, weight.data, out, C, eps);
   return new Tensor(out, x.shape);
+}
+
+/**
+ * out ← rmsNorm of the rows of x [R·C] with weight [C]: the same numbers as `rmsNorm`, written into a given
+ * array (read and written in place when x and out are kernel arrays: a decode step's activations).
+ */
+export function rmsNormInto(x: Float32Array, weight: Tensor, out: Float32Array, eps: number): void {
+  const C = weight.size;
+  if (weight.rank !== 1 || x.length % C !== 0 || out.length !== x.length) {
+    throw new RangeError(
+      `rmsNormInto: x (${x.length}) and out (${out.length}) must hold the same whole rows of weight [C] = [${weight.shape.join(', ')}]`,
+    );
+  }
+  resolve<typeof rmsNormRef>('rmsnorm', ['dense'])(x, weight.data, out, C, eps);
 }
 
 /** SwiGLU's input gradients: dg and du, each [n]. */
@@ -113,11 +128,18 @@ function activateWasm(x: Float32Array, act: KernelActivation, gate?: Float32Arra
   const n = x.length;
   if (n === 0) return;
   const rt = runtime();
+  const ranges = rt.rowRanges(n, 4, n * OPS_PER_ELEMENT, MIN_PARALLEL_WORK);
+  // kernel arrays (a decode step's activations) are read and written where they are
+  const xp = kernelOffset(rt, x);
+  const gp = gate ? kernelOffset(rt, gate) : 0;
+  if (xp !== undefined && gp !== undefined) {
+    rt.parallel('activate_f32', [xp, gp, xp, ACT_CODE[act]], ranges);
+    return;
+  }
   const base = scratch(rt, (gate ? 8 : 4) * n + 64);
   const up = gate ? base + Math.ceil((4 * n) / 64) * 64 : 0;
   rt.write(base, x);
   if (gate) rt.write(up, gate);
-  const ranges = rt.rowRanges(n, 4, n * OPS_PER_ELEMENT, MIN_PARALLEL_WORK);
   rt.parallel('activate_f32', [base, up, base, ACT_CODE[act]], ranges);
   x.set(rt.f32(base, n));
 }
@@ -153,11 +175,21 @@ function rmsNormWasm(x: Float32Array, w: Float32Array, out: Float32Array, C: num
   if (x.length === 0) return;
   const rt = runtime();
   const R = x.length / C;
+  const ranges = rt.rowRanges(R, 1, 4 * x.length, MIN_PARALLEL_WORK);
+  const xp = kernelOffset(rt, x);
+  const op = kernelOffset(rt, out);
+  if (xp !== undefined && op !== undefined) {
+    // kernel arrays: only the weight goes through the scratch block
+    const wp = scratch(rt, 4 * C);
+    rt.write(wp, w);
+    rt.parallel('rmsnorm_f32', [xp, wp, op, C, eps], ranges);
+    return;
+  }
   const base = scratch(rt, 4 * (x.length + C) + 64);
   const wp = base + Math.ceil((4 * x.length) / 64) * 64;
   rt.write(base, x);
   rt.write(wp, w);
-  rt.parallel('rmsnorm_f32', [base, wp, base, C, eps], rt.rowRanges(R, 1, 4 * x.length, MIN_PARALLEL_WORK));
+  rt.parallel('rmsnorm_f32', [base, wp, base, C, eps], ranges);
   out.set(rt.f32(base, x.length));
 }
 

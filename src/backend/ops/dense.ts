@@ -6,7 +6,7 @@ import { gemvPanelWidth, packPanels } from '../panels.js';
 import { gemmRef, gemvRef } from '../reference/dense.js';
 import { kernelOffset, resident } from '../resident.js';
 import { runtime } from '../wasm.js';
-import { registerSharedGemv } from './matmul.js';
+import { registerGemvInto, registerSharedGemv } from './matmul.js';
 
 /** Below this many multiply-adds a kernel stays on one thread (a wake-up costs more than it saves). */
 export const MIN_PARALLEL_WORK = 1 << 16;
@@ -158,6 +158,17 @@ function denseGemvShared(ws: readonly Tensor[], b: Tensor): Tensor[] {
   });
 }
 
+/** y = W · x for a dense W and kernel arrays x, y, read and written in place (matmulInto); false otherwise. */
+function denseGemvInto(w: Tensor, x: Float32Array, y: Float32Array): boolean {
+  const rt = runtime();
+  const xp = kernelOffset(rt, x);
+  const yp = kernelOffset(rt, y);
+  if (xp === undefined || yp === undefined) return false;
+  const [M, K] = dims2(w, 'matmulInto: w');
+  runGemv(gemvWeight(w, M, K), xp, yp, M, K);
+  return true;
+}
+
 /**
  * C[M,N] = A[M,K] · B[K,N] on kernel memory (byte offsets): packs B into 8-column strips (threads split
  * the strips), then runs the 4×8 micro-kernel with rows split in multiples of 4 (src/kernels/gemm.ts).
@@ -199,3 +210,4 @@ export function denseMatmulRef(w: Tensor, b: Tensor): Tensor {
 register('matmul', ['dense', 'dense'], 'fast', denseMatmulWasm);
 register('matmul', ['dense', 'dense'], 'reference', denseMatmulRef);
 registerSharedGemv(denseMatmulWasm, denseGemvShared);
+registerGemvInto(denseMatmulWasm, denseGemvInto);

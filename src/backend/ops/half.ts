@@ -14,7 +14,7 @@ import { kernelOffset, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import { sameShape } from './csr.js';
 import { gemvOut, gemvOutMany, MIN_PARALLEL_WORK, outputFor, rhsCols, runGemm } from './dense.js';
-import { registerSharedGemv } from './matmul.js';
+import { registerGemvInto, registerSharedGemv } from './matmul.js';
 
 /** A half-precision weight packed in kernel memory. */
 export interface ResidentHalf {
@@ -163,6 +163,26 @@ function halfGemvShared(ws: readonly HalfMatrix[], b: Tensor): Tensor[] {
   );
 }
 
+/**
+ * y = W · x for a half W and kernel arrays x, y (matmulInto): x packed into a call frame, y written in place;
+ * false when x or y is not a kernel array.
+ */
+function halfGemvInto(w: HalfMatrix, x: Float32Array, y: Float32Array): boolean {
+  const rt = runtime();
+  const xp = kernelOffset(rt, x);
+  const yp = kernelOffset(rt, y);
+  if (xp === undefined || yp === undefined) return false;
+  const r = halfGemvWeight(rt, w);
+  const packed = rt.beginFrame(w.cols * 4);
+  try {
+    rt.kernels.half_pack_x!(xp, packed, w.cols);
+    runHalfGemv(rt, r, packed, yp);
+  } finally {
+    rt.endFrame(packed);
+  }
+  return true;
+}
+
 /** The TypeScript twin of halfMatmulWasm (same checks, the reference kernels). */
 export function halfMatmulRef(w: HalfMatrix, b: Tensor): Tensor {
   checkHalfCall('halfMatmulRef', w, b);
@@ -179,3 +199,4 @@ for (const format of ['bf16', 'f16'] as const) {
   register('matmul', [format, 'dense'], 'reference', halfMatmulRef);
 }
 registerSharedGemv(halfMatmulWasm, halfGemvShared);
+registerGemvInto(halfMatmulWasm, halfGemvInto);

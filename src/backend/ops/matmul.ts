@@ -46,6 +46,39 @@ export function matmul(w: MatmulWeight, b: Tensor): Tensor {
   return fn(w, b);
 }
 
+/** A GEMV into a given output (see registerGemvInto): false when it cannot run in place (x or y not kernel arrays). */
+// biome-ignore lint/suspicious/noExplicitAny: each format's weights have their own type
+type GemvInto = (w: any, x: Float32Array, y: Float32Array) => boolean;
+const gemvIntos = new Map<unknown, GemvInto>();
+
+/**
+ * Register `into` as the in-place GEMV form of the fast matmul `single` (backend only): matmulInto runs it to
+ * read x and write y where they are (kernel arrays), with no upload and no copy out.
+ */
+export function registerGemvInto(single: unknown, into: GemvInto): void {
+  if (gemvIntos.has(single)) throw new Error('registerGemvInto: this matmul already has an in-place form');
+  gemvIntos.set(single, into);
+}
+
+/**
+ * y [M] ← W · x for W [M, K] in any format and x [K]: the same numbers as `matmul(w, x)`. When x and y are
+ * kernel arrays (backend/resident.ts) and W's format has an in-place GEMV (dense f32, bf16, f16), the kernel
+ * reads x and writes y where they are; otherwise this runs `matmul` and copies its result into y. A decode
+ * step keeps its activations in kernel arrays this way, with no JS array per product.
+ */
+export function matmulInto(w: MatmulWeight, x: Float32Array, y: Float32Array): void {
+  const [M, K] = weightDims(w);
+  if (!(x instanceof Float32Array) || x.length !== K) {
+    throw new RangeError(`matmulInto: x must be a Float32Array of w's ${K} columns, got length ${x?.length}`);
+  }
+  if (!(y instanceof Float32Array) || y.length !== M) {
+    throw new RangeError(`matmulInto: y must be a Float32Array of w's ${M} rows, got length ${y?.length}`);
+  }
+  const fn = resolve<(w: MatmulWeight, b: Tensor) => Tensor>('matmul', [weightFormat(w), 'dense']);
+  if (gemvIntos.get(fn)?.(w, x, y)) return;
+  y.set(fn(w, new TensorClass(x, [K])).data);
+}
+
 /** A GEMV over several weights of one format sharing one right-hand side (see registerSharedGemv). */
 // biome-ignore lint/suspicious/noExplicitAny: each format's weights have their own type
 type SharedGemv = (ws: readonly any[], b: Tensor) => Tensor[];
