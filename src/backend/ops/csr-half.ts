@@ -10,7 +10,7 @@ import { FormatError } from '../../formats/errors.js';
 import type { HalfFormat } from '../../formats/half.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
-import { type Resident, resident } from '../resident.js';
+import { kernelOffset, type Resident, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import {
   checkSparseCall,
@@ -22,6 +22,7 @@ import {
 } from './csr.js';
 import type { PanelOptions } from './csr-panels.js';
 import { hasF16Specials } from './half.js';
+import { registerGemvInto } from './matmul.js';
 
 /** A half-value CSR weight packed in kernel memory: CSR's column-panel layout with u16 value bits. */
 export interface ResidentHalfCSR extends ResidentCSR {
@@ -61,14 +62,13 @@ export function uploadHalfCsr(
  */
 export function halfCsrRun(rt: WasmRuntime, r: ResidentHalfCSR, b: Tensor): Tensor {
   return runSparseMatmul(rt, r.rows, b, (bp, cp, N) => {
-    const ranges = csrRanges(rt, r, N);
-    const specials = r.type === 'f16' ? [r.specials ? 1 : 0] : [];
-    const w = [r.rowPtr, r.colIdx, r.values];
-    const panels = [r.rows, r.width, r.panels, ...specials];
     if (b.rank === 1) {
-      rt.parallel(`csr_spmv_${r.type}`, [...w, bp, cp, ...panels], ranges);
+      halfCsrSpmv(rt, r, bp, cp);
       return;
     }
+    const ranges = csrRanges(rt, r, N);
+    const w = [r.rowPtr, r.colIdx, r.values];
+    const panels = [r.rows, r.width, r.panels, ...halfCsrSpecials(r)];
     const wide = rt.alloc(Math.max(4, 4 * r.hostRowPtr[r.rows]!));
     try {
       rt.parallel(`csr_spmm_${r.type}`, [...w, wide, bp, cp, N, ...panels], ranges);
@@ -76,6 +76,27 @@ export function halfCsrRun(rt: WasmRuntime, r: ResidentHalfCSR, b: Tensor): Tens
       rt.free(wide);
     }
   });
+}
+
+/** The f16 kernels' trailing specials flag (none for bf16). */
+function halfCsrSpecials(r: ResidentHalfCSR): number[] {
+  return r.type === 'f16' ? [r.specials ? 1 : 0] : [];
+}
+
+/** y = W · x on a resident half-value CSR, x [K] at `xp`, y [M] at `yp`, rows split by non-zeros. */
+function halfCsrSpmv(rt: WasmRuntime, r: ResidentHalfCSR, xp: number, yp: number): void {
+  const args = [r.rowPtr, r.colIdx, r.values, xp, yp, r.rows, r.width, r.panels, ...halfCsrSpecials(r)];
+  rt.parallel(`csr_spmv_${r.type}`, args, csrRanges(rt, r, 1));
+}
+
+/** y = W · x for a half-value CSR W and kernel arrays x, y, read and written in place (matmulInto); false otherwise. */
+function halfCsrGemvInto(w: HalfCSR, x: Float32Array, y: Float32Array): boolean {
+  const rt = runtime();
+  const xp = kernelOffset(rt, x);
+  const yp = kernelOffset(rt, y);
+  if (xp === undefined || yp === undefined) return false;
+  halfCsrSpmv(rt, residentHalfCsr(rt, w), xp, yp);
+  return true;
 }
 
 function checkHalfCsrCall(op: string, w: HalfCSR, b: Tensor): void {
@@ -111,3 +132,4 @@ for (const format of ['csr_bf16', 'csr_f16'] as const) {
   register('matmul', [format, 'dense'], 'fast', halfCsrMatmulWasm);
   register('matmul', [format, 'dense'], 'reference', halfCsrMatmulRef);
 }
+registerGemvInto(halfCsrMatmulWasm, halfCsrGemvInto);

@@ -9,7 +9,7 @@ import { FormatError } from '../../formats/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { splitByPrefix } from '../pool.js';
-import { type Resident, resident } from '../resident.js';
+import { kernelOffset, type Resident, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import {
   type CsrArrays,
@@ -20,6 +20,7 @@ import {
   panelPlan,
 } from './csr-panels.js';
 import { MIN_PARALLEL_WORK, outputFor, rhsCols } from './dense.js';
+import { registerGemvInto } from './matmul.js';
 
 /** Row ranges `[r0, r1)` a row-parallel kernel runs over, one per thread. */
 export type RowRanges = Array<[number, number]>;
@@ -180,14 +181,28 @@ export function residentCsr(rt: WasmRuntime, w: CSR): ResidentCSR {
 /** C = W · B on a resident CSR: SpMV kernel for a vector, SpMM kernel otherwise. */
 export function csrRun(rt: WasmRuntime, r: ResidentCSR, b: Tensor): Tensor {
   return runSparseMatmul(rt, r.rows, b, (bp, cp, N) => {
-    const ranges = csrRanges(rt, r, N);
-    const panels = [r.rows, r.width, r.panels];
-    if (b.rank === 1) {
-      rt.parallel('csr_spmv_f32', [r.rowPtr, r.colIdx, r.values, bp, cp, ...panels], ranges);
-    } else {
-      rt.parallel('csr_spmm_f32', [r.rowPtr, r.colIdx, r.values, bp, cp, N, ...panels], ranges);
+    if (b.rank === 1) csrSpmv(rt, r, bp, cp);
+    else {
+      const panels = [r.rows, r.width, r.panels];
+      rt.parallel('csr_spmm_f32', [r.rowPtr, r.colIdx, r.values, bp, cp, N, ...panels], csrRanges(rt, r, N));
     }
   });
+}
+
+/** y = W · x on a resident CSR, x [K] at `xp`, y [M] at `yp`, rows split by non-zeros. */
+function csrSpmv(rt: WasmRuntime, r: ResidentCSR, xp: number, yp: number): void {
+  const args = [r.rowPtr, r.colIdx, r.values, xp, yp, r.rows, r.width, r.panels];
+  rt.parallel('csr_spmv_f32', args, csrRanges(rt, r, 1));
+}
+
+/** y = W · x for a CSR W and kernel arrays x, y, read and written in place (matmulInto); false otherwise. */
+function csrGemvInto(w: CSR, x: Float32Array, y: Float32Array): boolean {
+  const rt = runtime();
+  const xp = kernelOffset(rt, x);
+  const yp = kernelOffset(rt, y);
+  if (xp === undefined || yp === undefined) return false;
+  csrSpmv(rt, residentCsr(rt, w), xp, yp);
+  return true;
 }
 
 /**
@@ -204,3 +219,4 @@ export function csrMatmulWasm(w: CSR, b: Tensor): Tensor {
 
 register('matmul', ['csr', 'dense'], 'fast', csrMatmulWasm);
 register('matmul', ['csr', 'dense'], 'reference', csrMatmul);
+registerGemvInto(csrMatmulWasm, csrGemvInto);
