@@ -176,8 +176,9 @@ export class LlamaModel extends CausalModel {
   }
 
   /**
-   * One token through kernel arrays kept between steps (where the runtime has shared memory; elsewhere, or while
-   * a linear observes its inputs, the general forward runs): the same numbers as forward.
+   * One token through kernel arrays kept between steps: the same numbers as forward. Where the runtime has no
+   * shared memory, or the LM head has an observer (which expects forward's token-major [1, C] input), the
+   * general forward runs instead.
    */
   protected override decodeOne(id: number, cache: ModelKVCache, start: number): Tensor | undefined {
     const rt = runtime();
