@@ -158,24 +158,26 @@ test('decode plan: whole kv heads per thread when they divide evenly, else one k
   assert.deepEqual(decodePlan(4, big, 2).chunks, 1);
 });
 
-test('decode attention on 2 threads splits SmolLM-shaped heads into merged key chunks', () => {
-  const rt = useRuntime({ variant: 'simd', threads: 2 });
-  const kernels: string[] = [];
-  const parallel = rt.parallel.bind(rt);
-  rt.parallel = (kernel, args, r) => {
-    kernels.push(`${kernel}×${r.length}`);
-    parallel(kernel, args, r);
-  };
-  try {
-    const c = makeCase(9, 3, 2048, 64, 5);
-    const b = randn([c.cols], 6);
-    const got = wasm(c, b);
-    assert.deepEqual(kernels, ['decode_attention_f32×2', 'decode_attention_merge_f32×1']);
-    assert.ok(relError(got.data, reference(c, b).data) <= TOL.attention);
-  } finally {
-    useRuntime({});
-  }
-});
+for (const dtype of ['f32', 'bf16'] as const) {
+  test(`decode attention over a ${dtype} cache on 2 threads splits SmolLM-shaped heads into merged key chunks`, () => {
+    const rt = useRuntime({ variant: 'simd', threads: 2 });
+    const kernels: string[] = [];
+    const parallel = rt.parallel.bind(rt);
+    rt.parallel = (kernel, args, r) => {
+      kernels.push(`${kernel}×${r.length}`);
+      parallel(kernel, args, r);
+    };
+    try {
+      const c = makeCase(9, 3, 2048, 64, 5, {}, dtype);
+      const b = randn([c.cols], 6);
+      const got = wasm(c, b);
+      assert.deepEqual(kernels, [`decode_attention_${dtype}×2`, 'decode_attention_merge_f32×1']);
+      assert.ok(relError(got.data, reference(c, b).data) <= TOL.attention);
+    } finally {
+      useRuntime({});
+    }
+  });
+}
 
 // A half cache: the same shapes plus d = 12 (a multiple of 4, not of 8: the host pads rows to 8 and copies),
 // tiny magnitudes (f16 subnormals: below 6.1e-5) and large ones (bf16's 8 exponent bits), with a
@@ -246,25 +248,6 @@ test('cachedAttention over a half cache: decode kernel for Tq ≤ 4, widened pos
       () => cachedAttention(randn([9, 1, 64], 1), { ...c.kv, dtype: 'f32' }, c.Tk),
       /a f32 cache holds k and v as Float32Arrays \(values\), got Uint16Array and Uint16Array/,
     );
-  }
-});
-
-test('decode attention over a bf16 cache on 2 threads splits SmolLM-shaped heads into merged key chunks', () => {
-  const rt = useRuntime({ variant: 'simd', threads: 2 });
-  const kernels: string[] = [];
-  const parallel = rt.parallel.bind(rt);
-  rt.parallel = (kernel, args, r) => {
-    kernels.push(`${kernel}×${r.length}`);
-    parallel(kernel, args, r);
-  };
-  try {
-    const c = makeCase(9, 3, 2048, 64, 5, {}, 'bf16');
-    const b = randn([c.cols], 6);
-    const got = wasm(c, b);
-    assert.deepEqual(kernels, ['decode_attention_bf16×2', 'decode_attention_merge_f32×1']);
-    assert.ok(relError(got.data, reference(c, b).data) <= TOL.attention);
-  } finally {
-    useRuntime({});
   }
 });
 
