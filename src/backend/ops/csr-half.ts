@@ -10,7 +10,7 @@ import { FormatError } from '../../formats/errors.js';
 import type { HalfFormat } from '../../formats/half.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
-import { kernelOffset, type Resident, resident } from '../resident.js';
+import { type Resident, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import {
   checkSparseCall,
@@ -89,14 +89,10 @@ function halfCsrSpmv(rt: WasmRuntime, r: ResidentHalfCSR, xp: number, yp: number
   rt.parallel(`csr_spmv_${r.type}`, args, csrRanges(rt, r, 1));
 }
 
-/** y = W · x for a half-value CSR W and kernel arrays x, y, read and written in place (matmulInto); false otherwise. */
-function halfCsrGemvInto(w: HalfCSR, x: Float32Array, y: Float32Array): boolean {
+/** y = W · x for a half-value CSR W, x and y at offsets of kernel arrays (matmulInto): read and written in place. */
+function halfCsrGemvInto(w: HalfCSR, xp: number, yp: number): void {
   const rt = runtime();
-  const xp = kernelOffset(rt, x);
-  const yp = kernelOffset(rt, y);
-  if (xp === undefined || yp === undefined) return false;
   halfCsrSpmv(rt, residentHalfCsr(rt, w), xp, yp);
-  return true;
 }
 
 function checkHalfCsrCall(op: string, w: HalfCSR, b: Tensor): void {

@@ -9,7 +9,7 @@ import { FormatError } from '../../formats/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { splitByPrefix } from '../pool.js';
-import { kernelOffset, type Resident, resident } from '../resident.js';
+import { type Resident, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import {
   type CsrArrays,
@@ -195,14 +195,10 @@ function csrSpmv(rt: WasmRuntime, r: ResidentCSR, xp: number, yp: number): void 
   rt.parallel('csr_spmv_f32', args, csrRanges(rt, r, 1));
 }
 
-/** y = W · x for a CSR W and kernel arrays x, y, read and written in place (matmulInto); false otherwise. */
-function csrGemvInto(w: CSR, x: Float32Array, y: Float32Array): boolean {
+/** y = W · x for a CSR W, x and y at offsets of kernel arrays (matmulInto): read and written in place. */
+function csrGemvInto(w: CSR, xp: number, yp: number): void {
   const rt = runtime();
-  const xp = kernelOffset(rt, x);
-  const yp = kernelOffset(rt, y);
-  if (xp === undefined || yp === undefined) return false;
   csrSpmv(rt, residentCsr(rt, w), xp, yp);
-  return true;
 }
 
 /**

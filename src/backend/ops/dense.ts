@@ -158,15 +158,10 @@ function denseGemvShared(ws: readonly Tensor[], b: Tensor): Tensor[] {
   });
 }
 
-/** y = W · x for a dense W and kernel arrays x, y, read and written in place (matmulInto); false otherwise. */
-function denseGemvInto(w: Tensor, x: Float32Array, y: Float32Array): boolean {
-  const rt = runtime();
-  const xp = kernelOffset(rt, x);
-  const yp = kernelOffset(rt, y);
-  if (xp === undefined || yp === undefined) return false;
+/** y = W · x for a dense W, x and y at offsets of kernel arrays (matmulInto): read and written in place. */
+function denseGemvInto(w: Tensor, xp: number, yp: number): void {
   const [M, K] = dims2(w, 'matmulInto: w');
   runGemv(gemvWeight(w, M, K), xp, yp, M, K);
-  return true;
 }
 
 /**

@@ -164,14 +164,11 @@ function halfGemvShared(ws: readonly HalfMatrix[], b: Tensor): Tensor[] {
 }
 
 /**
- * y = W · x for a half W and kernel arrays x, y (matmulInto): x packed into a call frame, y written in place;
- * false when x or y is not a kernel array.
+ * y = W · x for a half W, x and y at offsets of kernel arrays (matmulInto): x packed into a call frame, y written
+ * in place.
  */
-function halfGemvInto(w: HalfMatrix, x: Float32Array, y: Float32Array): boolean {
+function halfGemvInto(w: HalfMatrix, xp: number, yp: number): void {
   const rt = runtime();
-  const xp = kernelOffset(rt, x);
-  const yp = kernelOffset(rt, y);
-  if (xp === undefined || yp === undefined) return false;
   const r = halfGemvWeight(rt, w);
   const packed = rt.beginFrame(w.cols * 4);
   try {
@@ -180,7 +177,6 @@ function halfGemvInto(w: HalfMatrix, x: Float32Array, y: Float32Array): boolean 
   } finally {
     rt.endFrame(packed);
   }
-  return true;
 }
 
 /** The TypeScript twin of halfMatmulWasm (same checks, the reference kernels). */

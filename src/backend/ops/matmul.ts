@@ -2,6 +2,8 @@
 
 import { type Tensor, Tensor as TensorClass } from '../../tensor/tensor.js';
 import { resolve } from '../dispatch.js';
+import { kernelOffset } from '../resident.js';
+import { runtime } from '../wasm.js';
 
 /** Anything with a dense shape: a dense Tensor or a sparse format object ({ format, rows, cols, … }). */
 export type MatmulWeight = Tensor | { readonly format: string; readonly rows: number; readonly cols: number };
@@ -46,9 +48,9 @@ export function matmul(w: MatmulWeight, b: Tensor): Tensor {
   return fn(w, b);
 }
 
-/** A GEMV into a given output (see registerGemvInto): false when it cannot run in place (x or y not kernel arrays). */
+/** A GEMV into a given output (see registerGemvInto): x and y are byte offsets of kernel arrays in the runtime. */
 // biome-ignore lint/suspicious/noExplicitAny: each format's weights have their own type
-type GemvInto = (w: any, x: Float32Array, y: Float32Array) => boolean;
+type GemvInto = (w: any, x: number, y: number) => void;
 const gemvIntos = new Map<unknown, GemvInto>();
 
 /**
@@ -75,7 +77,13 @@ export function matmulInto(w: MatmulWeight, x: Float32Array, y: Float32Array): v
     throw new RangeError(`matmulInto: y must be a Float32Array of w's ${M} rows, got length ${y?.length}`);
   }
   const fn = resolve<(w: MatmulWeight, b: Tensor) => Tensor>('matmul', [weightFormat(w), 'dense']);
-  if (gemvIntos.get(fn)?.(w, x, y)) return;
+  const into = gemvIntos.get(fn);
+  if (into) {
+    const rt = runtime();
+    const xp = kernelOffset(rt, x);
+    const yp = kernelOffset(rt, y);
+    if (xp !== undefined && yp !== undefined) return into(w, xp, yp);
+  }
   y.set(fn(w, new TensorClass(x, [K])).data);
 }
 
