@@ -82,7 +82,10 @@ export function matmulInto(w: MatmulWeight, x: Float32Array, y: Float32Array): v
     const rt = runtime();
     const xp = kernelOffset(rt, x);
     const yp = kernelOffset(rt, y);
-    if (xp !== undefined && yp !== undefined) return into(w, xp, yp);
+    if (xp !== undefined && yp !== undefined) {
+      into(w, xp, yp);
+      return;
+    }
   }
   y.set(fn(w, new TensorClass(x, [K])).data);
 }
