@@ -89,7 +89,7 @@ export class Checkpoint {
 
   /**
    * Defer every transformer-block linear weight `which` accepts (see LoadOptions.defer): linearMatrix then
-   * returns a placeholder, and `deferred` reads the matrix on demand (the folder must stay open).
+   * returns a shape-only DeferredMatrix handle, and `deferred` reads the matrix on demand (the folder must stay open).
    */
   deferLinears(which: (name: string) => boolean): DeferredMatrices {
     this.deferName = which;
@@ -101,7 +101,7 @@ export class Checkpoint {
 
   /**
    * A transformer-block linear's weight: matrix() as usual, or, when deferLinears accepts `name`, a
-   * DeferredMatrix placeholder (the tensor's shape and dtype are checked now, its data read later).
+   * shape-only DeferredMatrix handle (the tensor's shape and dtype are checked now, its data read later).
    */
   linearMatrix(
     name: string,

@@ -1,7 +1,7 @@
 /**
  * Deferred block matrices (LoadOptions.defer): a transformer-block linear whose weight is not read at load. Its
  * Linear holds a DeferredMatrix (shape only) until `load` reads the tensor from the still-open folder, and
- * `evict` puts the placeholder back and frees the weight's kernel memory. Streaming pruning uses this to hold
+ * `evict` puts the handle back and frees the weight's kernel memory. Streaming pruning uses this to hold
  * one block's weights at a time; the bookkeeping counts the bytes held so that bound can be checked.
  */
 
@@ -32,7 +32,7 @@ export type MatrixReader = (
 ) => Tensor | HalfMatrix;
 
 interface Slot {
-  readonly placeholder: DeferredMatrix;
+  readonly handle: DeferredMatrix;
   readonly transposed: boolean;
   linear: Linear | null;
   /** Objects whose kernel copies `evict` frees: what `load` returned, and what replaced it since. */
@@ -56,18 +56,18 @@ export class DeferredMatrices {
 
   constructor(private readonly read: MatrixReader) {}
 
-  /** Record `name` as deferred; returns the placeholder the Linear is built with. */
+  /** Record `name` as deferred; returns the handle the Linear is built with. */
   add(name: string, rows: number, cols: number, transposed: boolean): DeferredMatrix {
-    const placeholder = new DeferredMatrix(name, rows, cols, blockOf(name));
-    this.slots.set(name, { placeholder, transposed, linear: null, held: [], bytes: 0 });
-    return placeholder;
+    const handle = new DeferredMatrix(name, rows, cols, blockOf(name));
+    this.slots.set(name, { handle, transposed, linear: null, held: [], bytes: 0 });
+    return handle;
   }
 
-  /** Attach each deferred name to the Linear built with its placeholder (loadModel does this). */
+  /** Attach each deferred name to the Linear built with its handle (loadModel does this). */
   bind(linears: ReadonlyMap<string, Linear>): void {
     for (const [name, s] of this.slots) {
       const l = linears.get(name);
-      if (!l || l.weight !== s.placeholder) throw new Error(`deferred matrix ${name} is not a linear weight`);
+      if (!l || l.weight !== s.handle) throw new Error(`deferred matrix ${name} is not a linear weight`);
       s.linear = l;
     }
   }
@@ -97,7 +97,7 @@ export class DeferredMatrices {
   load(name: string): Tensor | HalfMatrix {
     const s = this.slot(name);
     if (!(s.linear.weight instanceof DeferredMatrix)) return s.linear.weight as Tensor | HalfMatrix;
-    const w = this.read(name, s.placeholder.rows, s.placeholder.cols, s.transposed);
+    const w = this.read(name, s.handle.rows, s.handle.cols, s.transposed);
     s.linear.weight = w;
     s.held = [w];
     s.bytes = w.data.byteLength;
@@ -112,14 +112,14 @@ export class DeferredMatrices {
   }
 
   /**
-   * Drop `name`'s weight: its Linear gets the placeholder back, and the kernel-memory copies of what `load`
+   * Drop `name`'s weight: its Linear gets the handle back, and the kernel-memory copies of what `load`
    * returned, of everything `track`ed and of the Linear's current weight are freed now.
    */
   evict(name: string): void {
     const s = this.slot(name);
     if (s.linear.weight instanceof DeferredMatrix) return;
     for (const w of [...s.held, s.linear.weight]) release(w);
-    s.linear.weight = s.placeholder;
+    s.linear.weight = s.handle;
     s.held = [];
     this.held -= s.bytes;
     s.bytes = 0;
@@ -145,8 +145,8 @@ export class DeferredMatrices {
    */
   checkLoaded(what: string, block?: number): void {
     for (const [name, s] of this.slots) {
-      if (block !== undefined && s.placeholder.block !== block) continue;
-      if (s.linear?.weight === s.placeholder) {
+      if (block !== undefined && s.handle.block !== block) continue;
+      if (s.linear?.weight === s.handle) {
         throw new Error(
           `${what}: ${name} was deferred at load (LoadOptions.defer) and is not loaded; ` +
             'call deferredMatrices(model).load(name) first, or load the model without defer',

@@ -25,7 +25,7 @@ export interface LoadOptions {
   weights?: WeightStorage;
   /**
    * Do not read transformer-block linear weights at load (streaming, e.g. pruneStreaming): `true` defers every
-   * one, a function the names it accepts. Each such Linear holds a DeferredMatrix placeholder until
+   * one, a function the names it accepts. Each such Linear holds a shape-only DeferredMatrix handle until
    * `deferredMatrices(model).load(name)` reads it; running or saving the model before that is an error. Norms,
    * biases, embeddings and the head load as usual. Needs an opened HfFolder (openHfFolder), kept open while
    * deferred weights are read, and a plain (not compact sparse) causal-LM checkpoint.
