@@ -1,3 +1,6 @@
+import { kernelOffset } from './resident.js';
+import type { WasmRuntime } from './wasm.js';
+
 /**
  * Panel-major copies of dense weights for the GEMV kernels (src/kernels/gemv.ts explains why): a row-major
  * W [M,K] with long rows is stored as column panels of at most `GEMV_PANEL_COLS` columns, panel after panel,
@@ -66,4 +69,26 @@ export function packPanels<A extends Float32Array | Uint16Array>(
     for (let i = 0; i < M; i++) out.set(src.subarray(i * K + c0, i * K + c0 + width), base + i * width);
   }
   return out;
+}
+
+/**
+ * A panel-major copy of `data` [rows, cols] in `rt`'s kernel memory for the GEMV kernels (panels in multiples of
+ * `align` columns), or undefined when the GEMV should read the row-major data instead: rows no longer than one
+ * panel, or data that is already a kernel array (a second copy would double the weight's memory). The caller
+ * owns the block at `ptr`.
+ */
+export function gemvPanelCopy(
+  rt: WasmRuntime,
+  data: Float32Array | Uint16Array,
+  rows: number,
+  cols: number,
+  align: number,
+): { ptr: number; panel: number } | undefined {
+  const panel = gemvPanelWidth(cols, align);
+  if (panel === 0 || kernelOffset(rt, data) !== undefined) return undefined;
+  const n = rows * cols;
+  const ptr = rt.alloc(n * data.BYTES_PER_ELEMENT);
+  const out = data instanceof Float32Array ? rt.f32(ptr, n) : new Uint16Array(rt.memory.buffer, ptr, n);
+  packPanels(data, rows, cols, panel, out);
+  return { ptr, panel };
 }

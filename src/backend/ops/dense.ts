@@ -2,7 +2,7 @@
 
 import { dims2, Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
-import { gemvPanelWidth, packPanels } from '../panels.js';
+import { gemvPanelCopy } from '../panels.js';
 import { gemmRef, gemvRef } from '../reference/dense.js';
 import { kernelOffset, resident } from '../resident.js';
 import { runtime } from '../wasm.js';
@@ -36,13 +36,10 @@ export interface GemvWeight {
 export function gemvWeight(w: Tensor, M: number, K: number): GemvWeight {
   const rt = runtime();
   return resident(rt, w, 'gemv', () => {
-    const panel = gemvPanelWidth(K, 16);
+    const copy = gemvPanelCopy(rt, w.data, M, K, 16);
+    if (copy) return { ptrs: [copy.ptr], value: copy };
     // row-major: the resident copy itself (its entry owns the memory)
-    if (panel === 0 || kernelOffset(rt, w.data) !== undefined)
-      return { ptrs: [], value: { ptr: residentDense(w), panel: 0 } };
-    const ptr = rt.alloc(M * K * 4);
-    packPanels(w.data, M, K, panel, rt.f32(ptr, M * K));
-    return { ptrs: [ptr], value: { ptr, panel } };
+    return { ptrs: [], value: { ptr: residentDense(w), panel: 0 } };
   });
 }
 

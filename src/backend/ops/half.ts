@@ -8,7 +8,7 @@ import { FormatError } from '../../formats/errors.js';
 import { type HalfFormat, type HalfMatrix, halfValidate } from '../../formats/half.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
-import { gemvPanelWidth, packPanels } from '../panels.js';
+import { gemvPanelCopy } from '../panels.js';
 import { halfGemmRef, halfGemvRef } from '../reference/half.js';
 import { kernelOffset, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
@@ -117,16 +117,11 @@ interface HalfGemvWeight extends ResidentHalf {
  */
 function halfGemvWeight(rt: WasmRuntime, w: HalfMatrix): HalfGemvWeight {
   const r = resident(rt, w, `${w.format}-gemv`, () => {
-    const panel = gemvPanelWidth(w.cols, 32);
-    // row-major: the resident copy itself (its entry owns the memory)
-    if (panel === 0 || kernelOffset(rt, w.data) !== undefined) {
-      return { ptrs: [], value: { ...residentHalf(rt, w), panel: 0 } };
-    }
     halfValidate(w);
-    const n = w.rows * w.cols;
-    const ptr = rt.alloc(n * 2);
-    packPanels(w.data, w.rows, w.cols, panel, new Uint16Array(rt.memory.buffer, ptr, n));
-    return { ptrs: [ptr], value: { ...residentValue(w, ptr), panel } };
+    const copy = gemvPanelCopy(rt, w.data, w.rows, w.cols, 32);
+    if (copy) return { ptrs: [copy.ptr], value: { ...residentValue(w, copy.ptr), panel: copy.panel } };
+    // row-major: the resident copy itself (its entry owns the memory)
+    return { ptrs: [], value: { ...residentHalf(rt, w), panel: 0 } };
   });
   return sameShape(r, w);
 }
