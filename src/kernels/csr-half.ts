@@ -13,8 +13,7 @@
 // SpMM N = 8 0.92–0.99× (the per-panel widening and C re-reads, with no L1 gain for B at N = 8); 4096×4096
 // SpMV 1.09 / 1.18× (50%), 1.01–1.03× (70%), one panel at 90%.
 
-import { gather4 } from './_gather';
-import { ELEM_BF16, ELEM_F16, evenHalves, halfAt, lowHalves, oddHalves } from './_half';
+import { ELEM_BF16, ELEM_F16, evenHalves, halfAt, oddHalves } from './_half';
 import { madd_f32x4 } from './_math';
 import { csrSpmmPanelAdd, csrSpmmPanelStore } from './_spmm';
 
@@ -71,18 +70,34 @@ export function csr_spmv_f16(
       a0 = madd_f32x4(evenHalves(v, elem, specials), gatherEveryOther(x, ip), a0);
       a1 = madd_f32x4(oddHalves(v, elem, specials), gatherEveryOther(x, ip + 2), a1);
     }
-    let a = f32x4.add(a0, a1);
-    if (p + 4 <= e) {
-      a = madd_f32x4(lowHalves(v128.load64_zero(values + (p << 1)), elem), gather4<u16>(x, colIdx + (p << 1)), a);
-      p += 4;
-    }
+    // the row's last e − p < 8 non-zeros as one masked step (no data-dependent branch): lanes past the row's end
+    // read the next row's (or the upload's padding) entries, and both their value and their x are zeroed
+    const m = TAIL_MASKS + ((e - p) << 5);
+    const ip = colIdx + (p << 1);
+    const v = v128.load(values + (p << 1));
+    const me = v128.load(m);
+    const mo = v128.load(m, 16);
+    a0 = madd_f32x4(v128.and(evenHalves(v, elem, specials), me), v128.and(gatherEveryOther(x, ip), me), a0);
+    a1 = madd_f32x4(v128.and(oddHalves(v, elem, specials), mo), v128.and(gatherEveryOther(x, ip + 2), mo), a1);
+    const a = f32x4.add(a0, a1);
     let s = f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
-    for (; p < e; p++) s += halfAt(values + (p << 1), elem) * load<f32>(x + (<usize>load<u16>(colIdx + (p << 1)) << 2));
     if (accumulate) s += load<f32>(y + (<usize>i << 2));
     store<f32>(y + (<usize>i << 2), s);
     p = e;
   }
 }
+
+/** Entry n (0…7): lane masks of a step's first n of 8 non-zeros, the even ones (0, 2, 4, 6), then the odd ones. */
+const TAIL_MASKS: usize = memory.data<u32>([
+  0, 0, 0, 0, 0, 0, 0, 0,
+  -1, 0, 0, 0, 0, 0, 0, 0,
+  -1, 0, 0, 0, -1, 0, 0, 0,
+  -1, -1, 0, 0, -1, 0, 0, 0,
+  -1, -1, 0, 0, -1, -1, 0, 0,
+  -1, -1, -1, 0, -1, -1, 0, 0,
+  -1, -1, -1, 0, -1, -1, -1, 0,
+  -1, -1, -1, -1, -1, -1, -1, 0,
+], 16);
 
 /** (x[idx[0]], x[idx[2]], x[idx[4]], x[idx[6]]) for the u16 indices at ip: every other one. */
 // @ts-ignore: decorator

@@ -77,21 +77,33 @@ export function csr_spmv_f32(
       a0 = madd(v128.load(values + (p << 2)), gather4<u16>(x, ip), a0);
       a1 = madd(v128.load(values + (p << 2), 16), gather4<u16>(x, ip + 8), a1);
     }
-    let s = rowRest(colIdx, values, x, p, e, f32x4.add(a0, a1));
+    // the row's last e − p < 8 non-zeros as one masked step (no data-dependent branch): lanes past the row's end
+    // read the next row's (or the upload's padding) entries, and both their value and their x are zeroed
+    const m = TAIL_MASKS + ((e - p) << 5);
+    const ip = colIdx + (p << 1);
+    const m0 = v128.load(m);
+    const m1 = v128.load(m, 16);
+    a0 = madd(v128.and(v128.load(values + (p << 2)), m0), v128.and(gather4<u16>(x, ip), m0), a0);
+    a1 = madd(v128.and(v128.load(values + (p << 2), 16), m1), v128.and(gather4<u16>(x, ip + 8), m1), a1);
+    const a = f32x4.add(a0, a1);
+    let s = f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
     if (accumulate) s += load<f32>(y + (<usize>i << 2));
     store<f32>(y + (<usize>i << 2), s);
     p = e;
   }
 }
 
-/** hsum(a) + Σ_{p ≤ q < e} values[q] · x[colIdx[q]]: four at a time, then one at a time. */
-// @ts-ignore: decorator
-@inline function rowRest(colIdx: usize, values: usize, x: usize, p: usize, e: usize, a: v128): f32 {
-  for (; p + 4 <= e; p += 4) a = f32x4.add(a, f32x4.mul(v128.load(values + (p << 2)), gather4<u16>(x, colIdx + (p << 1))));
-  let s = f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
-  for (; p < e; p++) s += load<f32>(values + (p << 2)) * load<f32>(x + (<usize>load<u16>(colIdx + (p << 1)) << 2));
-  return s;
-}
+/** Entry n (0…7): lane masks of a step's first n of 8 non-zeros, in order (two vectors of 4). */
+const TAIL_MASKS: usize = memory.data<u32>([
+  0, 0, 0, 0, 0, 0, 0, 0,
+  -1, 0, 0, 0, 0, 0, 0, 0,
+  -1, -1, 0, 0, 0, 0, 0, 0,
+  -1, -1, -1, 0, 0, 0, 0, 0,
+  -1, -1, -1, -1, 0, 0, 0, 0,
+  -1, -1, -1, -1, -1, 0, 0, 0,
+  -1, -1, -1, -1, -1, -1, 0, 0,
+  -1, -1, -1, -1, -1, -1, -1, 0,
+], 16);
 
 // ---- SpMM: C[i, :] = Σ_p values[p] · B[colIdx[p], :] ------------------------------------------------
 

@@ -147,7 +147,8 @@ export function uploadCsr(
   const density = w.values.length / Math.max(1, w.rows * w.cols);
   const maxWidth = options.maxWidth ?? panelMaxWidth(density, w.values.BYTES_PER_ELEMENT);
   const packed = packCsrPanels(w, panelPlan(w.cols, maxWidth));
-  const ptrs = [rt.upload(packed.rowPtr), rt.upload(packed.colIdx), rt.upload(packed.values)];
+  // 8 entries of zeros after colIdx and values: a kernel's masked last step of a row may read up to 7 past its end
+  const ptrs = [rt.upload(packed.rowPtr), rt.upload(packed.colIdx, 16), rt.upload(packed.values, 32)];
   const value: ResidentCSR = {
     rows: w.rows,
     cols: w.cols,
