@@ -210,12 +210,12 @@ export class WasmRuntime {
     else this.free(ptr);
   }
 
-  /** Copy a host array into a fresh heap block (followed by `padBytes` zero bytes) and return its offset. */
-  upload(src: HostArray, padBytes = 0): number {
-    const ptr = this.alloc(src.byteLength + padBytes);
-    const heap = new Uint8Array(this.memory.buffer, ptr, src.byteLength + padBytes);
-    heap.set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
-    heap.fill(0, src.byteLength);
+  /** Copy a host array into a fresh heap block and return its offset. */
+  upload(src: HostArray): number {
+    const ptr = this.alloc(src.byteLength);
+    new Uint8Array(this.memory.buffer, ptr, src.byteLength).set(
+      new Uint8Array(src.buffer, src.byteOffset, src.byteLength),
+    );
     return ptr;
   }
 

@@ -129,3 +129,32 @@ test('csr_bf16: a malformed weight raises FormatError before any kernel runs; re
   release(good);
   assert.deepEqual([...halfCsrMatmulWasm(good, x).data], [0, 0, 0, 0]);
 });
+
+test('csr / csr_bf16 / csr_f16 SpMV: a row ending mid-step reads none of the next row (Inf values, Inf x there)', () => {
+  useRuntime({ variant: 'relaxed', threads: 1 });
+  // row 2r holds r ones at columns 0..r−1 (every tail length 0–7); row 2r+1 holds Inf at columns 8..15, where x
+  // is Inf too: the SpMV's masked last step of row 2r reads row 2r+1's entries and must not let them in
+  const M = 16;
+  const K = 16;
+  const dense = new Float32Array(M * K);
+  for (let r = 0; r < 8; r++) {
+    for (let c = 0; c < r; c++) dense[2 * r * K + c] = 1;
+    for (let c = 8; c < 16; c++) dense[(2 * r + 1) * K + c] = Number.POSITIVE_INFINITY;
+  }
+  const w = new Tensor(dense, [M, K]);
+  const x = new Tensor(
+    Float32Array.from({ length: K }, (_, c) => (c < 8 ? 1 : Number.POSITIVE_INFINITY)),
+    [K],
+  );
+  const runs: Array<[string, Float32Array]> = [
+    ['csr', matmul(csrFromDense(w), x).data],
+    ['csr_bf16', halfCsrMatmulWasm(halfCsrFromDense(w, 'bf16'), x).data],
+    ['csr_f16', halfCsrMatmulWasm(halfCsrFromDense(w, 'f16'), x).data],
+  ];
+  for (const [what, y] of runs) {
+    for (let r = 0; r < 8; r++) {
+      assert.equal(y[2 * r], r, `${what}: row ${2 * r} (${r} entries)`);
+      assert.equal(y[2 * r + 1], Number.POSITIVE_INFINITY, `${what}: row ${2 * r + 1}`);
+    }
+  }
+});

@@ -10,7 +10,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { splitByPrefix } from '../pool.js';
 import { type Resident, resident } from '../resident.js';
-import { runtime, type WasmRuntime } from '../wasm.js';
+import { type HostArray, runtime, type WasmRuntime } from '../wasm.js';
 import {
   type CsrArrays,
   type PanelOptions,
@@ -98,7 +98,7 @@ export function runSparseMatmul(
 }
 
 /** Copy `src` into a fresh heap block followed by `pad` zero bytes (for kernels that read whole vectors). */
-export function uploadPadded(rt: WasmRuntime, src: Float32Array | Uint8Array, pad: number): number {
+export function uploadPadded(rt: WasmRuntime, src: HostArray, pad: number): number {
   const ptr = rt.alloc(src.byteLength + pad);
   rt.write(ptr, src);
   new Uint8Array(rt.memory.buffer, ptr + src.byteLength, pad).fill(0);
@@ -148,7 +148,11 @@ export function uploadCsr(
   const maxWidth = options.maxWidth ?? panelMaxWidth(density, w.values.BYTES_PER_ELEMENT);
   const packed = packCsrPanels(w, panelPlan(w.cols, maxWidth));
   // 8 entries of zeros after colIdx and values: a kernel's masked last step of a row may read up to 7 past its end
-  const ptrs = [rt.upload(packed.rowPtr), rt.upload(packed.colIdx, 16), rt.upload(packed.values, 32)];
+  const ptrs = [
+    rt.upload(packed.rowPtr),
+    uploadPadded(rt, packed.colIdx, 16),
+    uploadPadded(rt, packed.values, 32),
+  ];
   const value: ResidentCSR = {
     rows: w.rows,
     cols: w.cols,
