@@ -16,11 +16,13 @@ import {
   checkSparseCall,
   csrRanges,
   type ResidentCSR,
+  residentForColumns,
   runSparseMatmul,
   sameShape,
   uploadCsr,
 } from './csr.js';
 import type { PanelOptions } from './csr-panels.js';
+import { rhsCols } from './dense.js';
 import { hasF16Specials } from './half.js';
 import { registerGemvInto } from './matmul.js';
 
@@ -115,7 +117,18 @@ function checkHalfCsrCall(op: string, w: HalfCSR, b: Tensor): void {
 export function halfCsrMatmulWasm(w: HalfCSR, b: Tensor): Tensor {
   checkHalfCsrCall('halfCsrMatmulWasm', w, b);
   const rt = runtime();
-  return halfCsrRun(rt, residentHalfCsr(rt, w), b);
+  const r = residentForColumns(
+    rt,
+    w,
+    rhsCols(b),
+    `${w.format}-spmm`,
+    () => residentHalfCsr(rt, w),
+    (options) => {
+      halfCsrValidate(w);
+      return uploadHalfCsr(rt, w, options);
+    },
+  );
+  return halfCsrRun(rt, sameShape(r, w), b);
 }
 
 /** The TypeScript twin of halfCsrMatmulWasm: the same checks, then the format's reference product. */

@@ -6,11 +6,21 @@ import { decodeHalf } from '../../formats/half.js';
 import { testMatrix, withEmptyRows } from '../../formats/testing.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { csrPanelsRef } from '../reference/csr.js';
+import { release } from '../resident.js';
 import { relError, TOL } from '../tolerances.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
-import { csrRanges, csrRun, uploadCsr } from './csr.js';
+import { csrRanges, csrRun, residentCsr, uploadCsr } from './csr.js';
 import { halfCsrRun, uploadHalfCsr } from './csr-half.js';
-import { type CsrPanels, packCsrPanels, panelMaxWidth, panelPlan } from './csr-panels.js';
+import {
+  type CsrPanels,
+  packCsrPanels,
+  panelMaxWidth,
+  panelPlan,
+  SPMM_PANEL_COLS,
+  setSpmmCopies,
+  spmmCopyWidth,
+} from './csr-panels.js';
+import { matmul } from './matmul.js';
 import { forEachRuntime, rhs } from './testing.js';
 
 /**
@@ -179,4 +189,58 @@ test('csr panels: a CSR wider than 65536 columns always splits, with u16 indices
     for (const p of up.ptrs) rt.free(p);
   }
   checkCsr(rt, w, 65536, '3×70001');
+});
+
+test('spmmCopyWidth: SpMM from 8 columns runs on 1024-column panels where the SpMV panels are wider', () => {
+  assert.equal(spmmCopyWidth(4096, 0.1, 4, 8), SPMM_PANEL_COLS, '4096² at 90%: one 4096-column SpMV panel');
+  assert.equal(spmmCopyWidth(11008, 0.3, 2, 512), SPMM_PANEL_COLS);
+  assert.equal(spmmCopyWidth(1536, 0.3, 2, 64), SPMM_PANEL_COLS, "SmolLM-135M's down_proj");
+  assert.equal(spmmCopyWidth(4096, 0.1, 4, 7), undefined, 'fewer than 8 columns: the SpMV layout');
+  assert.equal(spmmCopyWidth(4096, 0.1, 4, 1), undefined);
+  assert.equal(spmmCopyWidth(1024, 0.1, 4, 64), undefined, 'SpMV panels already ≤ 1024 columns');
+  setSpmmCopies(false);
+  try {
+    assert.equal(spmmCopyWidth(4096, 0.1, 4, 8), undefined, 'turned off');
+  } finally {
+    setSpmmCopies(true);
+  }
+  assert.throws(() => setSpmmCopies('yes' as unknown as boolean), /setSpmmCopies: on must be true or false/);
+});
+
+forEachRuntime((label, use) => {
+  test(`csr / csr_bf16 / csr_f16 matmul: SpMM from 8 columns on the SpMM copy = the reference, SpMV on its own layout (${label})`, () => {
+    use();
+    const rt = runtime();
+    const dense = withEmptyRows(testMatrix(23, 2600, 0.3, 14), 5);
+    const weights = [csrFromDense(dense), halfCsrFromDense(dense, 'bf16'), halfCsrFromDense(dense, 'f16')];
+    // the panel width each SpMM launch ran on (its args: …, N, rows, width, panels, …)
+    const widths: number[] = [];
+    const parallel = rt.parallel.bind(rt);
+    rt.parallel = (kernel, args, ranges) => {
+      if (kernel.startsWith('csr_spmm_')) widths.push(args[kernel === 'csr_spmm_f32' ? 7 : 8]!);
+      parallel(kernel, args, ranges);
+    };
+    try {
+      for (const w of weights) {
+        const reference = (b: Tensor) =>
+          w.format === 'csr' ? csrMatmul(w as CSR, b) : halfCsrMatmul(w as HalfCSR, b);
+        for (const N of [1, 7, 8, 33, 64]) {
+          widths.length = 0;
+          const b = rhs(w.cols, N, N);
+          const err = relError(matmul(w, b).data, reference(b).data);
+          const tol = N === 1 ? TOL.spmv : TOL.spmm;
+          assert.ok(err <= tol, `${w.format} N=${N} (${rt.threads} threads): ${err} > ${tol}`);
+          if (N > 1) assert.deepEqual(widths, [N >= 8 ? 880 : 2600], `${w.format} N=${N}: panel width`);
+        }
+        assert.equal(
+          residentCsr(rt, csrFromDense(dense)).width,
+          2600,
+          'the SpMV layout: one 2600-column panel',
+        );
+        release(w);
+      }
+    } finally {
+      rt.parallel = parallel;
+    }
+  });
 });

@@ -119,3 +119,47 @@ export function packCsrPanels<V extends Float32Array | Uint16Array>(
   }
   return { rows, cols, width, panels, rowPtr, colIdx, values };
 }
+
+/**
+ * Widest panel of a CSR's SpMM copy. SpMM reads a row of B (N floats) per entry, so the B rows of one panel's
+ * columns must stay in L1 as the SpMV's x slice does: 32 KB at N = 8 for 1024 columns, where the SpMV layout's
+ * panels (up to ≈ 4500 columns, x's 4 bytes a column) leave B in L2. Same process, one thread, each weight in
+ * both layouts (4096² at 90% / 70%, 576×1536 at 90% / 70%; rule width → 1024 columns): N = 8 1.38 → 1.00 ms and
+ * 3.79 → 2.47 ms; N = 64 1.05–1.21×; N = 256 1.14–1.37×; N = 512 1.08–1.18×. SpMV keeps its own layout: on
+ * 1024-column panels it loses 0.75–0.97× (docs/kernels.md).
+ */
+export const SPMM_PANEL_COLS = 1024;
+
+/** Right-hand sides narrower than this run SpMM on the SpMV layout (B's slice of a wide panel is small). */
+export const SPMM_COPY_MIN_N = 8;
+
+let spmmCopiesOn = true;
+
+/**
+ * Whether an SpMM with N ≥ SPMM_COPY_MIN_N columns may run on a second resident copy of a CSR weight (csr,
+ * csr_bf16, csr_f16) whose SpMV panels are wider than SPMM_PANEL_COLS, stored in panels of at most that width
+ * (default true). A weight used for both SpMV and SpMM (a model's decode and prefill) is then held twice; `false`
+ * keeps one copy, and SpMM runs on the SpMV layout. Copies already made stay until `release(w)`.
+ */
+export function setSpmmCopies(on: boolean): void {
+  if (typeof on !== 'boolean')
+    throw new TypeError(`setSpmmCopies: on must be true or false, got ${String(on)}`);
+  spmmCopiesOn = on;
+}
+
+/**
+ * The widest panel of the SpMM copy a CSR [·, cols] of `density` with `valueBytes` per value should run an
+ * N-column SpMM on, or undefined when SpMM runs on the SpMV layout (N below SPMM_COPY_MIN_N, SpMV panels
+ * already at most SPMM_PANEL_COLS wide, or copies turned off).
+ * @example spmmCopyWidth(4096, 0.1, 4, 8) // 1024: the SpMV layout is one 4096-column panel
+ */
+export function spmmCopyWidth(
+  cols: number,
+  density: number,
+  valueBytes: number,
+  N: number,
+): number | undefined {
+  if (!spmmCopiesOn || N < SPMM_COPY_MIN_N) return undefined;
+  const spmvWidth = panelPlan(cols, panelMaxWidth(density, valueBytes)).width;
+  return spmvWidth > SPMM_PANEL_COLS ? SPMM_PANEL_COLS : undefined;
+}

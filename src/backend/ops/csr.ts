@@ -18,6 +18,7 @@ import {
   packCsrPanels,
   panelMaxWidth,
   panelPlan,
+  spmmCopyWidth,
 } from './csr-panels.js';
 import { MIN_PARALLEL_WORK, outputFor, rhsCols } from './dense.js';
 import { registerGemvInto } from './matmul.js';
@@ -183,6 +184,24 @@ export function residentCsr(rt: WasmRuntime, w: CSR): ResidentCSR {
   return sameShape(r, w);
 }
 
+/**
+ * The resident copy of a validated-on-upload CSR `w` that an N-column product runs on: `spmv()` (the SpMV
+ * layout, shared by SpMV and narrow SpMM), or the SpMM copy under `tag` in panels of at most spmmCopyWidth
+ * columns, built by `upload` with that maxWidth on first use.
+ */
+export function residentForColumns<R extends ResidentCSR>(
+  rt: WasmRuntime,
+  w: CsrArrays<Float32Array | Uint16Array> & object,
+  N: number,
+  tag: string,
+  spmv: () => R,
+  upload: (options: PanelOptions) => Resident<R>,
+): R {
+  const density = w.values.length / Math.max(1, w.rows * w.cols);
+  const maxWidth = N > 1 ? spmmCopyWidth(w.cols, density, w.values.BYTES_PER_ELEMENT, N) : undefined;
+  return maxWidth === undefined ? spmv() : resident(rt, w, tag, () => upload({ maxWidth }));
+}
+
 /** C = W · B on a resident CSR: SpMV kernel for a vector, SpMM kernel otherwise. */
 export function csrRun(rt: WasmRuntime, r: ResidentCSR, b: Tensor): Tensor {
   return runSparseMatmul(rt, r.rows, b, (bp, cp, N) => {
@@ -215,7 +234,18 @@ function csrGemvInto(w: CSR, xp: number, yp: number): void {
 export function csrMatmulWasm(w: CSR, b: Tensor): Tensor {
   checkSparseCall('csrMatmulWasm', 'csr', w, b);
   const rt = runtime();
-  return csrRun(rt, residentCsr(rt, w), b);
+  const r = residentForColumns(
+    rt,
+    w,
+    rhsCols(b),
+    'csr-spmm',
+    () => residentCsr(rt, w),
+    (options) => {
+      csrValidate(w);
+      return uploadCsr(rt, w, options);
+    },
+  );
+  return csrRun(rt, sameShape(r, w), b);
 }
 
 register('matmul', ['csr', 'dense'], 'fast', csrMatmulWasm);

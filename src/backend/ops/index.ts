@@ -21,6 +21,7 @@ export {
 export { type AttentionOptions, attention, cachedAttention, type KVBuffers } from './attention.js';
 export { type AttentionGradients, attentionBackward } from './attention-backward.js';
 export { activeInputs, columnSparseGemv } from './colsparse.js';
+export { setSpmmCopies } from './csr-panels.js';
 export { denseMatmulRef } from './dense.js';
 export { type MatmulWeight, matmul, matmulShared, weightFormat } from './matmul.js';
 export { type BandwidthProbe, readBandwidth } from './probe.js';
