@@ -293,100 +293,128 @@ export function nm24_spmv_f32(values: usize, meta: usize, xe: usize, y: usize, M
 }
 
 // ---- SpMM ------------------------------------------------------------------------------------------
+//
+// B comes packed by gemm_pack_b_f32 (gemm.ts): 8-column strips [⌈N/8⌉][Kp][8] f32 (Kp = G·m rows, columns past N
+// zero), so the rows of B a column tile reads are 32 bytes apart instead of N·4. Read from row-major B, a tile's
+// rows were N·4 bytes apart: at N = 512 (2 KB) they fell into 2 of L1's 64 sets and 288 pages, and the 2:4 SpMM
+// ran at 0.75–0.8× the dense GEMM on SmolLM-135M's shapes (N = 520: 1.0×). Each block of SPMM_ROW_BLOCK rows runs
+// every column tile over all its rows before the next, so a tile's strips (2 × 32 bytes × the panel's rows of B)
+// stay in L1 while the block's weights stay in L2. The twin (src/backend/reference/nm.ts) reads B row-major:
+// packing only moves B's elements.
+
+/** Rows per block of the SpMM walks (see above). */
+const SPMM_ROW_BLOCK: i32 = 64;
+
+/** Bytes of one packed B row of one strip (8 f32). */
+const STRIP_ROW: usize = 32;
 
 /**
- * C[i, :] = Σ_g Σ_s values[i,g,s] · B[g·m + pos(i,g,s), :] for i in [r0, r1), any n:m; B [G·m, N]; W in
- * panels of P groups, C accumulated over panels.
+ * C[i, :] = Σ_g Σ_s values[i,g,s] · B[g·m + pos(i,g,s), :] for i in [r0, r1), any n:m; B [G·m, N] packed into
+ * strips at bp (above); W in panels of P groups, C accumulated over panels.
  */
-export function nm_spmm_f32(values: usize, meta: usize, b: usize, out: usize, N: i32, M: i32, G: i32, P: i32, n: i32, m: i32, r0: i32, r1: i32): void {
+export function nm_spmm_f32(values: usize, meta: usize, bp: usize, out: usize, N: i32, M: i32, G: i32, P: i32, n: i32, m: i32, r0: i32, r1: i32): void {
   const bits = 32 - clz(m - 1);
   const mb = <usize>((n * bits + 7) >> 3);
-  const ldb = <usize>N << 2;
+  const Kp = G * m;
   for (let g0 = 0; g0 < G; g0 += P) {
     const Gp = min(P, G - g0);
     const v = panelValues(values, M, g0, <usize>n << 2);
     const mm = meta + <usize>M * <usize>g0 * mb;
-    const bb = b + <usize>g0 * <usize>m * ldb;
-    nmSpmmPanel(v, mm, bb, out, N, Gp, n, m, bits, r0, r1, g0 == 0);
+    const bb = bp + <usize>(g0 * m) * STRIP_ROW; // the panel's first row in strip 0
+    nmSpmmPanel(v, mm, bb, Kp, out, N, Gp, n, m, bits, r0, r1, g0 == 0);
   }
 }
 
-/** One panel of nm_spmm_f32: 16-column tiles, then 4-column tiles, then single columns. */
+/** One panel of nm_spmm_f32: 16-column tiles (two strips), then 8-column tiles (one strip), then single columns. */
 // @ts-ignore: decorator
-@inline function nmSpmmPanel(values: usize, meta: usize, b: usize, out: usize, N: i32, G: i32, n: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool): void {
+@inline function nmSpmmPanel(values: usize, meta: usize, b: usize, Kp: i32, out: usize, N: i32, G: i32, n: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool): void {
   const mask: u64 = (1 << bits) - 1;
   const mb = <usize>((n * bits + 7) >> 3);
-  const ldb = <usize>N << 2;
-  const groupStride = <usize>m * ldb;
+  const ldc = <usize>N << 2;
+  const groupStride = <usize>m * STRIP_ROW;
+  const stripBytes = <usize>Kp * STRIP_ROW;
   const slotBytes = <usize>n << 2;
-  for (let i = r0; i < r1; i++) {
-    const vRow = values + <usize>i * <usize>G * slotBytes;
-    const mRow = meta + <usize>i * <usize>G * mb;
-    const cRow = out + <usize>i * ldb;
+  for (let i0 = r0; i0 < r1; i0 += SPMM_ROW_BLOCK) {
+    const i1 = min(r1, i0 + SPMM_ROW_BLOCK);
     let j = 0;
     for (; j + 16 <= N; j += 16) {
-      let a0 = f32x4.splat(0);
-      let a1 = f32x4.splat(0);
-      let a2 = f32x4.splat(0);
-      let a3 = f32x4.splat(0);
-      let vp = vRow;
-      let mp = mRow;
-      let bg = b + (<usize>j << 2);
-      for (let g = 0; g < G; g++) {
-        let rec = load<u64>(mp);
-        for (let s = 0; s < n; s++) {
-          const w = v128.load32_splat(vp + (<usize>s << 2));
-          const br = bg + <usize>(rec & mask) * ldb;
-          a0 = madd(w, v128.load(br), a0);
-          a1 = madd(w, v128.load(br, 16), a1);
-          a2 = madd(w, v128.load(br, 32), a2);
-          a3 = madd(w, v128.load(br, 48), a3);
-          rec >>= bits;
+      const s0 = b + <usize>(j >> 3) * stripBytes;
+      for (let i = i0; i < i1; i++) {
+        let a0 = f32x4.splat(0);
+        let a1 = f32x4.splat(0);
+        let a2 = f32x4.splat(0);
+        let a3 = f32x4.splat(0);
+        let vp = values + <usize>i * <usize>G * slotBytes;
+        let mp = meta + <usize>i * <usize>G * mb;
+        let bg = s0;
+        for (let g = 0; g < G; g++) {
+          let rec = load<u64>(mp);
+          for (let s = 0; s < n; s++) {
+            const w = v128.load32_splat(vp + (<usize>s << 2));
+            const br = bg + <usize>(rec & mask) * STRIP_ROW;
+            a0 = madd(w, v128.load(br), a0);
+            a1 = madd(w, v128.load(br, 16), a1);
+            a2 = madd(w, v128.load(br + stripBytes), a2);
+            a3 = madd(w, v128.load(br + stripBytes, 16), a3);
+            rec >>= bits;
+          }
+          vp += slotBytes;
+          mp += mb;
+          bg += groupStride;
         }
-        vp += slotBytes;
-        mp += mb;
-        bg += groupStride;
+        const o = out + <usize>i * ldc + (<usize>j << 2);
+        put4(o, a0, first);
+        put4(o + 16, a1, first);
+        put4(o + 32, a2, first);
+        put4(o + 48, a3, first);
       }
-      const o = cRow + (<usize>j << 2);
-      put4(o, a0, first);
-      put4(o + 16, a1, first);
-      put4(o + 32, a2, first);
-      put4(o + 48, a3, first);
     }
-    for (; j + 4 <= N; j += 4) {
-      let a0 = f32x4.splat(0);
-      let vp = vRow;
-      let mp = mRow;
-      let bg = b + (<usize>j << 2);
-      for (let g = 0; g < G; g++) {
-        let rec = load<u64>(mp);
-        for (let s = 0; s < n; s++) {
-          a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(vp + (<usize>s << 2)), v128.load(bg + <usize>(rec & mask) * ldb)));
-          rec >>= bits;
+    for (; j + 8 <= N; j += 8) {
+      const s0 = b + <usize>(j >> 3) * stripBytes;
+      for (let i = i0; i < i1; i++) {
+        let a0 = f32x4.splat(0);
+        let a1 = f32x4.splat(0);
+        let vp = values + <usize>i * <usize>G * slotBytes;
+        let mp = meta + <usize>i * <usize>G * mb;
+        let bg = s0;
+        for (let g = 0; g < G; g++) {
+          let rec = load<u64>(mp);
+          for (let s = 0; s < n; s++) {
+            const w = v128.load32_splat(vp + (<usize>s << 2));
+            const br = bg + <usize>(rec & mask) * STRIP_ROW;
+            a0 = madd(w, v128.load(br), a0);
+            a1 = madd(w, v128.load(br, 16), a1);
+            rec >>= bits;
+          }
+          vp += slotBytes;
+          mp += mb;
+          bg += groupStride;
         }
-        vp += slotBytes;
-        mp += mb;
-        bg += groupStride;
+        const o = out + <usize>i * ldc + (<usize>j << 2);
+        put4(o, a0, first);
+        put4(o + 16, a1, first);
       }
-      put4(cRow + (<usize>j << 2), a0, first);
     }
     for (; j < N; j++) {
-      let acc: f32 = 0;
-      let vp = vRow;
-      let mp = mRow;
-      let bg = b + (<usize>j << 2);
-      for (let g = 0; g < G; g++) {
-        let rec = load<u64>(mp);
-        for (let s = 0; s < n; s++) {
-          acc += load<f32>(vp + (<usize>s << 2)) * load<f32>(bg + <usize>(rec & mask) * ldb);
-          rec >>= bits;
+      const col = b + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
+      for (let i = i0; i < i1; i++) {
+        let acc: f32 = 0;
+        let vp = values + <usize>i * <usize>G * slotBytes;
+        let mp = meta + <usize>i * <usize>G * mb;
+        let bg = col;
+        for (let g = 0; g < G; g++) {
+          let rec = load<u64>(mp);
+          for (let s = 0; s < n; s++) {
+            acc += load<f32>(vp + (<usize>s << 2)) * load<f32>(bg + <usize>(rec & mask) * STRIP_ROW);
+            rec >>= bits;
+          }
+          vp += slotBytes;
+          mp += mb;
+          bg += groupStride;
         }
-        vp += slotBytes;
-        mp += mb;
-        bg += groupStride;
+        const o = out + <usize>i * ldc + (<usize>j << 2);
+        store<f32>(o, first ? acc : load<f32>(o) + acc);
       }
-      const o = cRow + (<usize>j << 2);
-      store<f32>(o, first ? acc : load<f32>(o) + acc);
     }
   }
 }
@@ -398,80 +426,101 @@ export function nm_spmm_f32(values: usize, meta: usize, b: usize, out: usize, N:
 const PAIR_POSITIONS: usize = memory.data<u8>([0, 1, 0, 2, 0, 3, 1, 2, 1, 3, 2, 3]);
 
 /**
- * nm_spmm_f32 for 2:4: both slots of a group per step with their products summed before the accumulator
- * add (16-column tile: 4 accumulators + 8 B loads + 2 splats = 14 SIMD registers), then 4-column tiles,
- * then scalar columns. A group's positions come from its pair code (PAIR_POSITIONS).
+ * nm_spmm_f32 for 2:4: both slots of a group per step (a group's positions from its pair code, PAIR_POSITIONS),
+ * their two products summed before the accumulator add (one dependent add per group on each accumulator, not
+ * two multiply-adds: 1.06× at N = 512), 16-column tiles over two strips (4 accumulators + 8 B loads + 2 splats
+ * = 14 SIMD registers), then 8-column tiles, then single columns. B packed as for nm_spmm_f32.
  */
-export function nm24_spmm_f32(values: usize, meta: usize, b: usize, out: usize, N: i32, M: i32, G: i32, P: i32, r0: i32, r1: i32): void {
-  const ldb = <usize>N << 2;
+export function nm24_spmm_f32(values: usize, meta: usize, bp: usize, out: usize, N: i32, M: i32, G: i32, P: i32, r0: i32, r1: i32): void {
+  const Kp = G * 4;
   for (let g0 = 0; g0 < G; g0 += P) {
     const Gp = min(P, G - g0);
     const v = panelValues(values, M, g0, 8);
     const mm = meta + <usize>M * <usize>g0;
-    const bb = b + ((<usize>g0 * ldb) << 2);
-    nm24SpmmPanel(v, mm, bb, out, N, Gp, r0, r1, g0 == 0);
+    const bb = bp + <usize>(g0 * 4) * STRIP_ROW;
+    nm24SpmmPanel(v, mm, bb, Kp, out, N, Gp, r0, r1, g0 == 0);
   }
 }
 
 /** One panel of nm24_spmm_f32. */
 // @ts-ignore: decorator
-@inline function nm24SpmmPanel(values: usize, meta: usize, b: usize, out: usize, N: i32, G: i32, r0: i32, r1: i32, first: bool): void {
-  const ldb = <usize>N << 2;
-  const groupStride = ldb << 2;
-  for (let i = r0; i < r1; i++) {
-    const vRow = values + ((<usize>i * <usize>G) << 3);
-    const mRow = meta + <usize>i * <usize>G;
-    const cRow = out + <usize>i * ldb;
+@inline function nm24SpmmPanel(values: usize, meta: usize, b: usize, Kp: i32, out: usize, N: i32, G: i32, r0: i32, r1: i32, first: bool): void {
+  const ldc = <usize>N << 2;
+  const groupStride = 4 * STRIP_ROW;
+  const stripBytes = <usize>Kp * STRIP_ROW;
+  for (let i0 = r0; i0 < r1; i0 += SPMM_ROW_BLOCK) {
+    const i1 = min(r1, i0 + SPMM_ROW_BLOCK);
     let j = 0;
     for (; j + 16 <= N; j += 16) {
-      let a0 = f32x4.splat(0);
-      let a1 = f32x4.splat(0);
-      let a2 = f32x4.splat(0);
-      let a3 = f32x4.splat(0);
-      let bg = b + (<usize>j << 2);
-      for (let g = 0; g < G; g++) {
-        const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
-        const vp = vRow + (<usize>g << 3);
-        const w0 = v128.load32_splat(vp);
-        const w1 = v128.load32_splat(vp, 4);
-        const b0 = bg + <usize>load<u8>(pp) * ldb;
-        const b1 = bg + <usize>load<u8>(pp, 1) * ldb;
-        a0 = madd(w1, v128.load(b1), madd(w0, v128.load(b0), a0));
-        a1 = madd(w1, v128.load(b1, 16), madd(w0, v128.load(b0, 16), a1));
-        a2 = madd(w1, v128.load(b1, 32), madd(w0, v128.load(b0, 32), a2));
-        a3 = madd(w1, v128.load(b1, 48), madd(w0, v128.load(b0, 48), a3));
-        bg += groupStride;
+      const s0 = b + <usize>(j >> 3) * stripBytes;
+      for (let i = i0; i < i1; i++) {
+        const vRow = values + ((<usize>i * <usize>G) << 3);
+        const mRow = meta + <usize>i * <usize>G;
+        let a0 = f32x4.splat(0);
+        let a1 = f32x4.splat(0);
+        let a2 = f32x4.splat(0);
+        let a3 = f32x4.splat(0);
+        let bg = s0;
+        for (let g = 0; g < G; g++) {
+          const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
+          const vp = vRow + (<usize>g << 3);
+          const w0 = v128.load32_splat(vp);
+          const w1 = v128.load32_splat(vp, 4);
+          const b0 = bg + <usize>load<u8>(pp) * STRIP_ROW;
+          const b1 = bg + <usize>load<u8>(pp, 1) * STRIP_ROW;
+          a0 = f32x4.add(a0, madd(w1, v128.load(b1), f32x4.mul(w0, v128.load(b0))));
+          a1 = f32x4.add(a1, madd(w1, v128.load(b1, 16), f32x4.mul(w0, v128.load(b0, 16))));
+          a2 = f32x4.add(a2, madd(w1, v128.load(b1 + stripBytes), f32x4.mul(w0, v128.load(b0 + stripBytes))));
+          a3 = f32x4.add(a3, madd(w1, v128.load(b1 + stripBytes, 16), f32x4.mul(w0, v128.load(b0 + stripBytes, 16))));
+          bg += groupStride;
+        }
+        const o = out + <usize>i * ldc + (<usize>j << 2);
+        put4(o, a0, first);
+        put4(o + 16, a1, first);
+        put4(o + 32, a2, first);
+        put4(o + 48, a3, first);
       }
-      const o = cRow + (<usize>j << 2);
-      put4(o, a0, first);
-      put4(o + 16, a1, first);
-      put4(o + 32, a2, first);
-      put4(o + 48, a3, first);
     }
-    for (; j + 4 <= N; j += 4) {
-      let a0 = f32x4.splat(0);
-      let a1 = f32x4.splat(0);
-      let bg = b + (<usize>j << 2);
-      for (let g = 0; g < G; g++) {
-        const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
-        const vp = vRow + (<usize>g << 3);
-        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(vp), v128.load(bg + <usize>load<u8>(pp) * ldb)));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(vp, 4), v128.load(bg + <usize>load<u8>(pp, 1) * ldb)));
-        bg += groupStride;
+    for (; j + 8 <= N; j += 8) {
+      const s0 = b + <usize>(j >> 3) * stripBytes;
+      for (let i = i0; i < i1; i++) {
+        const vRow = values + ((<usize>i * <usize>G) << 3);
+        const mRow = meta + <usize>i * <usize>G;
+        let a0 = f32x4.splat(0);
+        let a1 = f32x4.splat(0);
+        let bg = s0;
+        for (let g = 0; g < G; g++) {
+          const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
+          const vp = vRow + (<usize>g << 3);
+          const w0 = v128.load32_splat(vp);
+          const w1 = v128.load32_splat(vp, 4);
+          const b0 = bg + <usize>load<u8>(pp) * STRIP_ROW;
+          const b1 = bg + <usize>load<u8>(pp, 1) * STRIP_ROW;
+          a0 = f32x4.add(a0, madd(w1, v128.load(b1), f32x4.mul(w0, v128.load(b0))));
+          a1 = f32x4.add(a1, madd(w1, v128.load(b1, 16), f32x4.mul(w0, v128.load(b0, 16))));
+          bg += groupStride;
+        }
+        const o = out + <usize>i * ldc + (<usize>j << 2);
+        put4(o, a0, first);
+        put4(o + 16, a1, first);
       }
-      put4(cRow + (<usize>j << 2), f32x4.add(a0, a1), first);
     }
     for (; j < N; j++) {
-      let acc: f32 = 0;
-      let bg = b + (<usize>j << 2);
-      for (let g = 0; g < G; g++) {
-        const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
-        const vp = vRow + (<usize>g << 3);
-        acc += load<f32>(vp) * load<f32>(bg + <usize>load<u8>(pp) * ldb) + load<f32>(vp, 4) * load<f32>(bg + <usize>load<u8>(pp, 1) * ldb);
-        bg += groupStride;
+      const col = b + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
+      for (let i = i0; i < i1; i++) {
+        const vRow = values + ((<usize>i * <usize>G) << 3);
+        const mRow = meta + <usize>i * <usize>G;
+        let acc: f32 = 0;
+        let bg = col;
+        for (let g = 0; g < G; g++) {
+          const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
+          const vp = vRow + (<usize>g << 3);
+          acc += load<f32>(vp) * load<f32>(bg + <usize>load<u8>(pp) * STRIP_ROW) + load<f32>(vp, 4) * load<f32>(bg + <usize>load<u8>(pp, 1) * STRIP_ROW);
+          bg += groupStride;
+        }
+        const o = out + <usize>i * ldc + (<usize>j << 2);
+        store<f32>(o, first ? acc : load<f32>(o) + acc);
       }
-      const o = cRow + (<usize>j << 2);
-      store<f32>(o, first ? acc : load<f32>(o) + acc);
     }
   }
 }

@@ -5,7 +5,7 @@ import { register } from '../dispatch.js';
 import { gemvPanelCopy } from '../panels.js';
 import { gemmRef, gemvRef } from '../reference/dense.js';
 import { kernelOffset, resident } from '../resident.js';
-import { runtime } from '../wasm.js';
+import { runtime, type WasmRuntime } from '../wasm.js';
 import { registerGemvInto, registerSharedGemv } from './matmul.js';
 
 /** Below this many multiply-adds a kernel stays on one thread (a wake-up costs more than it saves). */
@@ -176,17 +176,26 @@ export function runGemm(
   kernel: 'gemm_f32' | 'gemm_bf16_f32' | 'gemm_f16_f32' = 'gemm_f32',
 ): void {
   const rt = runtime();
-  const k = rt.kernels;
-  const packed = rt.alloc(Number(k.gemm_pack_b_bytes!(K, N)));
-  const scratch = rt.alloc(Number(k.gemm_scratch_bytes!(M)));
+  const packed = packB(rt, b, K, N);
+  let scratch = -1;
   try {
-    const strips = Math.ceil(N / 8);
-    rt.parallel('gemm_pack_b_f32', [b, packed, K, N], rt.rowRanges(strips, 1, K * N, MIN_PARALLEL_WORK));
+    scratch = rt.alloc(Number(rt.kernels.gemm_scratch_bytes!(M)));
     rt.parallel(kernel, [a, packed, c, M, K, N, scratch], rt.rowRanges(M, 4, M * K * N, MIN_PARALLEL_WORK));
   } finally {
     rt.free(packed);
-    rt.free(scratch);
+    if (scratch >= 0) rt.free(scratch);
   }
+}
+
+/**
+ * B [K,N] at `b` packed into 8-column strips ([⌈N/8⌉][K][8] f32, zero columns past N; gemm_pack_b_f32, threads
+ * split the strips) in a new heap block the caller frees: what the GEMM and the N:M SpMM read.
+ */
+export function packB(rt: WasmRuntime, b: number, K: number, N: number): number {
+  const packed = rt.alloc(Number(rt.kernels.gemm_pack_b_bytes!(K, N)));
+  const strips = Math.ceil(N / 8);
+  rt.parallel('gemm_pack_b_f32', [b, packed, K, N], rt.rowRanges(strips, 1, K * N, MIN_PARALLEL_WORK));
+  return packed;
 }
 
 /** The TypeScript twin of denseMatmulWasm. */

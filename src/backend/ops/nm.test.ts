@@ -53,7 +53,7 @@ forEachRuntime((rt, use) => {
         n,
         m,
       );
-      for (const N of [1, 8, 17]) twin(big, N, `${n}:${m} 300×702, every 5th row empty`);
+      for (const N of [1, 8, 17, 24, 29]) twin(big, N, `${n}:${m} 300×702, every 5th row empty`);
     }
   });
 });
@@ -100,7 +100,7 @@ forEachRuntime((rt, use) => {
           const layout = packNmPanels(w);
           const panels = Math.ceil(layout.groups / layout.panelGroups);
           assert.equal(panels > 1, K > PANEL_COLS, `${n}:${m} K=${K}: ${panels} panels`);
-          for (const N of [1, 3, 8]) {
+          for (const N of [1, 3, 8, 24, 29]) {
             const b = rhs(K, N, seed++);
             const got = nmMatmulWasm(w, b).data;
             const twin = nmPanelsMatmulRef(layout, b.data, N);

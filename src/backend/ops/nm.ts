@@ -11,7 +11,7 @@ import { register } from '../dispatch.js';
 import { resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import { checkSparseCall, runSparseMatmul, sameShape, uploadPadded } from './csr.js';
-import { MIN_PARALLEL_WORK } from './dense.js';
+import { MIN_PARALLEL_WORK, packB } from './dense.js';
 import { packNmPanels } from './nm-panels.js';
 
 /** An N:M weight packed in kernel memory. */
@@ -71,8 +71,16 @@ export function nmMatmulWasm(w: NM, b: Tensor): Tensor {
       if (b.rank === 1 && is24) spmv24(rt, r, bp, cp, ranges);
       else if (b.rank === 1)
         rt.parallel('nm_spmv_f32', [r.values, r.meta, bp, cp, M, G, P, r.n, r.m], ranges);
-      else if (is24) rt.parallel('nm24_spmm_f32', [r.values, r.meta, bp, cp, N, M, G, P], ranges);
-      else rt.parallel('nm_spmm_f32', [r.values, r.meta, bp, cp, N, M, G, P, r.n, r.m], ranges);
+      else {
+        // B packed into 8-column strips (see kernels/nm.ts: a tile's rows of B 32 bytes apart, not N·4)
+        const packed = packB(rt, bp, G * r.m, N);
+        try {
+          if (is24) rt.parallel('nm24_spmm_f32', [r.values, r.meta, packed, cp, N, M, G, P], ranges);
+          else rt.parallel('nm_spmm_f32', [r.values, r.meta, packed, cp, N, M, G, P, r.n, r.m], ranges);
+        } finally {
+          rt.free(packed);
+        }
+      }
     },
     G * r.m,
   );
