@@ -25,21 +25,24 @@ import { madd_f32x4 as madd } from './_math';
 // would spill (V8 keeps the 6 loads live at once).
 /** C rows [r0, r1) = this panel's W rows · B [panel columns, N] (the first panel). */
 export function csrSpmmPanelStore(
-  rowPtr: usize, colIdx: usize, values: usize, b: usize, c: usize, N: i32, r0: i32, r1: i32,
+  rowPtr: usize, colIdx: usize, values: usize, b: usize, rowStride: usize, groupStride: usize, c: usize, N: i32,
+  r0: i32, r1: i32,
 ): void {
-  csrSpmmPanel(rowPtr, colIdx, values, b, c, N, r0, r1, false);
+  csrSpmmPanel(rowPtr, colIdx, values, b, rowStride, groupStride, c, N, r0, r1, false);
 }
 
 /** C rows [r0, r1) += this panel's W rows · B [panel columns, N] (the panels after the first). */
 export function csrSpmmPanelAdd(
-  rowPtr: usize, colIdx: usize, values: usize, b: usize, c: usize, N: i32, r0: i32, r1: i32,
+  rowPtr: usize, colIdx: usize, values: usize, b: usize, rowStride: usize, groupStride: usize, c: usize, N: i32,
+  r0: i32, r1: i32,
 ): void {
-  csrSpmmPanel(rowPtr, colIdx, values, b, c, N, r0, r1, true);
+  csrSpmmPanel(rowPtr, colIdx, values, b, rowStride, groupStride, c, N, r0, r1, true);
 }
 
 // @ts-ignore: decorator
 @inline function csrSpmmPanel(
-  rowPtr: usize, colIdx: usize, values: usize, b: usize, c: usize, N: i32, r0: i32, r1: i32, accumulate: bool,
+  rowPtr: usize, colIdx: usize, values: usize, b: usize, rowStride: usize, groupStride: usize, c: usize, N: i32,
+  r0: i32, r1: i32, accumulate: bool,
 ): void {
   if (N == 8) {
     // B's rows are 32 bytes: the constant row stride turns each index's multiply into a shift.
@@ -50,7 +53,19 @@ export function csrSpmmPanelAdd(
     }
     return;
   }
-  const rowBytes = <usize>N << 2;
+  // Row-major B (groupStride 32, a constant in this copy of the walk, so the tiles' offsets fold as before): one
+  // row at a time, all its tiles while its entries are in L1. B packed (wide right-hand sides): blocks of
+  // SPMM_ROW_BLOCK rows, each column tile over the block's rows before the next tile, so the tile's strips of B
+  // are reused from L1 / L2 across the block.
+  if (groupStride == 32) csrSpmmRowMajor(rowPtr, colIdx, values, b, rowStride, c, N, r0, r1, accumulate);
+  else csrSpmmRows(rowPtr, colIdx, values, b, rowStride, groupStride, c, N, r0, r1, accumulate, SPMM_ROW_BLOCK);
+}
+
+// @ts-ignore: decorator
+@inline function csrSpmmRowMajor(
+  rowPtr: usize, colIdx: usize, values: usize, b: usize, rowBytes: usize, c: usize, N: i32, r0: i32, r1: i32,
+  accumulate: bool,
+): void {
   for (let i = r0; i < r1; i++) {
     const rp = rowPtr + (<usize>i << 2);
     const s = <usize>load<u32>(rp);
@@ -60,9 +75,9 @@ export function csrSpmmPanelAdd(
     const vp = values + (s << 2);
     const n = e - s;
     let j = 0;
-    for (; j + 24 <= N; j += 24) tile24(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2), accumulate);
+    for (; j + 24 <= N; j += 24) tile24(ip, vp, n, b + (<usize>j << 2), rowBytes, 32, cRow + (<usize>j << 2), accumulate);
     if (j + 16 <= N) {
-      tile16(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2), accumulate);
+      tile16(ip, vp, n, b + (<usize>j << 2), rowBytes, 32, cRow + (<usize>j << 2), accumulate);
       j += 16;
     }
     if (j + 8 <= N) {
@@ -85,6 +100,77 @@ export function csrSpmmPanelAdd(
   }
 }
 
+// @ts-ignore: decorator
+@inline function csrSpmmRows(
+  rowPtr: usize, colIdx: usize, values: usize, b: usize, rowStride: usize, groupStride: usize, c: usize, N: i32,
+  r0: i32, r1: i32, accumulate: bool, rowBlock: i32,
+): void {
+  const cBytes = <usize>N << 2;
+  for (let i0 = r0; i0 < r1; i0 += rowBlock) {
+    const i1 = min(r1, i0 + rowBlock);
+    let j = 0;
+    for (; j + 24 <= N; j += 24) {
+      const bj = colAt(b, j, groupStride);
+      for (let i = i0; i < i1; i++) {
+        const s = <usize>load<u32>(rowPtr + (<usize>i << 2));
+        const n = <usize>load<u32>(rowPtr + (<usize>i << 2), 4) - s;
+        tile24(colIdx + (s << 1), values + (s << 2), n, bj, rowStride, groupStride, c + <usize>i * cBytes + (<usize>j << 2), accumulate);
+      }
+    }
+    if (j + 16 <= N) {
+      const bj = colAt(b, j, groupStride);
+      for (let i = i0; i < i1; i++) {
+        const s = <usize>load<u32>(rowPtr + (<usize>i << 2));
+        const n = <usize>load<u32>(rowPtr + (<usize>i << 2), 4) - s;
+        tile16(colIdx + (s << 1), values + (s << 2), n, bj, rowStride, groupStride, c + <usize>i * cBytes + (<usize>j << 2), accumulate);
+      }
+      j += 16;
+    }
+    if (j + 8 <= N) {
+      const bj = colAt(b, j, groupStride);
+      for (let i = i0; i < i1; i++) {
+        const s = <usize>load<u32>(rowPtr + (<usize>i << 2));
+        const n = <usize>load<u32>(rowPtr + (<usize>i << 2), 4) - s;
+        tile8(colIdx + (s << 1), values + (s << 2), n, bj, rowStride, c + <usize>i * cBytes + (<usize>j << 2), accumulate);
+      }
+      j += 8;
+    }
+    if (j + 4 <= N) {
+      const bj = colAt(b, j, groupStride);
+      for (let i = i0; i < i1; i++) {
+        const s = <usize>load<u32>(rowPtr + (<usize>i << 2));
+        const n = <usize>load<u32>(rowPtr + (<usize>i << 2), 4) - s;
+        tile4(colIdx + (s << 1), values + (s << 2), n, bj, rowStride, c + <usize>i * cBytes + (<usize>j << 2), accumulate);
+      }
+      j += 4;
+    }
+    for (; j < N; j++) {
+      const bj = colAt(b, j, groupStride);
+      for (let i = i0; i < i1; i++) {
+        const s = <usize>load<u32>(rowPtr + (<usize>i << 2));
+        const n = <usize>load<u32>(rowPtr + (<usize>i << 2), 4) - s;
+        const ip = colIdx + (s << 1);
+        const vp = values + (s << 2);
+        const out = c + <usize>i * cBytes + (<usize>j << 2);
+        let acc: f32 = accumulate ? load<f32>(out) : 0;
+        for (let q: usize = 0; q < n; q++) {
+          acc += load<f32>(vp + (q << 2)) * load<f32>(bj + <usize>load<u16>(ip + (q << 1)) * rowStride);
+        }
+        store<f32>(out, acc);
+      }
+    }
+  }
+}
+
+/** Rows per block of the general SpMM walk (see csrSpmmPanel). */
+const SPMM_ROW_BLOCK: i32 = 64;
+
+/** Address of column j of B's row 0 when B's 8-column groups are groupStride bytes apart (see csrSpmmPanel). */
+// @ts-ignore: decorator
+@inline function colAt(b: usize, j: i32, groupStride: usize): usize {
+  return b + <usize>(j >> 3) * groupStride + (<usize>(j & 7) << 2);
+}
+
 /** out[0:4] = a, or out[0:4] += a when accumulating; `offset` in bytes. */
 // @ts-ignore: decorator
 @inline function put(out: usize, a: v128, offset: usize, accumulate: bool): void {
@@ -94,7 +180,7 @@ export function csrSpmmPanelAdd(
 
 /** c[0:24] (+)= Σ_q v[q] · B[col[q], 0:24] for the n non-zeros at ip / vp; bj points at column j of B row 0. */
 // @ts-ignore: decorator
-@inline function tile24(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize, accumulate: bool): void {
+@inline function tile24(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, groupStride: usize, out: usize, accumulate: bool): void {
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
   let a2 = f32x4.splat(0);
@@ -106,10 +192,20 @@ export function csrSpmmPanelAdd(
     const br = bj + <usize>load<u16>(ip + (q << 1)) * rowBytes;
     a0 = madd(v, v128.load(br), a0);
     a1 = madd(v, v128.load(br, 16), a1);
-    a2 = madd(v, v128.load(br, 32), a2);
-    a3 = madd(v, v128.load(br, 48), a3);
-    a4 = madd(v, v128.load(br, 64), a4);
-    a5 = madd(v, v128.load(br, 80), a5);
+    if (groupStride == 32) {
+      // row-major B (groupStride a constant at this inlined call): immediate load offsets
+      a2 = madd(v, v128.load(br, 32), a2);
+      a3 = madd(v, v128.load(br, 48), a3);
+      a4 = madd(v, v128.load(br, 64), a4);
+      a5 = madd(v, v128.load(br, 80), a5);
+    } else {
+      const br1 = br + groupStride;
+      const br2 = br1 + groupStride;
+      a2 = madd(v, v128.load(br1), a2);
+      a3 = madd(v, v128.load(br1, 16), a3);
+      a4 = madd(v, v128.load(br2), a4);
+      a5 = madd(v, v128.load(br2, 16), a5);
+    }
   }
   put(out, a0, 0, accumulate);
   put(out, a1, 16, accumulate);
@@ -121,7 +217,7 @@ export function csrSpmmPanelAdd(
 
 /** Like tile24 for 16 columns, two non-zeros per step. */
 // @ts-ignore: decorator
-@inline function tile16(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize, accumulate: bool): void {
+@inline function tile16(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, groupStride: usize, out: usize, accumulate: bool): void {
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
   let a2 = f32x4.splat(0);
@@ -134,16 +230,21 @@ export function csrSpmmPanelAdd(
     const b1 = bj + <usize>load<u16>(ip + (q << 1), 2) * rowBytes;
     a0 = madd(v1, v128.load(b1), madd(v0, v128.load(b0), a0));
     a1 = madd(v1, v128.load(b1, 16), madd(v0, v128.load(b0, 16), a1));
-    a2 = madd(v1, v128.load(b1, 32), madd(v0, v128.load(b0, 32), a2));
-    a3 = madd(v1, v128.load(b1, 48), madd(v0, v128.load(b0, 48), a3));
+    if (groupStride == 32) {
+      a2 = madd(v1, v128.load(b1, 32), madd(v0, v128.load(b0, 32), a2));
+      a3 = madd(v1, v128.load(b1, 48), madd(v0, v128.load(b0, 48), a3));
+    } else {
+      a2 = madd(v1, v128.load(b1 + groupStride), madd(v0, v128.load(b0 + groupStride), a2));
+      a3 = madd(v1, v128.load(b1 + groupStride, 16), madd(v0, v128.load(b0 + groupStride, 16), a3));
+    }
   }
   if (q < n) {
     const v = v128.load32_splat(vp + (q << 2));
     const br = bj + <usize>load<u16>(ip + (q << 1)) * rowBytes;
     a0 = madd(v, v128.load(br), a0);
     a1 = madd(v, v128.load(br, 16), a1);
-    a2 = madd(v, v128.load(br, 32), a2);
-    a3 = madd(v, v128.load(br, 48), a3);
+    a2 = madd(v, v128.load(br + groupStride), a2);
+    a3 = madd(v, v128.load(br + groupStride, 16), a3);
   }
   put(out, a0, 0, accumulate);
   put(out, a1, 16, accumulate);

@@ -110,21 +110,21 @@ const TAIL_MASKS: usize = memory.data<u32>([
 
 // ---- SpMM: C[i, :] = Σ_p values[p] · B[colIdx[p], :] ------------------------------------------------
 
-/** C rows [r0, r1) of W · B with B [K,N]; values bf16; `wide`: f32 scratch [nnz] (see spmmHalf). */
+/** C rows [r0, r1) of W · B with B [K,N] (rowStride, groupStride: as csr_spmm_f32); values bf16; `wide`: f32 scratch [nnz] (see spmmHalf). */
 export function csr_spmm_bf16(
-  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, c: usize, N: i32, M: i32, width: i32,
-  panels: i32, r0: i32, r1: i32,
+  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, rowStride: usize, groupStride: usize,
+  c: usize, N: i32, M: i32, width: i32, panels: i32, r0: i32, r1: i32,
 ): void {
-  spmmHalf(rowPtr, colIdx, values, wide, b, c, N, M, width, panels, r0, r1, ELEM_BF16, false);
+  spmmHalf(rowPtr, colIdx, values, wide, b, rowStride, groupStride, c, N, M, width, panels, r0, r1, ELEM_BF16, false);
 }
 
-/** C rows [r0, r1) of W · B with B [K,N]; values f16; `wide`: f32 scratch [nnz]. */
+/** C rows [r0, r1) of W · B with B [K,N] (strides as csr_spmm_f32); values f16; `wide`: f32 scratch [nnz]. */
 export function csr_spmm_f16(
-  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, c: usize, N: i32, M: i32, width: i32,
-  panels: i32, specials: i32, r0: i32, r1: i32,
+  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, rowStride: usize, groupStride: usize,
+  c: usize, N: i32, M: i32, width: i32, panels: i32, specials: i32, r0: i32, r1: i32,
 ): void {
-  if (specials) spmmHalf(rowPtr, colIdx, values, wide, b, c, N, M, width, panels, r0, r1, ELEM_F16, true);
-  else spmmHalf(rowPtr, colIdx, values, wide, b, c, N, M, width, panels, r0, r1, ELEM_F16, false);
+  if (specials) spmmHalf(rowPtr, colIdx, values, wide, b, rowStride, groupStride, c, N, M, width, panels, r0, r1, ELEM_F16, true);
+  else spmmHalf(rowPtr, colIdx, values, wide, b, rowStride, groupStride, c, N, M, width, panels, r0, r1, ELEM_F16, false);
 }
 
 /** Rows per SpMM chunk: their values are widened, then multiplied while still in L1/L2. */
@@ -137,17 +137,17 @@ const SPMM_CHUNK_ROWS: i32 = 16;
 // are in cache; the first panel stores C, the others add to it.
 // @ts-ignore: decorator
 @inline function spmmHalf(
-  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, c: usize, N: i32, M: i32, width: i32,
-  panels: i32, r0: i32, r1: i32, elem: i32, specials: bool,
+  rowPtr: usize, colIdx: usize, values: usize, wide: usize, b: usize, rowStride: usize, groupStride: usize,
+  c: usize, N: i32, M: i32, width: i32, panels: i32, r0: i32, r1: i32, elem: i32, specials: bool,
 ): void {
   for (let p = 0; p < panels; p++) {
     const rp = rowPtr + ((<usize>p * <usize>M) << 2);
-    const bp = b + ((<usize>p * <usize>width * <usize>N) << 2);
+    const bp = b + <usize>p * <usize>width * rowStride;
     for (let c0 = r0; c0 < r1; c0 += SPMM_CHUNK_ROWS) {
       const c1 = min(c0 + SPMM_CHUNK_ROWS, r1);
       widen(values, wide, load<u32>(rp + (<usize>c0 << 2)), load<u32>(rp + (<usize>c1 << 2)), elem, specials);
-      if (p == 0) csrSpmmPanelStore(rp, colIdx, wide, bp, c, N, c0, c1);
-      else csrSpmmPanelAdd(rp, colIdx, wide, bp, c, N, c0, c1);
+      if (p == 0) csrSpmmPanelStore(rp, colIdx, wide, bp, rowStride, groupStride, c, N, c0, c1);
+      else csrSpmmPanelAdd(rp, colIdx, wide, bp, rowStride, groupStride, c, N, c0, c1);
     }
   }
 }

@@ -107,14 +107,18 @@ const TAIL_MASKS: usize = memory.data<u32>([
 
 // ---- SpMM: C[i, :] = Σ_p values[p] · B[colIdx[p], :] ------------------------------------------------
 
-/** C rows [r0, r1) of W · B with B [K,N], W [M, K] stored in `panels` column panels of `width` columns. */
+/**
+ * C rows [r0, r1) of W · B with B [K,N], W [M, K] stored in `panels` column panels of `width` columns. B's
+ * element (k, j) is at b + k·rowStride + (j >> 3)·groupStride + (j & 7)·4: row-major B has rowStride N·4 and
+ * groupStride 32; B packed into 8-column strips (gemm_pack_b_f32) rowStride 32 and groupStride K·32.
+ */
 export function csr_spmm_f32(
-  rowPtr: usize, colIdx: usize, values: usize, b: usize, c: usize, N: i32, M: i32, width: i32, panels: i32,
-  r0: i32, r1: i32,
+  rowPtr: usize, colIdx: usize, values: usize, b: usize, rowStride: usize, groupStride: usize, c: usize, N: i32,
+  M: i32, width: i32, panels: i32, r0: i32, r1: i32,
 ): void {
-  csrSpmmPanelStore(rowPtr, colIdx, values, b, c, N, r0, r1);
+  csrSpmmPanelStore(rowPtr, colIdx, values, b, rowStride, groupStride, c, N, r0, r1);
   for (let p = 1; p < panels; p++) {
     const rp = rowPtr + ((<usize>p * <usize>M) << 2);
-    csrSpmmPanelAdd(rp, colIdx, values, b + ((<usize>p * <usize>width * <usize>N) << 2), c, N, r0, r1);
+    csrSpmmPanelAdd(rp, colIdx, values, b + <usize>p * <usize>width * rowStride, rowStride, groupStride, c, N, r0, r1);
   }
 }

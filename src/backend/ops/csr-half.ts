@@ -20,6 +20,7 @@ import {
   runSparseMatmul,
   sameShape,
   uploadCsr,
+  withSpmmB,
 } from './csr.js';
 import type { PanelOptions } from './csr-panels.js';
 import { rhsCols } from './dense.js';
@@ -73,7 +74,9 @@ export function halfCsrRun(rt: WasmRuntime, r: ResidentHalfCSR, b: Tensor): Tens
     const panels = [r.rows, r.width, r.panels, ...halfCsrSpecials(r)];
     const wide = rt.alloc(Math.max(4, 4 * r.hostRowPtr[r.rows]!));
     try {
-      rt.parallel(`csr_spmm_${r.type}`, [...w, wide, bp, cp, N, ...panels], ranges);
+      withSpmmB(rt, bp, r.cols, N, (b, rowStride, groupStride) => {
+        rt.parallel(`csr_spmm_${r.type}`, [...w, wide, b, rowStride, groupStride, cp, N, ...panels], ranges);
+      });
     } finally {
       rt.free(wide);
     }

@@ -25,9 +25,10 @@ import { forEachRuntime, rhs } from './testing.js';
 
 /**
  * Right-hand-side widths: SpMV, odd, each SpMM column tile (24, 16, 8, 4, scalar), N = 8's own loop (32-byte B
- * rows) and 8-column tiles inside wider rows (9 = 8 + 1, 33 = 24 + 8 + 1).
+ * rows), 8-column tiles inside wider rows (9 = 8 + 1, 33 = 24 + 8 + 1) and B packed into strips with row blocks
+ * (from 128 columns: 157 = 6·24 + 8 + 4 + 1, 176 = 7·24 + 8).
  */
-const PANEL_NS = [1, 3, 7, 8, 9, 24, 33, 64];
+const PANEL_NS = [1, 3, 7, 8, 9, 24, 33, 64, 157, 176];
 
 /** The widest panel in the small-matrix tests (the default rule never splits below 2048 columns). */
 const WIDTH = 32;
@@ -217,14 +218,14 @@ forEachRuntime((label, use) => {
     const widths: number[] = [];
     const parallel = rt.parallel.bind(rt);
     rt.parallel = (kernel, args, ranges) => {
-      if (kernel.startsWith('csr_spmm_')) widths.push(args[kernel === 'csr_spmm_f32' ? 7 : 8]!);
+      if (kernel.startsWith('csr_spmm_')) widths.push(args[kernel === 'csr_spmm_f32' ? 9 : 10]!);
       parallel(kernel, args, ranges);
     };
     try {
       for (const w of weights) {
         const reference = (b: Tensor) =>
           w.format === 'csr' ? csrMatmul(w as CSR, b) : halfCsrMatmul(w as HalfCSR, b);
-        for (const N of [1, 7, 8, 33, 64]) {
+        for (const N of [1, 7, 8, 33, 64, 157]) {
           widths.length = 0;
           const b = rhs(w.cols, N, N);
           const err = relError(matmul(w, b).data, reference(b).data);

@@ -20,7 +20,7 @@ import {
   panelPlan,
   spmmCopyWidth,
 } from './csr-panels.js';
-import { MIN_PARALLEL_WORK, outputFor, rhsCols } from './dense.js';
+import { MIN_PARALLEL_WORK, outputFor, packB, rhsCols } from './dense.js';
 import { registerGemvInto } from './matmul.js';
 
 /** Row ranges `[r0, r1)` a row-parallel kernel runs over, one per thread. */
@@ -207,10 +207,51 @@ export function csrRun(rt: WasmRuntime, r: ResidentCSR, b: Tensor): Tensor {
   return runSparseMatmul(rt, r.rows, b, (bp, cp, N) => {
     if (b.rank === 1) csrSpmv(rt, r, bp, cp);
     else {
-      const panels = [r.rows, r.width, r.panels];
-      rt.parallel('csr_spmm_f32', [r.rowPtr, r.colIdx, r.values, bp, cp, N, ...panels], csrRanges(rt, r, N));
+      withSpmmB(rt, bp, r.cols, N, (b, rowStride, groupStride) => {
+        const args = [
+          r.rowPtr,
+          r.colIdx,
+          r.values,
+          b,
+          rowStride,
+          groupStride,
+          cp,
+          N,
+          r.rows,
+          r.width,
+          r.panels,
+        ];
+        rt.parallel('csr_spmm_f32', args, csrRanges(rt, r, N));
+      });
     }
   });
+}
+
+/** Right-hand sides from this many columns are packed for the CSR SpMM (withSpmmB). */
+const SPMM_PACK_MIN_N = 128;
+
+/**
+ * Run an SpMM on B [kRows, N] at `bp` (kernel memory): `run(b, rowStride, groupStride)` with B packed into
+ * 8-column strips for N > 8 (packB: a column tile's rows of B 32 bytes apart; row-major rows N·4 bytes apart
+ * fall into few L1 sets when N·4 is a large power of two), row-major (N·4, 32) otherwise.
+ */
+export function withSpmmB(
+  rt: WasmRuntime,
+  bp: number,
+  kRows: number,
+  N: number,
+  run: (b: number, rowStride: number, groupStride: number) => void,
+): void {
+  if (N < SPMM_PACK_MIN_N) {
+    run(bp, N * 4, 32);
+    return;
+  }
+  const packed = packB(rt, bp, kRows, N);
+  try {
+    run(packed, 32, kRows * 32);
+  } finally {
+    rt.free(packed);
+  }
 }
 
 /** y = W · x on a resident CSR, x [K] at `xp`, y [M] at `yp`, rows split by non-zeros. */
