@@ -88,15 +88,7 @@ export function csrSpmmPanelAdd(
       tile4(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2), accumulate);
       j += 4;
     }
-    for (; j < N; j++) {
-      const bj = b + (<usize>j << 2);
-      const out = cRow + (<usize>j << 2);
-      let acc: f32 = accumulate ? load<f32>(out) : 0;
-      for (let q: usize = 0; q < n; q++) {
-        acc += load<f32>(vp + (q << 2)) * load<f32>(bj + <usize>load<u16>(ip + (q << 1)) * rowBytes);
-      }
-      store<f32>(out, acc);
-    }
+    for (; j < N; j++) column1(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2), accumulate);
   }
 }
 
@@ -109,39 +101,17 @@ export function csrSpmmPanelAdd(
   for (let i0 = r0; i0 < r1; i0 += rowBlock) {
     const i1 = min(r1, i0 + rowBlock);
     let j = 0;
-    for (; j + 24 <= N; j += 24) {
-      const bj = colAt(b, j, groupStride);
-      for (let i = i0; i < i1; i++) {
-        const s = <usize>load<u32>(rowPtr + (<usize>i << 2));
-        const n = <usize>load<u32>(rowPtr + (<usize>i << 2), 4) - s;
-        tile24(colIdx + (s << 1), values + (s << 2), n, bj, rowStride, groupStride, c + <usize>i * cBytes + (<usize>j << 2), accumulate);
-      }
-    }
+    for (; j + 24 <= N; j += 24) blockTile(24, rowPtr, colIdx, values, b, rowStride, groupStride, c, cBytes, j, i0, i1, accumulate);
     if (j + 16 <= N) {
-      const bj = colAt(b, j, groupStride);
-      for (let i = i0; i < i1; i++) {
-        const s = <usize>load<u32>(rowPtr + (<usize>i << 2));
-        const n = <usize>load<u32>(rowPtr + (<usize>i << 2), 4) - s;
-        tile16(colIdx + (s << 1), values + (s << 2), n, bj, rowStride, groupStride, c + <usize>i * cBytes + (<usize>j << 2), accumulate);
-      }
+      blockTile(16, rowPtr, colIdx, values, b, rowStride, groupStride, c, cBytes, j, i0, i1, accumulate);
       j += 16;
     }
     if (j + 8 <= N) {
-      const bj = colAt(b, j, groupStride);
-      for (let i = i0; i < i1; i++) {
-        const s = <usize>load<u32>(rowPtr + (<usize>i << 2));
-        const n = <usize>load<u32>(rowPtr + (<usize>i << 2), 4) - s;
-        tile8(colIdx + (s << 1), values + (s << 2), n, bj, rowStride, c + <usize>i * cBytes + (<usize>j << 2), accumulate);
-      }
+      blockTile(8, rowPtr, colIdx, values, b, rowStride, groupStride, c, cBytes, j, i0, i1, accumulate);
       j += 8;
     }
     if (j + 4 <= N) {
-      const bj = colAt(b, j, groupStride);
-      for (let i = i0; i < i1; i++) {
-        const s = <usize>load<u32>(rowPtr + (<usize>i << 2));
-        const n = <usize>load<u32>(rowPtr + (<usize>i << 2), 4) - s;
-        tile4(colIdx + (s << 1), values + (s << 2), n, bj, rowStride, c + <usize>i * cBytes + (<usize>j << 2), accumulate);
-      }
+      blockTile(4, rowPtr, colIdx, values, b, rowStride, groupStride, c, cBytes, j, i0, i1, accumulate);
       j += 4;
     }
     for (; j < N; j++) {
@@ -149,16 +119,39 @@ export function csrSpmmPanelAdd(
       for (let i = i0; i < i1; i++) {
         const s = <usize>load<u32>(rowPtr + (<usize>i << 2));
         const n = <usize>load<u32>(rowPtr + (<usize>i << 2), 4) - s;
-        const ip = colIdx + (s << 1);
-        const vp = values + (s << 2);
-        const out = c + <usize>i * cBytes + (<usize>j << 2);
-        let acc: f32 = accumulate ? load<f32>(out) : 0;
-        for (let q: usize = 0; q < n; q++) {
-          acc += load<f32>(vp + (q << 2)) * load<f32>(bj + <usize>load<u16>(ip + (q << 1)) * rowStride);
-        }
-        store<f32>(out, acc);
+        column1(colIdx + (s << 1), values + (s << 2), n, bj, rowStride, c + <usize>i * cBytes + (<usize>j << 2), accumulate);
       }
     }
+  }
+}
+
+/** out[0] (+)= Σ_q v[q] · B[col[q], j] for one column (bj: column j of B's row 0). */
+// @ts-ignore: decorator
+@inline function column1(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize, accumulate: bool): void {
+  let acc: f32 = accumulate ? load<f32>(out) : 0;
+  for (let q: usize = 0; q < n; q++) {
+    acc += load<f32>(vp + (q << 2)) * load<f32>(bj + <usize>load<u16>(ip + (q << 1)) * rowBytes);
+  }
+  store<f32>(out, acc);
+}
+
+/** The `width`-column tile (24, 16, 8 or 4: a constant at each call) at column j of rows [i0, i1) of C. */
+// @ts-ignore: decorator
+@inline function blockTile(
+  width: i32, rowPtr: usize, colIdx: usize, values: usize, b: usize, rowStride: usize, groupStride: usize, c: usize,
+  cBytes: usize, j: i32, i0: i32, i1: i32, accumulate: bool,
+): void {
+  const bj = colAt(b, j, groupStride);
+  for (let i = i0; i < i1; i++) {
+    const s = <usize>load<u32>(rowPtr + (<usize>i << 2));
+    const n = <usize>load<u32>(rowPtr + (<usize>i << 2), 4) - s;
+    const ip = colIdx + (s << 1);
+    const vp = values + (s << 2);
+    const out = c + <usize>i * cBytes + (<usize>j << 2);
+    if (width == 24) tile24(ip, vp, n, bj, rowStride, groupStride, out, accumulate);
+    else if (width == 16) tile16(ip, vp, n, bj, rowStride, groupStride, out, accumulate);
+    else if (width == 8) tile8(ip, vp, n, bj, rowStride, out, accumulate);
+    else tile4(ip, vp, n, bj, rowStride, out, accumulate);
   }
 }
 

@@ -339,61 +339,11 @@ export function nm_spmm_f32(values: usize, meta: usize, bp: usize, out: usize, N
     let j = 0;
     for (; j + 16 <= N; j += 16) {
       const s0 = b + <usize>(j >> 3) * stripBytes;
-      for (let i = i0; i < i1; i++) {
-        let a0 = f32x4.splat(0);
-        let a1 = f32x4.splat(0);
-        let a2 = f32x4.splat(0);
-        let a3 = f32x4.splat(0);
-        let vp = values + <usize>i * <usize>G * slotBytes;
-        let mp = meta + <usize>i * <usize>G * mb;
-        let bg = s0;
-        for (let g = 0; g < G; g++) {
-          let rec = load<u64>(mp);
-          for (let s = 0; s < n; s++) {
-            const w = v128.load32_splat(vp + (<usize>s << 2));
-            const br = bg + <usize>(rec & mask) * STRIP_ROW;
-            a0 = madd(w, v128.load(br), a0);
-            a1 = madd(w, v128.load(br, 16), a1);
-            a2 = madd(w, v128.load(br + stripBytes), a2);
-            a3 = madd(w, v128.load(br + stripBytes, 16), a3);
-            rec >>= bits;
-          }
-          vp += slotBytes;
-          mp += mb;
-          bg += groupStride;
-        }
-        const o = out + <usize>i * ldc + (<usize>j << 2);
-        put4(o, a0, first);
-        put4(o + 16, a1, first);
-        put4(o + 32, a2, first);
-        put4(o + 48, a3, first);
-      }
+      for (let i = i0; i < i1; i++) nmTile(true, values, meta, i, G, n, mask, bits, mb, m, s0, stripBytes, out + <usize>i * ldc + (<usize>j << 2), first);
     }
     for (; j + 8 <= N; j += 8) {
       const s0 = b + <usize>(j >> 3) * stripBytes;
-      for (let i = i0; i < i1; i++) {
-        let a0 = f32x4.splat(0);
-        let a1 = f32x4.splat(0);
-        let vp = values + <usize>i * <usize>G * slotBytes;
-        let mp = meta + <usize>i * <usize>G * mb;
-        let bg = s0;
-        for (let g = 0; g < G; g++) {
-          let rec = load<u64>(mp);
-          for (let s = 0; s < n; s++) {
-            const w = v128.load32_splat(vp + (<usize>s << 2));
-            const br = bg + <usize>(rec & mask) * STRIP_ROW;
-            a0 = madd(w, v128.load(br), a0);
-            a1 = madd(w, v128.load(br, 16), a1);
-            rec >>= bits;
-          }
-          vp += slotBytes;
-          mp += mb;
-          bg += groupStride;
-        }
-        const o = out + <usize>i * ldc + (<usize>j << 2);
-        put4(o, a0, first);
-        put4(o + 16, a1, first);
-      }
+      for (let i = i0; i < i1; i++) nmTile(false, values, meta, i, G, n, mask, bits, mb, m, s0, stripBytes, out + <usize>i * ldc + (<usize>j << 2), first);
     }
     for (; j < N; j++) {
       const col = b + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
@@ -416,6 +366,48 @@ export function nm_spmm_f32(values: usize, meta: usize, bp: usize, out: usize, N
         store<f32>(o, first ? acc : load<f32>(o) + acc);
       }
     }
+  }
+}
+
+/**
+ * C row i's 16 columns (`two` strips: s0 and s0 + stripBytes) or 8 (one strip at s0) at o (+)= Σ_g Σ_s its
+ * group's slot products with B's strip rows (any n:m, nm_spmm_f32).
+ */
+// @ts-ignore: decorator
+@inline function nmTile(
+  two: bool, values: usize, meta: usize, i: i32, G: i32, n: i32, mask: u64, bits: i32, mb: usize, m: i32, s0: usize,
+  stripBytes: usize, o: usize, first: bool,
+): void {
+  const slotBytes = <usize>n << 2;
+  let vp = values + <usize>i * <usize>G * slotBytes;
+  let mp = meta + <usize>i * <usize>G * mb;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let bg = s0;
+  for (let g = 0; g < G; g++) {
+    let rec = load<u64>(mp);
+    for (let s = 0; s < n; s++) {
+      const w = v128.load32_splat(vp + (<usize>s << 2));
+      const br = bg + <usize>(rec & mask) * STRIP_ROW;
+      a0 = madd(w, v128.load(br), a0);
+      a1 = madd(w, v128.load(br, 16), a1);
+      if (two) {
+        a2 = madd(w, v128.load(br + stripBytes), a2);
+        a3 = madd(w, v128.load(br + stripBytes, 16), a3);
+      }
+      rec >>= bits;
+    }
+    vp += slotBytes;
+    mp += mb;
+    bg += <usize>m * STRIP_ROW;
+  }
+  put4(o, a0, first);
+  put4(o + 16, a1, first);
+  if (two) {
+    put4(o + 32, a2, first);
+    put4(o + 48, a3, first);
   }
 }
 
@@ -446,64 +438,17 @@ export function nm24_spmm_f32(values: usize, meta: usize, bp: usize, out: usize,
 // @ts-ignore: decorator
 @inline function nm24SpmmPanel(values: usize, meta: usize, b: usize, Kp: i32, out: usize, N: i32, G: i32, r0: i32, r1: i32, first: bool): void {
   const ldc = <usize>N << 2;
-  const groupStride = 4 * STRIP_ROW;
   const stripBytes = <usize>Kp * STRIP_ROW;
   for (let i0 = r0; i0 < r1; i0 += SPMM_ROW_BLOCK) {
     const i1 = min(r1, i0 + SPMM_ROW_BLOCK);
     let j = 0;
     for (; j + 16 <= N; j += 16) {
       const s0 = b + <usize>(j >> 3) * stripBytes;
-      for (let i = i0; i < i1; i++) {
-        const vRow = values + ((<usize>i * <usize>G) << 3);
-        const mRow = meta + <usize>i * <usize>G;
-        let a0 = f32x4.splat(0);
-        let a1 = f32x4.splat(0);
-        let a2 = f32x4.splat(0);
-        let a3 = f32x4.splat(0);
-        let bg = s0;
-        for (let g = 0; g < G; g++) {
-          const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
-          const vp = vRow + (<usize>g << 3);
-          const w0 = v128.load32_splat(vp);
-          const w1 = v128.load32_splat(vp, 4);
-          const b0 = bg + <usize>load<u8>(pp) * STRIP_ROW;
-          const b1 = bg + <usize>load<u8>(pp, 1) * STRIP_ROW;
-          a0 = f32x4.add(a0, madd(w1, v128.load(b1), f32x4.mul(w0, v128.load(b0))));
-          a1 = f32x4.add(a1, madd(w1, v128.load(b1, 16), f32x4.mul(w0, v128.load(b0, 16))));
-          a2 = f32x4.add(a2, madd(w1, v128.load(b1 + stripBytes), f32x4.mul(w0, v128.load(b0 + stripBytes))));
-          a3 = f32x4.add(a3, madd(w1, v128.load(b1 + stripBytes, 16), f32x4.mul(w0, v128.load(b0 + stripBytes, 16))));
-          bg += groupStride;
-        }
-        const o = out + <usize>i * ldc + (<usize>j << 2);
-        put4(o, a0, first);
-        put4(o + 16, a1, first);
-        put4(o + 32, a2, first);
-        put4(o + 48, a3, first);
-      }
+      for (let i = i0; i < i1; i++) nm24Tile(true, values, meta, i, G, s0, stripBytes, out + <usize>i * ldc + (<usize>j << 2), first);
     }
     for (; j + 8 <= N; j += 8) {
       const s0 = b + <usize>(j >> 3) * stripBytes;
-      for (let i = i0; i < i1; i++) {
-        const vRow = values + ((<usize>i * <usize>G) << 3);
-        const mRow = meta + <usize>i * <usize>G;
-        let a0 = f32x4.splat(0);
-        let a1 = f32x4.splat(0);
-        let bg = s0;
-        for (let g = 0; g < G; g++) {
-          const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
-          const vp = vRow + (<usize>g << 3);
-          const w0 = v128.load32_splat(vp);
-          const w1 = v128.load32_splat(vp, 4);
-          const b0 = bg + <usize>load<u8>(pp) * STRIP_ROW;
-          const b1 = bg + <usize>load<u8>(pp, 1) * STRIP_ROW;
-          a0 = f32x4.add(a0, madd(w1, v128.load(b1), f32x4.mul(w0, v128.load(b0))));
-          a1 = f32x4.add(a1, madd(w1, v128.load(b1, 16), f32x4.mul(w0, v128.load(b0, 16))));
-          bg += groupStride;
-        }
-        const o = out + <usize>i * ldc + (<usize>j << 2);
-        put4(o, a0, first);
-        put4(o + 16, a1, first);
-      }
+      for (let i = i0; i < i1; i++) nm24Tile(false, values, meta, i, G, s0, stripBytes, out + <usize>i * ldc + (<usize>j << 2), first);
     }
     for (; j < N; j++) {
       const col = b + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
@@ -516,12 +461,48 @@ export function nm24_spmm_f32(values: usize, meta: usize, bp: usize, out: usize,
           const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
           const vp = vRow + (<usize>g << 3);
           acc += load<f32>(vp) * load<f32>(bg + <usize>load<u8>(pp) * STRIP_ROW) + load<f32>(vp, 4) * load<f32>(bg + <usize>load<u8>(pp, 1) * STRIP_ROW);
-          bg += groupStride;
+          bg += 4 * STRIP_ROW;
         }
         const o = out + <usize>i * ldc + (<usize>j << 2);
         store<f32>(o, first ? acc : load<f32>(o) + acc);
       }
     }
+  }
+}
+
+/**
+ * C row i's 16 columns (`two` strips: s0 and s0 + stripBytes) or 8 (one strip at s0) at o (+)= Σ_g its group's
+ * two products with B's strip rows (2:4, nm24_spmm_f32).
+ */
+// @ts-ignore: decorator
+@inline function nm24Tile(two: bool, values: usize, meta: usize, i: i32, G: i32, s0: usize, stripBytes: usize, o: usize, first: bool): void {
+  const vRow = values + ((<usize>i * <usize>G) << 3);
+  const mRow = meta + <usize>i * <usize>G;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let bg = s0;
+  for (let g = 0; g < G; g++) {
+    const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
+    const vp = vRow + (<usize>g << 3);
+    const w0 = v128.load32_splat(vp);
+    const w1 = v128.load32_splat(vp, 4);
+    const b0 = bg + <usize>load<u8>(pp) * STRIP_ROW;
+    const b1 = bg + <usize>load<u8>(pp, 1) * STRIP_ROW;
+    a0 = f32x4.add(a0, madd(w1, v128.load(b1), f32x4.mul(w0, v128.load(b0))));
+    a1 = f32x4.add(a1, madd(w1, v128.load(b1, 16), f32x4.mul(w0, v128.load(b0, 16))));
+    if (two) {
+      a2 = f32x4.add(a2, madd(w1, v128.load(b1 + stripBytes), f32x4.mul(w0, v128.load(b0 + stripBytes))));
+      a3 = f32x4.add(a3, madd(w1, v128.load(b1 + stripBytes, 16), f32x4.mul(w0, v128.load(b0 + stripBytes, 16))));
+    }
+    bg += 4 * STRIP_ROW;
+  }
+  put4(o, a0, first);
+  put4(o + 16, a1, first);
+  if (two) {
+    put4(o + 32, a2, first);
+    put4(o + 48, a3, first);
   }
 }
 
