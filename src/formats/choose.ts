@@ -31,9 +31,9 @@ export interface WeightPattern {
  */
 export const FORMAT_RULE = Object.freeze({
   /**
-   * CSR from this sparsity: csr vs dense breaks even at 60%, 50%, 50%, 60% in the four batch-1 rows (4096² t1,
-   * t2; 4096×11008 t1, t2). At 50% the cells sit within noise of 1.0× (0.94–1.29× in the committed run,
-   * 1.07–1.17× in the run before it), so 60% is where CSR wins in every row.
+   * CSR from this sparsity: csr vs dense breaks even at 50%, 60%, 50%, 50% in the four batch-1 rows (4096² t1,
+   * t2; 4096×11008 t1, t2). At 50% the cells sit within noise of 1.0× (0.68–1.39× in the committed run, 0.94–1.29×
+   * and 1.07–1.17× in two earlier ones), so 60% is where CSR wins in every row.
    */
   csrMinSparsity: 0.6,
   /** BSR 4×4 up to this block fill: bsr4x4 vs dense breaks even at 50% (the lowest measured) in every row. */
@@ -102,7 +102,8 @@ const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
  * 2. sparsity ≥ FORMAT_RULE.csrMinSparsity (60%) → CSR;
  * 3. an N:M pattern with N/M ≤ 50% → N:M;
  * 4. otherwise dense, in `dense` storage (f32, or bf16/f16 when the checkpoint holds the weight so).
- * Bitmask and COO are never chosen: in every batch-1 row CSR breaks even at a lower or equal sparsity.
+ * Bitmask and COO are never chosen: in every batch-1 row CSR breaks even at a lower or equal sparsity than bitmask,
+ * and COO runs the CSR kernels on a converted copy.
  *
  * ```ts
  * chooseFormat(weightPattern(nmPruneMagnitude(w, 2, 4))).spec; // { format: 'nm', n: 2, m: 4 }
