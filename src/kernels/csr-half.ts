@@ -52,7 +52,8 @@ export function csr_spmv_f16(
 // eight non-zeros per step into two accumulators), with 2-byte values: one 16-byte load holds a step's 8
 // values. Seen as 4 u32 lanes of (even value | odd value << 16), the even values widen with one shift and the
 // odd ones with one mask (bf16; f16 adds its rebias), with no shuffle; x is gathered to match, the even
-// non-zeros' columns into one vector and the odd ones' into the other. Then 4 at a time, then one at a time.
+// non-zeros' columns into one vector and the odd ones' into the other. The row's last < 8 non-zeros go as
+// one masked step.
 // elem, specials and accumulate are constants at every call, so each combination is its own loop.
 // @ts-ignore: decorator
 @inline function spmvHalfPanel(

@@ -55,13 +55,13 @@ export function csr_spmv_f32(
   }
 }
 
-// One row at a time, eight non-zeros per step into two accumulators (values as v128 loads, x gathered lane
-// by lane: load32_zero + load32_lane), then four, then one. Rows are read in memory order, so values and
-// colIdx are each one sequential stream. Measured same-process, cold, one thread, relaxed build (CPU-time
-// medians): against the previous kernel, which advanced two rows together (four streams), 2.5–2.7× faster at
-// 70% on SmolLM-135M's 1536×576, 576×1536 and 576×576 (e.g. 217 → 85 µs), 3.2× on 4096×4096 at 90%
-// (1419 → 448 µs); 16 per step (4 accumulators), 4 per step (1 accumulator), u64 index loads split by
-// shifts, and scalar loops with 4 accumulators were all within 5% of this or slower.
+// One row at a time, eight non-zeros per step into two accumulators (values as v128 loads, x gathered lane by lane:
+// load32_zero + load32_lane), then the row's last < 8 as one masked step. Rows are read in memory order, so values
+// and colIdx are each one sequential stream. Measured same-process, cold, one thread, relaxed build (CPU-time
+// medians): against the previous kernel, which advanced two rows together (four streams), 2.5–2.7× faster at 70% on
+// SmolLM-135M's 1536×576, 576×1536 and 576×576 (e.g. 217 → 85 µs), 3.2× on 4096×4096 at 90% (1419 → 448 µs); 16 per
+// step (4 accumulators), 4 per step (1 accumulator), u64 index loads split by shifts, and scalar loops with 4
+// accumulators were all within 5% of this or slower.
 /** One panel: y[i] (+)= Σ values · x[colIdx] over row i's entries; x points at the panel's first column. */
 // @ts-ignore: decorator
 @inline function csrSpmvPanel(

@@ -74,8 +74,12 @@ export function halfCsrRun(rt: WasmRuntime, r: ResidentHalfCSR, b: Tensor): Tens
     const panels = [r.rows, r.width, r.panels, ...halfCsrSpecials(r)];
     const wide = rt.alloc(Math.max(4, 4 * r.hostRowPtr[r.rows]!));
     try {
-      withSpmmB(rt, bp, r.cols, N, (b, rowStride, groupStride) => {
-        rt.parallel(`csr_spmm_${r.type}`, [...w, wide, b, rowStride, groupStride, cp, N, ...panels], ranges);
+      withSpmmB(rt, bp, r.cols, N, (bIn, rowStride, groupStride) => {
+        rt.parallel(
+          `csr_spmm_${r.type}`,
+          [...w, wide, bIn, rowStride, groupStride, cp, N, ...panels],
+          ranges,
+        );
       });
     } finally {
       rt.free(wide);

@@ -185,9 +185,9 @@ export function residentCsr(rt: WasmRuntime, w: CSR): ResidentCSR {
 }
 
 /**
- * The resident copy of a validated-on-upload CSR `w` that an N-column product runs on: `spmv()` (the SpMV
+ * The resident copy of CSR `w` that a product with an N-column right-hand side runs on: `spmv()` (the SpMV
  * layout, shared by SpMV and narrow SpMM), or the SpMM copy under `tag` in panels of at most spmmCopyWidth
- * columns, built by `upload` with that maxWidth on first use.
+ * columns, built (validated and uploaded) by `upload` with that maxWidth on first use.
  */
 export function residentForColumns<R extends ResidentCSR>(
   rt: WasmRuntime,
@@ -207,12 +207,12 @@ export function csrRun(rt: WasmRuntime, r: ResidentCSR, b: Tensor): Tensor {
   return runSparseMatmul(rt, r.rows, b, (bp, cp, N) => {
     if (b.rank === 1) csrSpmv(rt, r, bp, cp);
     else {
-      withSpmmB(rt, bp, r.cols, N, (b, rowStride, groupStride) => {
+      withSpmmB(rt, bp, r.cols, N, (bIn, rowStride, groupStride) => {
         const args = [
           r.rowPtr,
           r.colIdx,
           r.values,
-          b,
+          bIn,
           rowStride,
           groupStride,
           cp,
@@ -232,8 +232,8 @@ const SPMM_PACK_MIN_N = 128;
 
 /**
  * Run an SpMM on B [kRows, N] at `bp` (kernel memory): `run(b, rowStride, groupStride)` with B packed into
- * 8-column strips for N > 8 (packB: a column tile's rows of B 32 bytes apart; row-major rows N·4 bytes apart
- * fall into few L1 sets when N·4 is a large power of two), row-major (N·4, 32) otherwise.
+ * 8-column strips from SPMM_PACK_MIN_N columns (packB: a column tile's rows of B 32 bytes apart; row-major rows
+ * N·4 bytes apart fall into few L1 sets when N·4 is a large power of two), row-major (N·4, 32) below.
  */
 export function withSpmmB(
   rt: WasmRuntime,
