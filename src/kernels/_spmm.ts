@@ -58,7 +58,7 @@ export function csrSpmmPanelAdd(
   // SPMM_ROW_BLOCK rows, each column tile over the block's rows before the next tile, so the tile's strips of B
   // are reused from L1 / L2 across the block.
   if (groupStride == 32) csrSpmmRowMajor(rowPtr, colIdx, values, b, rowStride, c, N, r0, r1, accumulate);
-  else csrSpmmRows(rowPtr, colIdx, values, b, rowStride, groupStride, c, N, r0, r1, accumulate, SPMM_ROW_BLOCK);
+  else csrSpmmBlocks(rowPtr, colIdx, values, b, rowStride, groupStride, c, N, r0, r1, accumulate);
 }
 
 // @ts-ignore: decorator
@@ -93,13 +93,13 @@ export function csrSpmmPanelAdd(
 }
 
 // @ts-ignore: decorator
-@inline function csrSpmmRows(
+@inline function csrSpmmBlocks(
   rowPtr: usize, colIdx: usize, values: usize, b: usize, rowStride: usize, groupStride: usize, c: usize, N: i32,
-  r0: i32, r1: i32, accumulate: bool, rowBlock: i32,
+  r0: i32, r1: i32, accumulate: bool,
 ): void {
   const cBytes = <usize>N << 2;
-  for (let i0 = r0; i0 < r1; i0 += rowBlock) {
-    const i1 = min(r1, i0 + rowBlock);
+  for (let i0 = r0; i0 < r1; i0 += SPMM_ROW_BLOCK) {
+    const i1 = min(r1, i0 + SPMM_ROW_BLOCK);
     let j = 0;
     for (; j + 24 <= N; j += 24) blockTile(24, rowPtr, colIdx, values, b, rowStride, groupStride, c, cBytes, j, i0, i1, accumulate);
     if (j + 16 <= N) {

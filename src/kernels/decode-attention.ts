@@ -111,46 +111,6 @@ export function decode_attention_scratch_bytes(G: i32): i32 {
 }
 
 /**
- * acc_r += Σ_j S[j − j0][r]·v_j for the R ≤ 4 rows at acc, acc + rowBytes, … and keys [j0, j1): two keys per
- * step, accumulators in memory (L1), so V is read in order.
- */
-// @ts-ignore: decorator
-@inline function accumulateQuadF32(R: i32, acc: usize, vb: usize, j0: i32, j1: i32, rowBytes: usize, S: usize): void {
-  const accEnd = acc + rowBytes;
-  let j = j0;
-  for (; j + 2 <= j1; j += 2) {
-    const pa = v128.load(S + (<usize>(j - j0) << 4));
-    const pb = v128.load(S + (<usize>(j - j0) << 4), 16);
-    const a0 = v128.shuffle<f32>(pa, pa, 0, 0, 0, 0), b0 = v128.shuffle<f32>(pb, pb, 0, 0, 0, 0);
-    const a1 = v128.shuffle<f32>(pa, pa, 1, 1, 1, 1), b1 = v128.shuffle<f32>(pb, pb, 1, 1, 1, 1);
-    const a2 = v128.shuffle<f32>(pa, pa, 2, 2, 2, 2), b2 = v128.shuffle<f32>(pb, pb, 2, 2, 2, 2);
-    const a3 = v128.shuffle<f32>(pa, pa, 3, 3, 3, 3), b3 = v128.shuffle<f32>(pb, pb, 3, 3, 3, 3);
-    for (let o = acc, vp = vb + <usize>j * rowBytes; o < accEnd; o += 16, vp += 16) {
-      const x = v128.load(vp);
-      const y = v128.load(vp + rowBytes);
-      v128.store(o, madd_f32x4(b0, y, madd_f32x4(a0, x, v128.load(o))));
-      if (R > 1) v128.store(o + rowBytes, madd_f32x4(b1, y, madd_f32x4(a1, x, v128.load(o + rowBytes))));
-      if (R > 2) v128.store(o + 2 * rowBytes, madd_f32x4(b2, y, madd_f32x4(a2, x, v128.load(o + 2 * rowBytes))));
-      if (R > 3) v128.store(o + 3 * rowBytes, madd_f32x4(b3, y, madd_f32x4(a3, x, v128.load(o + 3 * rowBytes))));
-    }
-  }
-  if (j < j1) {
-    const pa = v128.load(S + (<usize>(j - j0) << 4));
-    const a0 = v128.shuffle<f32>(pa, pa, 0, 0, 0, 0), a1 = v128.shuffle<f32>(pa, pa, 1, 1, 1, 1);
-    const a2 = v128.shuffle<f32>(pa, pa, 2, 2, 2, 2), a3 = v128.shuffle<f32>(pa, pa, 3, 3, 3, 3);
-    const va = vb + <usize>j * rowBytes;
-    for (let c: usize = 0; c < rowBytes; c += 16) {
-      const x = v128.load(va + c);
-      let o = acc + c;
-      v128.store(o, madd_f32x4(a0, x, v128.load(o)));
-      if (R > 1) { o += rowBytes; v128.store(o, madd_f32x4(a1, x, v128.load(o))); }
-      if (R > 2) { o += rowBytes; v128.store(o, madd_f32x4(a2, x, v128.load(o))); }
-      if (R > 3) { o += rowBytes; v128.store(o, madd_f32x4(a3, x, v128.load(o))); }
-    }
-  }
-}
-
-/**
  * scoreQuadF32 for half K rows of kRow bytes (8 halves per 16 bytes) and q rows in the even-then-odd order of the
  * header: per 16 bytes of two keys, their even and odd elements widened, times q's even and odd vectors.
  */
@@ -205,12 +165,13 @@ export function decode_attention_scratch_bytes(G: i32): i32 {
 }
 
 /**
- * accumulateQuadF32 for half V rows of kRow bytes and accumulator rows in the even-then-odd order of the header:
- * per 16 bytes of two keys, the even elements go to the accumulators' even vector, then the odd ones to the odd
- * vector (two widened vectors live at a time).
+ * acc_r += Σ_j S[j − j0][r]·v_j for the R ≤ 4 rows at acc, acc + rowBytes, … and keys [j0, j1): two keys per
+ * step, accumulators in memory (L1), so V (kRow bytes per key, stored as `elem`) is read in order. Half V: per 16
+ * bytes of two keys, the even elements go to the accumulators' even vector, then the odd ones to the odd vector
+ * (the even-then-odd order of the header; two widened vectors live at a time).
  */
 // @ts-ignore: decorator
-@inline function accumulateQuadHalf(
+@inline function accumulateQuad(
   elem: i32, R: i32, acc: usize, vb: usize, kRow: usize, j0: i32, j1: i32, rowBytes: usize, S: usize,
 ): void {
   const accEnd = acc + rowBytes;
@@ -222,22 +183,33 @@ export function decode_attention_scratch_bytes(G: i32): i32 {
     const a1 = v128.shuffle<f32>(pa, pa, 1, 1, 1, 1), b1 = v128.shuffle<f32>(pb, pb, 1, 1, 1, 1);
     const a2 = v128.shuffle<f32>(pa, pa, 2, 2, 2, 2), b2 = v128.shuffle<f32>(pb, pb, 2, 2, 2, 2);
     const a3 = v128.shuffle<f32>(pa, pa, 3, 3, 3, 3), b3 = v128.shuffle<f32>(pb, pb, 3, 3, 3, 3);
-    for (let o = acc, vp = vb + <usize>j * kRow; o < accEnd; o += 32, vp += 16) {
+    for (let o = acc, vp = vb + <usize>j * kRow; o < accEnd; vp += 16) {
       const x = v128.load(vp);
       const y = v128.load(vp + kRow);
-      axpy2(R, o, rowBytes, a0, a1, a2, a3, evenHalves(x, elem, true), b0, b1, b2, b3, evenHalves(y, elem, true));
-      axpy2(R, o + 16, rowBytes, a0, a1, a2, a3, oddHalves(x, elem, true), b0, b1, b2, b3, oddHalves(y, elem, true));
+      if (elem == ELEM_F32) {
+        axpy2(R, o, rowBytes, a0, a1, a2, a3, x, b0, b1, b2, b3, y);
+        o += 16;
+      } else {
+        axpy2(R, o, rowBytes, a0, a1, a2, a3, evenHalves(x, elem, true), b0, b1, b2, b3, evenHalves(y, elem, true));
+        axpy2(R, o + 16, rowBytes, a0, a1, a2, a3, oddHalves(x, elem, true), b0, b1, b2, b3, oddHalves(y, elem, true));
+        o += 32;
+      }
     }
   }
   if (j < j1) {
     const pa = v128.load(S + (<usize>(j - j0) << 4));
     const a0 = v128.shuffle<f32>(pa, pa, 0, 0, 0, 0), a1 = v128.shuffle<f32>(pa, pa, 1, 1, 1, 1);
     const a2 = v128.shuffle<f32>(pa, pa, 2, 2, 2, 2), a3 = v128.shuffle<f32>(pa, pa, 3, 3, 3, 3);
-    const va = vb + <usize>j * kRow;
-    for (let c: usize = 0; c < rowBytes; c += 32) {
-      const x = v128.load(va + (c >> 1));
-      axpy1(R, acc + c, rowBytes, a0, a1, a2, a3, evenHalves(x, elem, true));
-      axpy1(R, acc + c + 16, rowBytes, a0, a1, a2, a3, oddHalves(x, elem, true));
+    for (let o = acc, vp = vb + <usize>j * kRow; o < accEnd; vp += 16) {
+      const x = v128.load(vp);
+      if (elem == ELEM_F32) {
+        axpy1(R, o, rowBytes, a0, a1, a2, a3, x);
+        o += 16;
+      } else {
+        axpy1(R, o, rowBytes, a0, a1, a2, a3, evenHalves(x, elem, true));
+        axpy1(R, o + 16, rowBytes, a0, a1, a2, a3, oddHalves(x, elem, true));
+        o += 32;
+      }
     }
   }
 }
@@ -270,15 +242,6 @@ export function decode_attention_scratch_bytes(G: i32): i32 {
 ): void {
   if (elem == ELEM_F32) scoreQuadF32(R, R == 4 ? 2 : R == 3 ? 3 : 4, q, kb, j0, j1, rowBytes, sc, S);
   else scoreQuadHalf(elem, R, q, kb, kRow, j0, j1, rowBytes, sc, S);
-}
-
-/** P·V of one quad (R rows, a constant at each call) for V stored as `elem` (kRow bytes per key). */
-// @ts-ignore: decorator
-@inline function accumulateQuad(
-  elem: i32, R: i32, acc: usize, vb: usize, kRow: usize, j0: i32, j1: i32, rowBytes: usize, S: usize,
-): void {
-  if (elem == ELEM_F32) accumulateQuadF32(R, acc, vb, j0, j1, rowBytes, S);
-  else accumulateQuadHalf(elem, R, acc, vb, kRow, j0, j1, rowBytes, S);
 }
 
 /**

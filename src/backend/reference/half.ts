@@ -1,7 +1,7 @@
 /** TypeScript twins of the half-precision kernels (src/kernels/half.ts): the readable definitions. */
 
 import { decodeHalf, type HalfFormat } from '../../formats/half.js';
-import { gemvPanelsRef } from './dense.js';
+import { gemvPanelsRef, gemvRef } from './dense.js';
 
 /**
  * x [K] in the order the half GEMV kernels read it: per whole 8-column chunk the even columns then the
@@ -20,7 +20,7 @@ export function halfPackXRef(x: Float32Array, K: number): Float32Array {
   return xp;
 }
 
-/** y[M] = W[M,K] · x[K], W given as `format` bits [M·K] row-major; each row decoded to f32, summed in f64. */
+/** y[M] = W[M,K] · x[K], W given as `format` bits [M·K] row-major: gemvRef on W decoded to f32 (summed in f64). */
 export function halfGemvRef(
   format: HalfFormat,
   w: Uint16Array,
@@ -29,12 +29,7 @@ export function halfGemvRef(
   M: number,
   K: number,
 ): void {
-  for (let i = 0; i < M; i++) {
-    const row = decodeHalf(format, w.subarray(i * K, (i + 1) * K));
-    let s = 0;
-    for (let k = 0; k < K; k++) s += row[k]! * x[k]!;
-    y[i] = s;
-  }
+  gemvRef(decodeHalf(format, w.subarray(0, M * K)), x, y, M, K);
 }
 
 /** halfGemvRef for W panel-major with panels of P columns (src/backend/panels.ts), the twin of gemv_*_f32_panels. */
