@@ -35,8 +35,11 @@ const common = [
   'stub',
   '--noAssert',
   '--importMemory',
+  // kernel memory [0, 64 KiB) is left free for the CSR SpMV's copy of x (src/kernels/_gather.ts, X_SCRATCH)
+  '--memoryBase',
+  '65536',
   '--initialMemory',
-  '1',
+  '2',
   '--maximumMemory',
   '65536',
   '--enable',

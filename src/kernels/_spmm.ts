@@ -1,6 +1,7 @@
 // The CSR SpMM row walk over one column panel, shared by csr.ts (f32 values) and csr-half.ts (half values
-// widened to f32 first): C[i, :] (+)= Σ_p values[p] · B[colIdx[p], :] for rows [r0, r1), colIdx u16 relative
-// to the panel's first column (b points at that column's row of B).
+// widened to f32 first): C[i, :] (+)= Σ_p values[p] · B[colIdx[p] / 4, :] for rows [r0, r1), colIdx u16 byte
+// offsets (column · 4, as the SpMV gathers x by) relative to the panel's first column (b points at that column's
+// row of B), so B's row for an index is at b + index · (rowStride / 4) (`idxScale`).
 import { madd_f32x4 as madd } from './_math';
 
 // Each C row is computed in column tiles held in registers: 24 columns (6 accumulators, one non-zero per
@@ -45,11 +46,11 @@ export function csrSpmmPanelAdd(
   r0: i32, r1: i32, accumulate: bool,
 ): void {
   if (N == 8) {
-    // B's rows are 32 bytes: the constant row stride turns each index's multiply into a shift.
+    // B's rows are 32 bytes: the constant row stride (8 per index unit) turns each index's multiply into a shift.
     for (let i = r0; i < r1; i++) {
       const s = <usize>load<u32>(rowPtr + (<usize>i << 2));
       const e = <usize>load<u32>(rowPtr + (<usize>i << 2), 4);
-      tile8(colIdx + (s << 1), values + (s << 2), e - s, b, 32, c + (<usize>i << 5), accumulate);
+      tile8(colIdx + (s << 1), values + (s << 2), e - s, b, 8, c + (<usize>i << 5), accumulate);
     }
     return;
   }
@@ -75,20 +76,20 @@ export function csrSpmmPanelAdd(
     const vp = values + (s << 2);
     const n = e - s;
     let j = 0;
-    for (; j + 24 <= N; j += 24) tile24(ip, vp, n, b + (<usize>j << 2), rowBytes, 32, cRow + (<usize>j << 2), accumulate);
+    for (; j + 24 <= N; j += 24) tile24(ip, vp, n, b + (<usize>j << 2), rowBytes >> 2, 32, cRow + (<usize>j << 2), accumulate);
     if (j + 16 <= N) {
-      tile16(ip, vp, n, b + (<usize>j << 2), rowBytes, 32, cRow + (<usize>j << 2), accumulate);
+      tile16(ip, vp, n, b + (<usize>j << 2), rowBytes >> 2, 32, cRow + (<usize>j << 2), accumulate);
       j += 16;
     }
     if (j + 8 <= N) {
-      tile8(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2), accumulate);
+      tile8(ip, vp, n, b + (<usize>j << 2), rowBytes >> 2, cRow + (<usize>j << 2), accumulate);
       j += 8;
     }
     if (j + 4 <= N) {
-      tile4(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2), accumulate);
+      tile4(ip, vp, n, b + (<usize>j << 2), rowBytes >> 2, cRow + (<usize>j << 2), accumulate);
       j += 4;
     }
-    for (; j < N; j++) column1(ip, vp, n, b + (<usize>j << 2), rowBytes, cRow + (<usize>j << 2), accumulate);
+    for (; j < N; j++) column1(ip, vp, n, b + (<usize>j << 2), rowBytes >> 2, cRow + (<usize>j << 2), accumulate);
   }
 }
 
@@ -119,7 +120,7 @@ export function csrSpmmPanelAdd(
       for (let i = i0; i < i1; i++) {
         const s = <usize>load<u32>(rowPtr + (<usize>i << 2));
         const n = <usize>load<u32>(rowPtr + (<usize>i << 2), 4) - s;
-        column1(colIdx + (s << 1), values + (s << 2), n, bj, rowStride, c + <usize>i * cBytes + (<usize>j << 2), accumulate);
+        column1(colIdx + (s << 1), values + (s << 2), n, bj, rowStride >> 2, c + <usize>i * cBytes + (<usize>j << 2), accumulate);
       }
     }
   }
@@ -127,10 +128,10 @@ export function csrSpmmPanelAdd(
 
 /** out[0] (+)= Σ_q v[q] · B[col[q], j] for one column (bj: column j of B's row 0). */
 // @ts-ignore: decorator
-@inline function column1(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize, accumulate: bool): void {
+@inline function column1(ip: usize, vp: usize, n: usize, bj: usize, idxScale: usize, out: usize, accumulate: bool): void {
   let acc: f32 = accumulate ? load<f32>(out) : 0;
   for (let q: usize = 0; q < n; q++) {
-    acc += load<f32>(vp + (q << 2)) * load<f32>(bj + <usize>load<u16>(ip + (q << 1)) * rowBytes);
+    acc += load<f32>(vp + (q << 2)) * load<f32>(bj + <usize>load<u16>(ip + (q << 1)) * idxScale);
   }
   store<f32>(out, acc);
 }
@@ -148,10 +149,10 @@ export function csrSpmmPanelAdd(
     const ip = colIdx + (s << 1);
     const vp = values + (s << 2);
     const out = c + <usize>i * cBytes + (<usize>j << 2);
-    if (width == 24) tile24(ip, vp, n, bj, rowStride, groupStride, out, accumulate);
-    else if (width == 16) tile16(ip, vp, n, bj, rowStride, groupStride, out, accumulate);
-    else if (width == 8) tile8(ip, vp, n, bj, rowStride, out, accumulate);
-    else tile4(ip, vp, n, bj, rowStride, out, accumulate);
+    if (width == 24) tile24(ip, vp, n, bj, rowStride >> 2, groupStride, out, accumulate);
+    else if (width == 16) tile16(ip, vp, n, bj, rowStride >> 2, groupStride, out, accumulate);
+    else if (width == 8) tile8(ip, vp, n, bj, rowStride >> 2, out, accumulate);
+    else tile4(ip, vp, n, bj, rowStride >> 2, out, accumulate);
   }
 }
 
@@ -173,7 +174,7 @@ const SPMM_ROW_BLOCK: i32 = 64;
 
 /** c[0:24] (+)= Σ_q v[q] · B[col[q], 0:24] for the n non-zeros at ip / vp; bj points at column j of B row 0. */
 // @ts-ignore: decorator
-@inline function tile24(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, groupStride: usize, out: usize, accumulate: bool): void {
+@inline function tile24(ip: usize, vp: usize, n: usize, bj: usize, idxScale: usize, groupStride: usize, out: usize, accumulate: bool): void {
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
   let a2 = f32x4.splat(0);
@@ -182,7 +183,7 @@ const SPMM_ROW_BLOCK: i32 = 64;
   let a5 = f32x4.splat(0);
   for (let q: usize = 0; q < n; q++) {
     const v = v128.load32_splat(vp + (q << 2));
-    const br = bj + <usize>load<u16>(ip + (q << 1)) * rowBytes;
+    const br = bj + <usize>load<u16>(ip + (q << 1)) * idxScale;
     a0 = madd(v, v128.load(br), a0);
     a1 = madd(v, v128.load(br, 16), a1);
     if (groupStride == 32) {
@@ -210,7 +211,7 @@ const SPMM_ROW_BLOCK: i32 = 64;
 
 /** Like tile24 for 16 columns, two non-zeros per step. */
 // @ts-ignore: decorator
-@inline function tile16(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, groupStride: usize, out: usize, accumulate: bool): void {
+@inline function tile16(ip: usize, vp: usize, n: usize, bj: usize, idxScale: usize, groupStride: usize, out: usize, accumulate: bool): void {
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
   let a2 = f32x4.splat(0);
@@ -219,8 +220,8 @@ const SPMM_ROW_BLOCK: i32 = 64;
   for (; q + 2 <= n; q += 2) {
     const v0 = v128.load32_splat(vp + (q << 2));
     const v1 = v128.load32_splat(vp + (q << 2), 4);
-    const b0 = bj + <usize>load<u16>(ip + (q << 1)) * rowBytes;
-    const b1 = bj + <usize>load<u16>(ip + (q << 1), 2) * rowBytes;
+    const b0 = bj + <usize>load<u16>(ip + (q << 1)) * idxScale;
+    const b1 = bj + <usize>load<u16>(ip + (q << 1), 2) * idxScale;
     a0 = madd(v1, v128.load(b1), madd(v0, v128.load(b0), a0));
     a1 = madd(v1, v128.load(b1, 16), madd(v0, v128.load(b0, 16), a1));
     if (groupStride == 32) {
@@ -233,7 +234,7 @@ const SPMM_ROW_BLOCK: i32 = 64;
   }
   if (q < n) {
     const v = v128.load32_splat(vp + (q << 2));
-    const br = bj + <usize>load<u16>(ip + (q << 1)) * rowBytes;
+    const br = bj + <usize>load<u16>(ip + (q << 1)) * idxScale;
     a0 = madd(v, v128.load(br), a0);
     a1 = madd(v, v128.load(br, 16), a1);
     a2 = madd(v, v128.load(br + groupStride), a2);
@@ -251,17 +252,17 @@ const SPMM_ROW_BLOCK: i32 = 64;
  * which takes one add per step (so its latency never limits the loop).
  */
 // @ts-ignore: decorator
-@inline function tile8(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize, accumulate: bool): void {
+@inline function tile8(ip: usize, vp: usize, n: usize, bj: usize, idxScale: usize, out: usize, accumulate: bool): void {
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
   let q: usize = 0;
   for (; q + 4 <= n; q += 4) {
     const iq = ip + (q << 1);
     const vv = v128.load(vp + (q << 2));
-    const b0 = bj + <usize>load<u16>(iq) * rowBytes;
-    const b1 = bj + <usize>load<u16>(iq, 2) * rowBytes;
-    const b2 = bj + <usize>load<u16>(iq, 4) * rowBytes;
-    const b3 = bj + <usize>load<u16>(iq, 6) * rowBytes;
+    const b0 = bj + <usize>load<u16>(iq) * idxScale;
+    const b1 = bj + <usize>load<u16>(iq, 2) * idxScale;
+    const b2 = bj + <usize>load<u16>(iq, 4) * idxScale;
+    const b3 = bj + <usize>load<u16>(iq, 6) * idxScale;
     const v0 = i32x4.shuffle(vv, vv, 0, 0, 0, 0);
     const v1 = i32x4.shuffle(vv, vv, 1, 1, 1, 1);
     const v2 = i32x4.shuffle(vv, vv, 2, 2, 2, 2);
@@ -273,7 +274,7 @@ const SPMM_ROW_BLOCK: i32 = 64;
   }
   for (; q < n; q++) {
     const v = v128.load32_splat(vp + (q << 2));
-    const br = bj + <usize>load<u16>(ip + (q << 1)) * rowBytes;
+    const br = bj + <usize>load<u16>(ip + (q << 1)) * idxScale;
     a0 = madd(v, v128.load(br), a0);
     a1 = madd(v, v128.load(br, 16), a1);
   }
@@ -283,23 +284,23 @@ const SPMM_ROW_BLOCK: i32 = 64;
 
 /** Like tile24 for 4 columns, four non-zeros per step. */
 // @ts-ignore: decorator
-@inline function tile4(ip: usize, vp: usize, n: usize, bj: usize, rowBytes: usize, out: usize, accumulate: bool): void {
+@inline function tile4(ip: usize, vp: usize, n: usize, bj: usize, idxScale: usize, out: usize, accumulate: bool): void {
   let a0 = f32x4.splat(0);
   let q: usize = 0;
   for (; q + 4 <= n; q += 4) {
     const iq = ip + (q << 1);
     const p01 = f32x4.add(
-      f32x4.mul(v128.load32_splat(vp + (q << 2)), v128.load(bj + <usize>load<u16>(iq) * rowBytes)),
-      f32x4.mul(v128.load32_splat(vp + (q << 2), 4), v128.load(bj + <usize>load<u16>(iq, 2) * rowBytes)),
+      f32x4.mul(v128.load32_splat(vp + (q << 2)), v128.load(bj + <usize>load<u16>(iq) * idxScale)),
+      f32x4.mul(v128.load32_splat(vp + (q << 2), 4), v128.load(bj + <usize>load<u16>(iq, 2) * idxScale)),
     );
     const p23 = f32x4.add(
-      f32x4.mul(v128.load32_splat(vp + (q << 2), 8), v128.load(bj + <usize>load<u16>(iq, 4) * rowBytes)),
-      f32x4.mul(v128.load32_splat(vp + (q << 2), 12), v128.load(bj + <usize>load<u16>(iq, 6) * rowBytes)),
+      f32x4.mul(v128.load32_splat(vp + (q << 2), 8), v128.load(bj + <usize>load<u16>(iq, 4) * idxScale)),
+      f32x4.mul(v128.load32_splat(vp + (q << 2), 12), v128.load(bj + <usize>load<u16>(iq, 6) * idxScale)),
     );
     a0 = f32x4.add(a0, f32x4.add(p01, p23));
   }
   for (; q < n; q++) {
-    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(vp + (q << 2)), v128.load(bj + <usize>load<u16>(ip + (q << 1)) * rowBytes)));
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(vp + (q << 2)), v128.load(bj + <usize>load<u16>(ip + (q << 1)) * idxScale)));
   }
   put(out, a0, 0, accumulate);
 }

@@ -2,7 +2,7 @@
 // compressed sparse row form with bf16 or f16 value bits, f32 activations and accumulation, rows [r0, r1).
 // TypeScript twin: src/backend/reference/csr.ts csrPanelsRef on the decoded values. Layout: the f32 CSR's
 // column panels (csr.ts: rowPtr u32[panels·M + 1], colIdx u16[nnz] relative to each panel's first column)
-// with values u16[nnz] (bf16 / f16 bits); x f32[K] / B f32[K,N] row-major, y f32[M] / C f32[M,N] row-major.
+// (byte offsets: column · 4) with values u16[nnz] (bf16 / f16 bits); x f32[K] / B f32[K,N] row-major, y f32[M] / C f32[M,N] row-major.
 // Widening (_half.ts): bf16 is a 16-bit shift, f16 a shift, a mask and a multiply. f16 exports take
 // `specials`: ≠ 0 maps Inf / NaN exactly; 0 is faster and exact for values with neither (the host scans them
 // once).
@@ -13,6 +13,7 @@
 // SpMM N = 8 0.92–0.99× (the per-panel widening and C re-reads, with no L1 gain for B at N = 8); 4096×4096
 // SpMV 1.09 / 1.18× (50%), 1.01–1.03× (70%), one panel at 90%.
 
+import { fieldBias, gatherEvenFields, gatherOddFields, X_SCRATCH, X_SCRATCH_BYTES } from './_gather';
 import { ELEM_BF16, ELEM_F16, evenHalves, halfAt, oddHalves } from './_half';
 import { madd_f32x4 } from './_math';
 import { csrSpmmPanelAdd, csrSpmmPanelStore } from './_spmm';
@@ -21,44 +22,57 @@ import { csrSpmmPanelAdd, csrSpmmPanelStore } from './_spmm';
 
 /** y[i] for i in [r0, r1); values bf16; W [M, K] in `panels` column panels of `width` columns. */
 export function csr_spmv_bf16(
-  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, M: i32, width: i32, panels: i32, r0: i32, r1: i32,
+  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, M: i32, K: i32, width: i32, panels: i32, r0: i32,
+  r1: i32,
 ): void {
-  spmvHalf(rowPtr, colIdx, values, x, y, M, width, panels, r0, r1, ELEM_BF16, false);
+  spmvHalf(rowPtr, colIdx, values, x, y, M, K, width, panels, r0, r1, ELEM_BF16, false);
 }
 
 /** y[i] for i in [r0, r1); values f16; W [M, K] in `panels` column panels of `width` columns. */
 export function csr_spmv_f16(
-  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, M: i32, width: i32, panels: i32, specials: i32,
-  r0: i32, r1: i32,
+  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, M: i32, K: i32, width: i32, panels: i32,
+  specials: i32, r0: i32, r1: i32,
 ): void {
-  if (specials) spmvHalf(rowPtr, colIdx, values, x, y, M, width, panels, r0, r1, ELEM_F16, true);
-  else spmvHalf(rowPtr, colIdx, values, x, y, M, width, panels, r0, r1, ELEM_F16, false);
+  if (specials) spmvHalf(rowPtr, colIdx, values, x, y, M, K, width, panels, r0, r1, ELEM_F16, true);
+  else spmvHalf(rowPtr, colIdx, values, x, y, M, K, width, panels, r0, r1, ELEM_F16, false);
 }
 
-/** Panel after panel (csr.ts): the first stores y, the others add to it. */
+/** Panel after panel (csr.ts): the first stores y, the others add to it; x in the scratch when it fits (_gather.ts). */
 // @ts-ignore: decorator
 @inline function spmvHalf(
-  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, M: i32, width: i32, panels: i32, r0: i32, r1: i32,
-  elem: i32, specials: bool,
+  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, M: i32, K: i32, width: i32, panels: i32, r0: i32,
+  r1: i32, elem: i32, specials: bool,
 ): void {
-  spmvHalfPanel(rowPtr, colIdx, values, x, y, r0, r1, elem, specials, false);
-  for (let p = 1; p < panels; p++) {
-    const rp = rowPtr + ((<usize>p * <usize>M) << 2);
-    spmvHalfPanel(rp, colIdx, values, x + ((<usize>p * <usize>width) << 2), y, r0, r1, elem, specials, true);
+  const xBytes = <usize>K << 2;
+  const panelBytes = <usize>width << 2;
+  if (xBytes <= X_SCRATCH_BYTES) {
+    // every thread copies the same x to the scratch, so the copies agree
+    memory.copy(X_SCRATCH, x, xBytes);
+    spmvHalfPanel(rowPtr, colIdx, values, X_SCRATCH, 0, y, r0, r1, elem, specials, false);
+    for (let p = 1; p < panels; p++) {
+      const rp = rowPtr + ((<usize>p * <usize>M) << 2);
+      spmvHalfPanel(rp, colIdx, values, X_SCRATCH, fieldBias(<usize>p * panelBytes), y, r0, r1, elem, specials, true);
+    }
+  } else {
+    spmvHalfPanel(rowPtr, colIdx, values, x, 0, y, r0, r1, elem, specials, false);
+    for (let p = 1; p < panels; p++) {
+      const rp = rowPtr + ((<usize>p * <usize>M) << 2);
+      spmvHalfPanel(rp, colIdx, values, x + <usize>p * panelBytes, 0, y, r0, r1, elem, specials, true);
+    }
   }
 }
 
 // The f32 CSR SpMV's walk (csr.ts: one row at a time, so values and colIdx are each one sequential stream;
 // eight non-zeros per step into two accumulators), with 2-byte values: one 16-byte load holds a step's 8
 // values. Seen as 4 u32 lanes of (even value | odd value << 16), the even values widen with one shift and the
-// odd ones with one mask (bf16; f16 adds its rebias), with no shuffle; x is gathered to match, the even
-// non-zeros' columns into one vector and the odd ones' into the other. The row's last < 8 non-zeros go as
+// odd ones with one mask (bf16; f16 adds its rebias), with no shuffle; x is gathered to match (_gather.ts), the
+// even non-zeros' columns into one vector and the odd ones' into the other. The row's last < 8 non-zeros go as
 // one masked step.
-// elem, specials and accumulate are constants at every call, so each combination is its own loop.
+// x, bias, elem, specials and accumulate are constants at every call, so each combination is its own loop.
 // @ts-ignore: decorator
 @inline function spmvHalfPanel(
-  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, r0: i32, r1: i32, elem: i32, specials: bool,
-  accumulate: bool,
+  rowPtr: usize, colIdx: usize, values: usize, x: usize, bias: u64, y: usize, r0: i32, r1: i32, elem: i32,
+  specials: bool, accumulate: bool,
 ): void {
   let p = <usize>load<u32>(rowPtr + (<usize>r0 << 2));
   for (let i = r0; i < r1; i++) {
@@ -68,8 +82,10 @@ export function csr_spmv_f16(
     for (; p + 8 <= e; p += 8) {
       const ip = colIdx + (p << 1);
       const v = v128.load(values + (p << 1));
-      a0 = madd_f32x4(evenHalves(v, elem, specials), gatherEveryOther(x, ip), a0);
-      a1 = madd_f32x4(oddHalves(v, elem, specials), gatherEveryOther(x, ip + 2), a1);
+      const w0 = load<u64>(ip) + bias;
+      const w1 = load<u64>(ip, 8) + bias;
+      a0 = madd_f32x4(evenHalves(v, elem, specials), gatherEvenFields(x, w0, w1), a0);
+      a1 = madd_f32x4(oddHalves(v, elem, specials), gatherOddFields(x, w0, w1), a1);
     }
     // the row's last e − p < 8 non-zeros as one masked step (no data-dependent branch): lanes past the row's end
     // read the next row's (or the upload's padding) entries, and both their value and their x are zeroed
@@ -78,8 +94,10 @@ export function csr_spmv_f16(
     const v = v128.load(values + (p << 1));
     const me = v128.load(m);
     const mo = v128.load(m, 16);
-    a0 = madd_f32x4(v128.and(evenHalves(v, elem, specials), me), v128.and(gatherEveryOther(x, ip), me), a0);
-    a1 = madd_f32x4(v128.and(oddHalves(v, elem, specials), mo), v128.and(gatherEveryOther(x, ip + 2), mo), a1);
+    const w0 = load<u64>(ip) + bias;
+    const w1 = load<u64>(ip, 8) + bias;
+    a0 = madd_f32x4(v128.and(evenHalves(v, elem, specials), me), v128.and(gatherEvenFields(x, w0, w1), me), a0);
+    a1 = madd_f32x4(v128.and(oddHalves(v, elem, specials), mo), v128.and(gatherOddFields(x, w0, w1), mo), a1);
     const a = f32x4.add(a0, a1);
     let s = f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
     if (accumulate) s += load<f32>(y + (<usize>i << 2));
@@ -99,15 +117,6 @@ const TAIL_MASKS: usize = memory.data<u32>([
   -1, -1, -1, 0, -1, -1, -1, 0,
   -1, -1, -1, -1, -1, -1, -1, 0,
 ], 16);
-
-/** (x[idx[0]], x[idx[2]], x[idx[4]], x[idx[6]]) for the u16 indices at ip: every other one. */
-// @ts-ignore: decorator
-@inline function gatherEveryOther(x: usize, ip: usize): v128 {
-  let g = v128.load32_zero(x + (<usize>load<u16>(ip) << 2));
-  g = v128.load32_lane(x + (<usize>load<u16>(ip, 4) << 2), g, 1);
-  g = v128.load32_lane(x + (<usize>load<u16>(ip, 8) << 2), g, 2);
-  return v128.load32_lane(x + (<usize>load<u16>(ip, 12) << 2), g, 3);
-}
 
 // ---- SpMM: C[i, :] = Σ_p values[p] · B[colIdx[p], :] ------------------------------------------------
 

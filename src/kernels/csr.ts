@@ -3,8 +3,8 @@
 // csr-panels.ts). Layout (all byte offsets into memory): W's columns are split into `panels` panels of `width`
 // columns (the last may be narrower; a single panel of width K when K is small), stored panel after panel.
 // Panel p is a CSR of W[:, p·width, min(K, (p+1)·width)) with its own row pointers: rowPtr u32[panels·M + 1],
-// panel p's row i = entries [rowPtr[p·M + i], rowPtr[p·M + i + 1]); colIdx u16[nnz], relative to the panel's
-// first column; values f32[nnz]. x f32[K] / B f32[K,N] row-major, y f32[M] / C f32[M,N] row-major.
+// panel p's row i = entries [rowPtr[p·M + i], rowPtr[p·M + i + 1]); colIdx u16[nnz], the byte offset (column · 4)
+// relative to the panel's first column, so a panel is at most 16384 columns wide; values f32[nnz]. x f32[K] / B f32[K,N] row-major, y f32[M] / C f32[M,N] row-major.
 //
 // Why panels: W streams from DRAM while x (or B) is gathered at random. Once x is larger than L1 (48 KB here)
 // the stream evicts it and every gather may miss. Panel by panel, only x's panel (width·4 bytes) is gathered,
@@ -38,7 +38,7 @@
 // 1.3× but SpMV 0.74–0.82× at 90% on sparsify(randn) rows: docs/kernels.md). One panel (K ≤ 2048 at any density, so the
 // SmolLM-135M shapes) runs the same loop as before: 0.97–1.04× of the previous kernel, bit-identical.
 
-import { gather4 } from './_gather';
+import { fieldBias, gatherFields, X_SCRATCH, X_SCRATCH_BYTES } from './_gather';
 import { madd_f32x4 as madd } from './_math';
 import { csrSpmmPanelAdd, csrSpmmPanelStore } from './_spmm';
 
@@ -46,26 +46,42 @@ import { csrSpmmPanelAdd, csrSpmmPanelStore } from './_spmm';
 
 /** y[i] for i in [r0, r1) of W [M, K] stored in `panels` column panels of `width` columns. */
 export function csr_spmv_f32(
-  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, M: i32, width: i32, panels: i32, r0: i32, r1: i32,
+  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, M: i32, K: i32, width: i32, panels: i32, r0: i32,
+  r1: i32,
 ): void {
-  csrSpmvPanel(rowPtr, colIdx, values, x, y, r0, r1, false);
-  for (let p = 1; p < panels; p++) {
-    const rp = rowPtr + ((<usize>p * <usize>M) << 2);
-    csrSpmvPanel(rp, colIdx, values, x + ((<usize>p * <usize>width) << 2), y, r0, r1, true);
+  const xBytes = <usize>K << 2;
+  const panelBytes = <usize>width << 2;
+  if (xBytes <= X_SCRATCH_BYTES) {
+    // x at the fixed scratch address (_gather.ts); every thread copies the same x there, so the copies agree
+    memory.copy(X_SCRATCH, x, xBytes);
+    csrSpmvPanel(rowPtr, colIdx, values, X_SCRATCH, 0, y, r0, r1, false);
+    for (let p = 1; p < panels; p++) {
+      const rp = rowPtr + ((<usize>p * <usize>M) << 2);
+      csrSpmvPanel(rp, colIdx, values, X_SCRATCH, fieldBias(<usize>p * panelBytes), y, r0, r1, true);
+    }
+  } else {
+    csrSpmvPanel(rowPtr, colIdx, values, x, 0, y, r0, r1, false);
+    for (let p = 1; p < panels; p++) {
+      const rp = rowPtr + ((<usize>p * <usize>M) << 2);
+      csrSpmvPanel(rp, colIdx, values, x + <usize>p * panelBytes, 0, y, r0, r1, true);
+    }
   }
 }
 
 // One row at a time, eight non-zeros per step into two accumulators (values as v128 loads, x gathered lane by lane:
-// load32_zero + load32_lane), then the row's last < 8 as one masked step. Rows are read in memory order, so values
-// and colIdx are each one sequential stream. Measured same-process, cold, one thread, relaxed build (CPU-time
-// medians): against the previous kernel, which advanced two rows together (four streams), 2.5–2.7× faster at 70% on
-// SmolLM-135M's 1536×576, 576×1536 and 576×576 (e.g. 217 → 85 µs), 3.2× on 4096×4096 at 90% (1419 → 448 µs); 16 per
-// step (4 accumulators), 4 per step (1 accumulator), u64 index loads split by shifts, and scalar loops with 4
-// accumulators were all within 5% of this or slower.
-/** One panel: y[i] (+)= Σ values · x[colIdx] over row i's entries; x points at the panel's first column. */
+// load32_zero + load32_lane at byte offsets read four to a u64, see _gather.ts), then the row's last < 8 as one
+// masked step. Rows are read in memory order, so values and colIdx are each one sequential stream. Measured
+// same-process, cold, one thread, relaxed build (CPU-time medians): against the previous kernel, which advanced two
+// rows together (four streams), 2.5–2.7× faster at 70% on SmolLM-135M's 1536×576, 576×1536 and 576×576 (e.g. 217 →
+// 85 µs), 3.2× on 4096×4096 at 90% (1419 → 448 µs); 16 per step (4 accumulators), 4 per step (1 accumulator) and
+// scalar loops with 4 accumulators were all within 5% of this or slower.
+/**
+ * One panel: y[i] (+)= Σ values · x[colIdx] over row i's entries; x + bias's field is the panel's first column
+ * (x and bias are constants at each call, so each pair is its own loop).
+ */
 // @ts-ignore: decorator
 @inline function csrSpmvPanel(
-  rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, r0: i32, r1: i32, accumulate: bool,
+  rowPtr: usize, colIdx: usize, values: usize, x: usize, bias: u64, y: usize, r0: i32, r1: i32, accumulate: bool,
 ): void {
   let p = <usize>load<u32>(rowPtr + (<usize>r0 << 2));
   for (let i = r0; i < r1; i++) {
@@ -74,8 +90,8 @@ export function csr_spmv_f32(
     let a1 = f32x4.splat(0);
     for (; p + 8 <= e; p += 8) {
       const ip = colIdx + (p << 1);
-      a0 = madd(v128.load(values + (p << 2)), gather4<u16>(x, ip), a0);
-      a1 = madd(v128.load(values + (p << 2), 16), gather4<u16>(x, ip + 8), a1);
+      a0 = madd(v128.load(values + (p << 2)), gatherFields(x, load<u64>(ip) + bias), a0);
+      a1 = madd(v128.load(values + (p << 2), 16), gatherFields(x, load<u64>(ip, 8) + bias), a1);
     }
     // the row's last e − p < 8 non-zeros as one masked step (no data-dependent branch): lanes past the row's end
     // read the next row's (or the upload's padding) entries, and both their value and their x are zeroed
@@ -83,8 +99,10 @@ export function csr_spmv_f32(
     const ip = colIdx + (p << 1);
     const m0 = v128.load(m);
     const m1 = v128.load(m, 16);
-    a0 = madd(v128.and(v128.load(values + (p << 2)), m0), v128.and(gather4<u16>(x, ip), m0), a0);
-    a1 = madd(v128.and(v128.load(values + (p << 2), 16), m1), v128.and(gather4<u16>(x, ip + 8), m1), a1);
+    const g0 = gatherFields(x, load<u64>(ip) + bias);
+    const g1 = gatherFields(x, load<u64>(ip, 8) + bias);
+    a0 = madd(v128.and(v128.load(values + (p << 2)), m0), v128.and(g0, m0), a0);
+    a1 = madd(v128.and(v128.load(values + (p << 2), 16), m1), v128.and(g1, m1), a1);
     const a = f32x4.add(a0, a1);
     let s = f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
     if (accumulate) s += load<f32>(y + (<usize>i << 2));

@@ -94,7 +94,18 @@ function halfCsrSpecials(r: ResidentHalfCSR): number[] {
 
 /** y = W · x on a resident half-value CSR, x [K] at `xp`, y [M] at `yp`, rows split by non-zeros. */
 function halfCsrSpmv(rt: WasmRuntime, r: ResidentHalfCSR, xp: number, yp: number): void {
-  const args = [r.rowPtr, r.colIdx, r.values, xp, yp, r.rows, r.width, r.panels, ...halfCsrSpecials(r)];
+  const args = [
+    r.rowPtr,
+    r.colIdx,
+    r.values,
+    xp,
+    yp,
+    r.rows,
+    r.cols,
+    r.width,
+    r.panels,
+    ...halfCsrSpecials(r),
+  ];
   rt.parallel(`csr_spmv_${r.type}`, args, csrRanges(rt, r, 1));
 }
 

@@ -13,6 +13,7 @@ import { csrRanges, csrRun, residentCsr, uploadCsr } from './csr.js';
 import { halfCsrRun, uploadHalfCsr } from './csr-half.js';
 import {
   type CsrPanels,
+  PANEL_MAX_COLS,
   packCsrPanels,
   panelMaxWidth,
   panelPlan,
@@ -39,7 +40,7 @@ test('panelPlan: one panel up to maxWidth, else the fewest balanced panels in mu
   assert.deepEqual(panelPlan(100, 32), { width: 32, panels: 4 }); // 32·3 + 4
   assert.deepEqual(panelPlan(11008, 2048), { width: 1840, panels: 6 }); // 1840·5 + 1808
   assert.deepEqual(panelPlan(11008, 4452), { width: 3680, panels: 3 }); // 3680·2 + 3648
-  assert.throws(() => panelPlan(100, 0), /maxWidth must be an integer in \[1, 65536\], got 0/);
+  assert.throws(() => panelPlan(100, 0), /maxWidth must be an integer in \[1, 16384\], got 0/);
   assert.throws(() => panelPlan(100, 70_000), /maxWidth must be an integer/);
 });
 
@@ -179,17 +180,22 @@ forEachRuntime((label, use) => {
   });
 });
 
-test('csr panels: a CSR wider than 65536 columns always splits, with u16 indices per panel', () => {
+test('csr panels: a CSR wider than 16384 columns always splits, with u16 byte offsets per panel', () => {
+  // x (70001 floats) is larger than the kernels' 64 KiB scratch: the SpMV gathers from x where it lies
   const w = csrFromDense(testMatrix(3, 70_001, 0.02, 11));
   assert.ok(w.colIdx instanceof Uint32Array);
   const rt = runtime();
-  const up = uploadCsr(rt, w, { maxWidth: 65536 });
+  const up = uploadCsr(rt, w, { maxWidth: PANEL_MAX_COLS });
   try {
-    assert.deepEqual([up.value.width, up.value.panels], [35008, 2]);
+    assert.deepEqual([up.value.width, up.value.panels], [14016, 5]);
   } finally {
     for (const p of up.ptrs) rt.free(p);
   }
-  checkCsr(rt, w, 65536, '3×70001');
+  assert.throws(
+    () => uploadCsr(rt, w, { maxWidth: PANEL_MAX_COLS + 1 }),
+    /maxWidth must be an integer in \[1, 16384\]/,
+  );
+  checkCsr(rt, w, PANEL_MAX_COLS, '3×70001');
 });
 
 test('spmmCopyWidth: SpMM from 8 columns runs on 1024-column panels where the SpMV panels are wider', () => {

@@ -17,6 +17,12 @@ import { balancedPanel } from '../panels.js';
  */
 export const PANEL_L1_BYTES = 20480;
 
+/**
+ * Widest panel: the kernels read a column index as a u16 byte offset (column · 4) from the panel's first column
+ * (src/kernels/_gather.ts), so 16384 columns.
+ */
+export const PANEL_MAX_COLS = U16_INDEX_LIMIT / 4;
+
 /** Panel widths are rounded up to a multiple of this (whole 64-byte lines of x per panel). */
 const PANEL_ALIGN = 16;
 
@@ -28,7 +34,7 @@ export interface PanelPlan {
 
 /** How the layout splits (internal: tests and A/B runs set the width instead of the density rule). */
 export interface PanelOptions {
-  /** Widest panel in columns, at most 65536 (default: panelMaxWidth of the matrix's density). */
+  /** Widest panel in columns, at most PANEL_MAX_COLS (default: panelMaxWidth of the matrix's density). */
   maxWidth?: number;
 }
 
@@ -39,7 +45,7 @@ export interface PanelOptions {
  * @example panelMaxWidth(0.1, 4) // 4452: K = 4096 stays one panel, K = 11008 becomes 3 panels of 3680
  */
 export function panelMaxWidth(density: number, valueBytes: number): number {
-  return Math.min(U16_INDEX_LIMIT, Math.floor(PANEL_L1_BYTES / (4 + (valueBytes + 2) * density)));
+  return Math.min(PANEL_MAX_COLS, Math.floor(PANEL_L1_BYTES / (4 + (valueBytes + 2) * density)));
 }
 
 /**
@@ -48,10 +54,8 @@ export function panelMaxWidth(density: number, valueBytes: number): number {
  * @example panelPlan(11008, 2048) // { width: 1840, panels: 6 }: five of 1840 columns and one of 1808
  */
 export function panelPlan(K: number, maxWidth: number): PanelPlan {
-  if (!Number.isInteger(maxWidth) || maxWidth < 1 || maxWidth > U16_INDEX_LIMIT) {
-    throw new RangeError(
-      `panelPlan: maxWidth must be an integer in [1, ${U16_INDEX_LIMIT}], got ${maxWidth}`,
-    );
+  if (!Number.isInteger(maxWidth) || maxWidth < 1 || maxWidth > PANEL_MAX_COLS) {
+    throw new RangeError(`panelPlan: maxWidth must be an integer in [1, ${PANEL_MAX_COLS}], got ${maxWidth}`);
   }
   const width = balancedPanel(K, maxWidth, PANEL_ALIGN, maxWidth);
   return { width, panels: width === K ? 1 : Math.ceil(K / width) };

@@ -148,10 +148,12 @@ export function uploadCsr(
   const density = w.values.length / Math.max(1, w.rows * w.cols);
   const maxWidth = options.maxWidth ?? panelMaxWidth(density, w.values.BYTES_PER_ELEMENT);
   const packed = packCsrPanels(w, panelPlan(w.cols, maxWidth));
-  // 8 entries of zeros after colIdx and values: a kernel's masked last step of a row may read up to 7 past its end
+  // 8 entries of zeros after colIdx and values: a kernel's masked last step of a row may read up to 7 past its end.
+  // The kernels take column indices as byte offsets (column · 4: src/kernels/_gather.ts), which a panel's width
+  // (at most PANEL_MAX_COLS) keeps within u16.
   const ptrs = [
     rt.upload(packed.rowPtr),
-    uploadPadded(rt, packed.colIdx, 16),
+    uploadPadded(rt, byteOffsets(packed.colIdx), 16),
     uploadPadded(rt, packed.values, 32),
   ];
   const value: ResidentCSR = {
@@ -165,6 +167,13 @@ export function uploadCsr(
     hostRowPtr: w.rowPtr.slice(),
   };
   return { ptrs, value };
+}
+
+/** The column indices of a panel layout as the kernels read them: each times 4 (a byte offset into x). */
+function byteOffsets(colIdx: Uint16Array): Uint16Array {
+  const out = new Uint16Array(colIdx.length);
+  for (let q = 0; q < colIdx.length; q++) out[q] = colIdx[q]! << 2;
+  return out;
 }
 
 /**
@@ -256,7 +265,7 @@ export function withSpmmB(
 
 /** y = W · x on a resident CSR, x [K] at `xp`, y [M] at `yp`, rows split by non-zeros. */
 function csrSpmv(rt: WasmRuntime, r: ResidentCSR, xp: number, yp: number): void {
-  const args = [r.rowPtr, r.colIdx, r.values, xp, yp, r.rows, r.width, r.panels];
+  const args = [r.rowPtr, r.colIdx, r.values, xp, yp, r.rows, r.cols, r.width, r.panels];
   rt.parallel('csr_spmv_f32', args, csrRanges(rt, r, 1));
 }
 
