@@ -4,12 +4,23 @@ import { FormatError } from '../../formats/errors.js';
 import { type NM, nmFromDense, nmMatmul, nmPruneMagnitude } from '../../formats/nm.js';
 import { testMatrix, withEmptyRows } from '../../formats/testing.js';
 import { randn } from '../../tensor/random.js';
+import { Tensor } from '../../tensor/tensor.js';
 import { nmPanelsMatmulRef } from '../reference/nm.js';
+import { kernelArray, kernelOffset } from '../resident.js';
 import { relError, TOL } from '../tolerances.js';
-import { matmul } from './matmul.js';
+import { runtime } from '../wasm.js';
+import { matmul, matmulInto } from './matmul.js';
 import { nmMatmulWasm } from './nm.js';
 import { NM_PANEL_COLS, NM24_PANEL_COLS, nmPanelGroups, packNmPanels, withNmPanels } from './nm-panels.js';
-import { assertDispatchesToWasm, assertTwin, countKernelRuns, forEachRuntime, NS, rhs } from './testing.js';
+import {
+  assertDispatchesToWasm,
+  assertTwin,
+  countKernelRuns,
+  forEachRuntime,
+  NS,
+  onEveryRuntime,
+  rhs,
+} from './testing.js';
 
 /** 2:4 (own kernels); the generic kernel's n = 1, 2 and 4 paths (1:4, 2:8, 4:8) and its any-n path (3:16). */
 const PATTERNS: Array<[number, number]> = [
@@ -125,4 +136,24 @@ test('nm: panel plans keep narrow weights whole and split wide ones into balance
   assert.equal(nmPanelGroups(NM_PANEL_COLS, 4, 8), NM_PANEL_COLS / 8, '4:8 at the threshold: one panel');
   assert.equal(nmPanelGroups(11008, 4, 8), 232, '4:8 K = 11008: six panels, 1856 columns or fewer');
   assert.equal(nmPanelGroups(65, 2, 4, { cols: 64 }), 12, 'G = 17 over two panels: 12 + 5');
+});
+
+test('nm: matmulInto reads x and writes y in kernel memory, with the same numbers as matmul', () => {
+  onEveryRuntime((where) => {
+    const rt = runtime();
+    let seed = 300;
+    for (const [n, m] of PATTERNS) {
+      // K a multiple of m (x read where it lies) and not (x copied and zero-padded in the call frame)
+      for (const K of [2 * m * 5, 2 * m * 5 + 3]) {
+        const w = nmWeight(37, K, 0.6, n, m, seed++);
+        const x = kernelArray(rt, Float32Array, K);
+        x.set(randn([K], seed++).data);
+        const y = kernelArray(rt, Float32Array, 37).fill(Number.NaN);
+        matmulInto(w, x, y);
+        const want = matmul(w, new Tensor(x.slice(), [K])).data;
+        assert.ok(relError(y, want) <= TOL.spmv, `${where} ${n}:${m} K=${K}: ${relError(y, want)}`);
+        assert.ok(kernelOffset(rt, x) !== undefined && kernelOffset(rt, y) !== undefined, 'kernel arrays');
+      }
+    }
+  });
 });
