@@ -113,7 +113,7 @@ function spmv24(
  * y = W · x for an N:M W, x [K] and y [M] at offsets of kernel arrays (matmulInto): read and written in place,
  * with the 2:4 pairs (and x zero-padded to whole groups when K is not a multiple of m) in the runtime's call
  * frame, so a decode step's products allocate nothing. Measured, SmolLM-135M shapes at 2:4 with the kernels
- * stubbed out: 1.28 → 0.64 ms of JavaScript per decode step (one heap block and one output array per product
+ * stubbed out: 1.28 → 0.59 ms of JavaScript per decode step (one heap block and one output array per product
  * before).
  */
 function nmGemvInto(w: NM, xp: number, yp: number): void {
