@@ -20,6 +20,7 @@ import {
   formatOf,
   halfCsrNbytes,
   halfNbytes,
+  halfNmNbytes,
   nmNbytes,
   type Weight,
 } from '../formats/index.js';
@@ -442,6 +443,9 @@ function weightBytes(w: Weight): number {
     case 'csr_bf16':
     case 'csr_f16':
       return halfCsrNbytes(w as never);
+    case 'nm_bf16':
+    case 'nm_f16':
+      return halfNmNbytes(w as never);
     default:
       return halfNbytes(w as never);
   }

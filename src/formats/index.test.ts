@@ -23,6 +23,8 @@ const SPECS: FormatSpec[] = [
   { format: 'coo' },
   { format: 'csr_bf16' },
   { format: 'csr_f16' },
+  { format: 'nm_bf16', n: 2, m: 4 },
+  { format: 'nm_f16', n: 2, m: 4 },
   { format: 'bf16' },
   { format: 'f16' },
 ];
@@ -32,7 +34,7 @@ const SPECS: FormatSpec[] = [
 const W = toDense(toFormat(nmPruneMagnitude(testMatrix(17, 19, 0.3), 2, 4), { format: 'bf16' }));
 
 describe('FORMATS', () => {
-  it('lists the five sparse formats, CSR with half values and the two half-precision ones under their own names', () => {
+  it('lists the five sparse formats, CSR and N:M with half values and the two half-precision ones under their own names', () => {
     assert.deepEqual(Object.keys(FORMATS), [
       'csr',
       'bsr',
@@ -41,6 +43,8 @@ describe('FORMATS', () => {
       'coo',
       'csr_bf16',
       'csr_f16',
+      'nm_bf16',
+      'nm_f16',
       'bf16',
       'f16',
     ]);

@@ -1,6 +1,6 @@
 /**
- * formats layer: sparse matrix formats (CSR, BSR, N:M, bitmask, COO), half-precision dense (bf16, f16),
- * conversion from/to dense, traits.
+ * formats layer: sparse matrix formats (CSR, BSR, N:M, bitmask, COO), CSR and N:M with half-precision values,
+ * half-precision dense (bf16, f16), conversion from/to dense, traits.
  */
 
 import { Tensor } from '../tensor/tensor.js';
@@ -21,6 +21,15 @@ import {
 import { FormatError } from './errors.js';
 import { bf16, f16, type HalfMatrix, halfNonZero, halfToDense } from './half.js';
 import { type NM, nm } from './nm.js';
+import {
+  type BF16NM,
+  type F16NM,
+  type HalfNM,
+  halfNmNonZero,
+  halfNmToDense,
+  nmBf16,
+  nmF16,
+} from './nm-half.js';
 
 export * from './bitmask.js';
 export * from './bsr.js';
@@ -31,14 +40,15 @@ export * from './csr-half.js';
 export * from './errors.js';
 export * from './half.js';
 export * from './nm.js';
+export * from './nm-half.js';
 export * from './traits.js';
 export * from './types.js';
 
 /** Any sparse matrix; `format` tells which. */
 export type SparseMatrix = CSR | BSR | NM | Bitmask | COO;
 
-/** A weight matrix [M,K]: dense f32, dense in half precision, in a sparse format, or CSR with half values. */
-export type Weight = Tensor | SparseMatrix | HalfMatrix | HalfCSR;
+/** A weight matrix [M,K]: dense f32, dense in half precision, in a sparse format, or CSR / N:M with half values. */
+export type Weight = Tensor | SparseMatrix | HalfMatrix | HalfCSR | HalfNM;
 
 /** How to store a dense matrix; the options a format's fromDense needs. */
 export type FormatSpec =
@@ -48,6 +58,8 @@ export type FormatSpec =
   | { format: 'csr_f16' }
   | { format: 'bsr'; blockRows: number; blockCols: number }
   | { format: 'nm'; n: number; m: number }
+  | { format: 'nm_bf16'; n: number; m: number }
+  | { format: 'nm_f16'; n: number; m: number }
   | { format: 'bitmask' }
   | { format: 'coo' }
   | { format: 'bf16' }
@@ -58,7 +70,7 @@ export type WeightOf<S extends FormatSpec> = S['format'] extends 'dense'
   ? Tensor
   : S['format'] extends HalfMatrix['format']
     ? HalfMatrix & { readonly format: S['format'] }
-    : Extract<SparseMatrix | BF16CSR | F16CSR, { format: S['format'] }>;
+    : Extract<SparseMatrix | BF16CSR | F16CSR | BF16NM | F16NM, { format: S['format'] }>;
 
 /** Every stored format's functions (sparse, then half-precision dense), keyed by name. */
 export const FORMATS = Object.freeze({
@@ -69,6 +81,8 @@ export const FORMATS = Object.freeze({
   coo,
   csr_bf16: csrBf16,
   csr_f16: csrF16,
+  nm_bf16: nmBf16,
+  nm_f16: nmF16,
   bf16,
   f16,
 });
@@ -110,6 +124,10 @@ function convert(w: Tensor, spec: FormatSpec): Weight {
       return bsr.fromDense(w, spec.blockRows, spec.blockCols);
     case 'nm':
       return nm.fromDense(w, spec.n, spec.m);
+    case 'nm_bf16':
+      return nmBf16.fromDense(w, spec.n, spec.m);
+    case 'nm_f16':
+      return nmF16.fromDense(w, spec.n, spec.m);
     case 'bitmask':
       return bitmask.fromDense(w);
     case 'coo':
@@ -140,6 +158,9 @@ export function toDense(w: Weight): Tensor {
       return bsr.toDense(w);
     case 'nm':
       return nm.toDense(w);
+    case 'nm_bf16':
+    case 'nm_f16':
+      return halfNmToDense(w);
     case 'bitmask':
       return bitmask.toDense(w);
     case 'coo':
@@ -162,6 +183,9 @@ export function nnz(w: Weight): number {
     case 'csr_bf16':
     case 'csr_f16':
       return halfCsrNonZero(w);
+    case 'nm_bf16':
+    case 'nm_f16':
+      return halfNmNonZero(w);
     case 'bf16':
     case 'f16':
       return halfNonZero(w);

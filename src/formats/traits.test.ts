@@ -9,6 +9,7 @@ import { csrFromDense } from './csr.js';
 import { halfCsrFromDense } from './csr-half.js';
 import { halfFromDense } from './half.js';
 import { nmFromDense, nmLayout, nmPruneMagnitude } from './nm.js';
+import { halfNmFromDense } from './nm-half.js';
 import { testMatrix } from './testing.js';
 import { FORMAT_TRAITS, type FormatName, TRAITS_TERMS, traitsMarkdown } from './traits.js';
 
@@ -34,6 +35,9 @@ function samples(): [FormatName, object][] {
     ['bsr', bsrFromDense(wide, 1, 1)],
     ['nm', nmFromDense(nmPruneMagnitude(w, 2, 4), 2, 4)],
     ['nm', nmFromDense(nmPruneMagnitude(w, 3, 16), 3, 16)],
+    ['nm_bf16', halfNmFromDense(nmPruneMagnitude(w, 2, 4), 2, 4, 'bf16')],
+    ['nm_bf16', halfNmFromDense(nmPruneMagnitude(w, 4, 8), 4, 8, 'bf16')],
+    ['nm_f16', halfNmFromDense(nmPruneMagnitude(w, 3, 16), 3, 16, 'f16')],
     ['bitmask', bitmaskFromDense(w)],
     ['coo', cooFromDense(w)],
     ['bf16', halfFromDense(w, 'bf16')],
@@ -49,7 +53,8 @@ function termsOf(a: Record<string, unknown>): Record<string, number> {
   const indexed = a.format === 'bsr' ? Math.ceil(cols / num('blockCols')) : cols;
   const values = a.values as Float32Array | undefined;
   const blockColIdx = a.blockColIdx as Uint16Array | undefined;
-  const nmSizes = a.format === 'nm' ? nmLayout(cols, num('n'), num('m')) : undefined;
+  const isNm = a.format === 'nm' || a.format === 'nm_bf16' || a.format === 'nm_f16';
+  const nmSizes = isNm ? nmLayout(cols, num('n'), num('m')) : undefined;
   return {
     rows,
     cols,

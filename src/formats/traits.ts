@@ -7,9 +7,10 @@ import type { CSR } from './csr.js';
 import type { HalfCSR } from './csr-half.js';
 import type { HalfMatrix } from './half.js';
 import type { NM } from './nm.js';
+import type { HalfNM } from './nm-half.js';
 
 /** Names of all formats, dense included. */
-export type FormatName = 'dense' | (CSR | HalfCSR | BSR | NM | Bitmask | COO | HalfMatrix)['format'];
+export type FormatName = 'dense' | (CSR | HalfCSR | BSR | NM | HalfNM | Bitmask | COO | HalfMatrix)['format'];
 
 /** One typed array of a format. */
 export interface FieldTraits {
@@ -49,6 +50,14 @@ const CSR_INDEX_FIELDS: FormatTraits['fields'] = [
     meaning: 'column of each entry, strictly increasing per row',
   },
 ];
+
+/** N:M's position metadata, shared by nm and the half-value N:M formats. */
+const NM_META_FIELD: FieldTraits = {
+  name: 'meta',
+  dtype: 'u8',
+  length: 'rows*groups*metaBytesPerGroup',
+  meaning: '[row][group][byte]; slot s position in bits s·ceil(log2 m) …, LSB first',
+};
 
 /** The terms the length and byte formulas use. */
 export const TRAITS_TERMS: Readonly<Record<string, string>> = {
@@ -131,17 +140,22 @@ export const FORMAT_TRAITS: Readonly<Record<FormatName, FormatTraits>> = {
         length: 'rows*groups*n',
         meaning: '[row][group][slot]; explicit zeros fill groups with fewer non-zeros',
       },
-      {
-        name: 'meta',
-        dtype: 'u8',
-        length: 'rows*groups*metaBytesPerGroup',
-        meaning: '[row][group][byte]; slot s position in bits s·ceil(log2 m) …, LSB first',
-      },
+      NM_META_FIELD,
     ],
     nbytesFormula: 'rows*groups*(4*n + metaBytesPerGroup)',
     bestFor:
       'N:M pruning (2:4, 4:8): a fixed stride per group, no row pointers; 2:4 is 56.25% of dense f32 bytes.',
   },
+  nm_bf16: halfNmTraits(
+    'nm_bf16',
+    "bits of each slot's value, [row][group][slot]; f32 value = bits << 16",
+    'N:M pruning of a bf16 checkpoint (lossless for bf16 weights): 2:4 is 5 B per 4 weights, 62.5% of dense bf16 and 31.25% of dense f32.',
+  ),
+  nm_f16: halfNmTraits(
+    'nm_f16',
+    "bits of each slot's value, [row][group][slot]: sign, 5-bit exponent, 10-bit mantissa",
+    'N:M pruning of an f16 checkpoint (lossless for f16 weights): 2:4 is 62.5% of dense f16 bytes.',
+  ),
   bitmask: {
     name: 'bitmask',
     summary: 'One presence bit per element plus the non-zeros packed row by row.',
@@ -220,6 +234,18 @@ function halfCsrTraits(name: 'csr_bf16' | 'csr_f16', valueMeaning: string, bestF
     summary: `CSR whose values are ${half} bit patterns (rounded to nearest even); same rowPtr and colIdx as csr.`,
     fields: [...CSR_INDEX_FIELDS, { name: 'values', dtype: 'u16', length: 'nnz', meaning: valueMeaning }],
     nbytesFormula: '4*(rows+1) + idxBytes*nnz + 2*nnz',
+    bestFor,
+  };
+}
+
+/** N:M with half-precision values: N:M's groups and meta, 2-byte slot values. */
+function halfNmTraits(name: 'nm_bf16' | 'nm_f16', valueMeaning: string, bestFor: string): FormatTraits {
+  const half = name === 'nm_bf16' ? 'bfloat16' : 'IEEE binary16';
+  return {
+    name,
+    summary: `N:M whose slot values are ${half} bit patterns (rounded to nearest even); same groups and meta as nm.`,
+    fields: [{ name: 'values', dtype: 'u16', length: 'rows*groups*n', meaning: valueMeaning }, NM_META_FIELD],
+    nbytesFormula: 'rows*groups*(2*n + metaBytesPerGroup)',
     bestFor,
   };
 }

@@ -12,6 +12,7 @@ import { type CSR, csrValidate } from '../formats/csr.js';
 import { type HalfCSR, halfCsrValidate } from '../formats/csr-half.js';
 import { FormatError } from '../formats/errors.js';
 import { type NM, nmLayout, nmValidate } from '../formats/nm.js';
+import { type HalfNM, halfNmValidate } from '../formats/nm-half.js';
 import { fromBf16, fromF16, toBf16, toF16 } from '../tensor/dtype.js';
 import type { SafeDType, TensorArray } from './dtypes.js';
 import { IoError } from './errors.js';
@@ -28,9 +29,12 @@ export const SPARSE_META_WEIGHTS = 'sparsekit.weights';
 
 /** Formats whose arrays are stored field by field. */
 export type PackedFormat = 'csr' | 'bsr' | 'nm' | 'bitmask';
-/** A matrix in a packed format (CSR with bf16 / f16 values is stored as format "csr" with that values_dtype). */
-export type PackedMatrix = CSR | HalfCSR | BSR | NM | Bitmask;
-/** dtypes the values field may be stored in (CSR keeps BF16 / F16 as they are on read; others widen to f32, exactly). */
+/**
+ * A matrix in a packed format (CSR and N:M with bf16 / f16 values are stored as format "csr" / "nm" with that
+ * values_dtype).
+ */
+export type PackedMatrix = CSR | HalfCSR | BSR | NM | HalfNM | Bitmask;
+/** dtypes the values field may be stored in (CSR and N:M keep BF16 / F16 as they are on read; others widen to f32, exactly). */
 export type ValuesDType = 'F32' | 'BF16' | 'F16';
 
 /** One entry of `sparsekit.weights`: how the linear weight of that name is stored. */
@@ -76,6 +80,14 @@ export function fieldTensor(name: string, field: string): string {
 
 const idxDType = (a: Uint16Array | Uint32Array): 'U16' | 'U32' => (a instanceof Uint16Array ? 'U16' : 'U32');
 
+/** The values dtype a half-value format always stores (its own bits); other formats take the caller's. */
+const HALF_VALUES_DTYPE: Partial<Record<PackedMatrix['format'], ValuesDType>> = {
+  csr_bf16: 'BF16',
+  csr_f16: 'F16',
+  nm_bf16: 'BF16',
+  nm_f16: 'F16',
+};
+
 function encodeValues(v: Float32Array, dtype: ValuesDType): TensorArray {
   return dtype === 'F32' ? v : dtype === 'BF16' ? toBf16(v) : toF16(v);
 }
@@ -83,7 +95,8 @@ function encodeValues(v: Float32Array, dtype: ValuesDType): TensorArray {
 /**
  * The tensors and header entry of packed matrix `a` stored as weight `name`. Values are written in
  * `valuesDtype` (BF16/F16 round to nearest even; pass values already in that precision to keep them exact).
- * A CSR with half values (csr_bf16 / csr_f16) is written as format "csr" with its own values' dtype, bit for bit.
+ * A CSR or N:M with half values (csr_bf16 / csr_f16, nm_bf16 / nm_f16) is written as format "csr" / "nm" with its
+ * own values' dtype, bit for bit.
  */
 export function packWeight(
   name: string,
@@ -91,7 +104,7 @@ export function packWeight(
   valuesDtype: ValuesDType = 'F32',
 ): { info: SparseWeightInfo; tensors: Array<[string, TensorEntry]> } {
   const shape: [number, number] = [a.rows, a.cols];
-  const dtype: ValuesDType = a.format === 'csr_bf16' ? 'BF16' : a.format === 'csr_f16' ? 'F16' : valuesDtype;
+  const dtype: ValuesDType = HALF_VALUES_DTYPE[a.format] ?? valuesDtype;
   const values = (dims: number[]): TensorEntry => ({
     dtype,
     shape: dims,
@@ -133,7 +146,9 @@ export function packWeight(
         ],
       };
     }
-    case 'nm': {
+    case 'nm':
+    case 'nm_bf16':
+    case 'nm_f16': {
       const L = nmLayout(a.cols, a.n, a.m);
       return {
         info: { format: 'nm', ...base, n: a.n, m: a.m },
@@ -243,9 +258,9 @@ export function ownedTensors(name: string, info: SparseWeightInfo): string[] {
 
 /**
  * Read packed weight `name` from `source` and validate it: each field's dtype and shape against the header,
- * then the format's own `validate`. Throws IoError naming the weight (and the field) on any mismatch. A CSR
- * whose values are BF16 or F16 comes back as csr_bf16 / csr_f16 (the stored bits, 2 bytes per value); other
- * formats' half values are widened to f32 exactly.
+ * then the format's own `validate`. Throws IoError naming the weight (and the field) on any mismatch. A CSR or
+ * N:M whose values are BF16 or F16 comes back as csr_bf16 / csr_f16 or nm_bf16 / nm_f16 (the stored bits,
+ * 2 bytes per value); BSR's and bitmask's half values are widened to f32 exactly.
  */
 export function readPackedWeight(
   source: WeightSource,
@@ -277,6 +292,7 @@ export function readPackedWeight(
         ? fromBf16(d as Uint16Array)
         : fromF16(d as Uint16Array);
   };
+  const halfValues = (shape: (number | null)[]): Uint16Array => field('values', vdt, shape) as Uint16Array;
   const idx = info.index_dtype ?? 'U32';
   let a: PackedMatrix;
   switch (info.format) {
@@ -292,7 +308,7 @@ export function readPackedWeight(
               cols,
               rowPtr,
               colIdx,
-              values: field('values', vdt, [null]) as Uint16Array,
+              values: halfValues([null]),
             };
       break;
     }
@@ -314,15 +330,20 @@ export function readPackedWeight(
     case 'nm': {
       const { n, m } = info as { n: number; m: number };
       const L = nmLayout(cols, n, m);
-      a = {
-        format: 'nm',
-        rows,
-        cols,
-        n,
-        m,
-        values: values([rows, L.groups, n]),
-        meta: field('meta', 'U8', [rows, L.groups, L.metaBytesPerGroup]) as Uint8Array,
-      };
+      const dims = [rows, L.groups, n];
+      const meta = () => field('meta', 'U8', [rows, L.groups, L.metaBytesPerGroup]) as Uint8Array;
+      a =
+        vdt === 'F32'
+          ? { format: 'nm', rows, cols, n, m, values: values(dims), meta: meta() }
+          : {
+              format: vdt === 'BF16' ? 'nm_bf16' : 'nm_f16',
+              rows,
+              cols,
+              n,
+              m,
+              values: halfValues(dims),
+              meta: meta(),
+            };
       break;
     }
     case 'bitmask':
@@ -351,5 +372,7 @@ const VALIDATE: Record<PackedMatrix['format'], (a: never) => void> = {
   csr_f16: halfCsrValidate,
   bsr: bsrValidate,
   nm: nmValidate,
+  nm_bf16: halfNmValidate,
+  nm_f16: halfNmValidate,
   bitmask: bitmaskValidate,
 };

@@ -3,10 +3,11 @@
 // src/backend/ops/nm-panels.ts). Resident layout (G = ceil(K/m) groups per row, bits = ceil(log2 m),
 // mb = ceil(n·bits/8) meta bytes per group):
 //   Column panels of P groups (P = G for narrow K; the last panel has Gp = G − p·P groups), stored panel
-//   after panel: panel p's values f32 [M][Gp][n] start at element M·p·P·n, its meta u8 [M][Gp][mb] at byte
-//   M·p·P·mb. Each panel is an ordinary N:M matrix of its columns, so a thread reads its rows of panel 0,
-//   then of panel 1, …: one sequential stream each for values and meta, while the slice of x (or of B) the
-//   panel gathers from stays in L1. y is stored by panel 0 and accumulated by the others.
+//   after panel: panel p's values [M][Gp][n] (f32, or the bits of bf16 / f16 for the _bf16 / _f16 exports:
+//   nm_bf16 / nm_f16 weights, widened to f32 as they are read, _half.ts) start at element M·p·P·n, its meta
+//   u8 [M][Gp][mb] at byte M·p·P·mb. Each panel is an ordinary N:M matrix of its columns, so a thread reads
+//   its rows of panel 0, then of panel 1, …: one sequential stream each for values and meta, while the slice
+//   of x (or of B) the panel gathers from stays in L1. y is stored by panel 0 and accumulated by the others.
 //   Meta fields as in src/formats/nm.ts (slot s's position is the field at bit s·bits, LSB first), except
 //   2:4, whose meta byte is 8·c for the pair c of (p0, p1) in PAIRS_24 order (0,1) (0,2) (0,3) (1,2) (1,3)
 //   (2,3); the padding pair (0, 0) of a one-column last group is coded as (0, 1) (its value is 0 and x past
@@ -43,9 +44,11 @@
 //     still ≈ 11 GB/s at 11008 (its lane-by-lane gather is compute-bound). Two threads, relaxed: 1.36× / 1.33×
 //     at 4096², 2.43× / 2.67× at 11008, but both kernels ran slower than on one thread (loaded machine).
 
+import { ELEM_BF16, ELEM_F16, ELEM_F32, f16Top, halfAt, highHalves, lowHalves } from './_half';
+
 // ---- panels ----------------------------------------------------------------------------------------
 
-/** Byte offset of panel `g0`'s first value (values f32, `slotBytes` = n·4 per group) for M rows. */
+/** Byte offset of panel `g0`'s first value (`slotBytes` = n·value bytes per group) for M rows. */
 // @ts-ignore: decorator
 @inline function panelValues(values: usize, M: i32, g0: i32, slotBytes: usize): usize {
   return values + <usize>M * <usize>g0 * slotBytes;
@@ -64,6 +67,35 @@
   v128.store(o, first ? a : f32x4.add(v128.load(o), a));
 }
 
+// Values stored as `elem` (ELEM_F32, ELEM_BF16 or ELEM_F16: a constant at every call, so each kernel is compiled
+// once per storage type), read as f32. f16 always maps Inf / NaN.
+
+/** log2 of a value's bytes: 2 for f32, 1 for half. */
+// @ts-ignore: decorator
+@inline function valueShift(elem: i32): usize {
+  return elem == ELEM_F32 ? 2 : 1;
+}
+
+/** The value at p. */
+// @ts-ignore: decorator
+@inline function value1(p: usize, elem: i32): f32 {
+  return elem == ELEM_F32 ? load<f32>(p) : halfAt(p, elem);
+}
+
+/** The 4 values at p, in order. */
+// @ts-ignore: decorator
+@inline function values4(p: usize, elem: i32): v128 {
+  return elem == ELEM_F32 ? v128.load(p) : lowHalves(v128.load64_zero(p), elem);
+}
+
+/** The value at p in every lane. */
+// @ts-ignore: decorator
+@inline function valueSplat(p: usize, elem: i32): v128 {
+  if (elem == ELEM_F32) return v128.load32_splat(p);
+  const h = v128.load16_splat(p); // each 32-bit lane h | h << 16: the top 16 bits hold h
+  return elem == ELEM_BF16 ? i32x4.shl(h, 16) : f16Top(h, true);
+}
+
 // ---- SpMV ------------------------------------------------------------------------------------------
 
 /**
@@ -73,31 +105,47 @@
  * four slots at a time, then one.
  */
 export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, M: i32, G: i32, P: i32, n: i32, m: i32, r0: i32, r1: i32): void {
+  nmSpmv(values, meta, x, y, M, G, P, n, m, r0, r1, ELEM_F32);
+}
+
+/** nm_spmv_f32 with bf16 values. */
+export function nm_spmv_bf16(values: usize, meta: usize, x: usize, y: usize, M: i32, G: i32, P: i32, n: i32, m: i32, r0: i32, r1: i32): void {
+  nmSpmv(values, meta, x, y, M, G, P, n, m, r0, r1, ELEM_BF16);
+}
+
+/** nm_spmv_f32 with f16 values. */
+export function nm_spmv_f16(values: usize, meta: usize, x: usize, y: usize, M: i32, G: i32, P: i32, n: i32, m: i32, r0: i32, r1: i32): void {
+  nmSpmv(values, meta, x, y, M, G, P, n, m, r0, r1, ELEM_F16);
+}
+
+// @ts-ignore: decorator
+@inline function nmSpmv(values: usize, meta: usize, x: usize, y: usize, M: i32, G: i32, P: i32, n: i32, m: i32, r0: i32, r1: i32, elem: i32): void {
   const bits = 32 - clz(m - 1);
   const mb = (n * bits + 7) >> 3;
   for (let g0 = 0; g0 < G; g0 += P) {
     const Gp = min(P, G - g0);
-    const v = panelValues(values, M, g0, <usize>n << 2);
+    const v = panelValues(values, M, g0, <usize>n << valueShift(elem));
     const mm = meta + <usize>M * <usize>g0 * <usize>mb;
     const xb = x + ((<usize>g0 * <usize>m) << 2);
     const first = g0 == 0;
     // the inlined n = 2 and n = 4 bodies are instantiated per field width so their shifts are constants
-    if (n == 1) nmSpmv1(v, mm, xb, y, Gp, m, r0, r1, first);
-    else if (n == 2 && bits == 2) nmSpmv2(v, mm, xb, y, Gp, m, 2, r0, r1, first);
-    else if (n == 2 && bits == 3) nmSpmv2(v, mm, xb, y, Gp, m, 3, r0, r1, first);
-    else if (n == 2) nmSpmv2(v, mm, xb, y, Gp, m, 4, r0, r1, first);
-    else if (n == 4 && bits == 3) nmSpmv4(v, mm, xb, y, Gp, m, 3, r0, r1, first);
-    else if (n == 4) nmSpmv4(v, mm, xb, y, Gp, m, 4, r0, r1, first);
-    else nmSpmvAny(v, mm, xb, y, Gp, n, m, bits, r0, r1, first);
+    if (n == 1) nmSpmv1(v, mm, xb, y, Gp, m, r0, r1, first, elem);
+    else if (n == 2 && bits == 2) nmSpmv2(v, mm, xb, y, Gp, m, 2, r0, r1, first, elem);
+    else if (n == 2 && bits == 3) nmSpmv2(v, mm, xb, y, Gp, m, 3, r0, r1, first, elem);
+    else if (n == 2) nmSpmv2(v, mm, xb, y, Gp, m, 4, r0, r1, first, elem);
+    else if (n == 4 && bits == 3) nmSpmv4(v, mm, xb, y, Gp, m, 3, r0, r1, first, elem);
+    else if (n == 4) nmSpmv4(v, mm, xb, y, Gp, m, 4, r0, r1, first, elem);
+    else nmSpmvAny(v, mm, xb, y, Gp, n, m, bits, r0, r1, first, elem);
   }
 }
 
 /** n = 1: one meta byte (the position) and one value per group; four groups per step. */
 // @ts-ignore: decorator
-@inline function nmSpmv1(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, r0: i32, r1: i32, first: bool): void {
+@inline function nmSpmv1(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, r0: i32, r1: i32, first: bool, elem: i32): void {
   const groupBytes = <usize>m << 2;
+  const vs = valueShift(elem);
   for (let i = r0; i < r1; i++) {
-    const vRow = values + ((<usize>i * <usize>G) << 2);
+    const vRow = values + ((<usize>i * <usize>G) << vs);
     const mRow = meta + <usize>i * <usize>G;
     let a = f32x4.splat(0);
     let xg = x;
@@ -108,12 +156,12 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, M: i
       gx = v128.load32_lane(xg + groupBytes + (<usize>load<u8>(mp, 1) << 2), gx, 1);
       gx = v128.load32_lane(xg + 2 * groupBytes + (<usize>load<u8>(mp, 2) << 2), gx, 2);
       gx = v128.load32_lane(xg + 3 * groupBytes + (<usize>load<u8>(mp, 3) << 2), gx, 3);
-      a = madd(v128.load(vRow + (<usize>g << 2)), gx, a);
+      a = madd(values4(vRow + (<usize>g << vs), elem), gx, a);
       xg += 4 * groupBytes;
     }
     let acc = hsum(a);
     for (; g < G; g++) {
-      acc += load<f32>(vRow + (<usize>g << 2)) * load<f32>(xg + (<usize>load<u8>(mRow + <usize>g) << 2));
+      acc += value1(vRow + (<usize>g << vs), elem) * load<f32>(xg + (<usize>load<u8>(mRow + <usize>g) << 2));
       xg += groupBytes;
     }
     put(y, i, acc, first);
@@ -122,11 +170,12 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, M: i
 
 /** n = 2 (m ≠ 4): one meta byte holds both positions (bits ≤ 4 each); two groups per step. */
 // @ts-ignore: decorator
-@inline function nmSpmv2(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool): void {
+@inline function nmSpmv2(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool, elem: i32): void {
   const groupBytes = <usize>m << 2;
   const mask: usize = (1 << bits) - 1;
+  const vs = valueShift(elem) + 1; // two values a group
   for (let i = r0; i < r1; i++) {
-    const vRow = values + ((<usize>i * <usize>G) << 3);
+    const vRow = values + ((<usize>i * <usize>G) << vs);
     const mRow = meta + <usize>i * <usize>G;
     let a = f32x4.splat(0);
     let xg = x;
@@ -139,14 +188,15 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, M: i
       gx = v128.load32_lane(xg + ((b0 >> bits) << 2), gx, 1);
       gx = v128.load32_lane(xh + ((b1 & mask) << 2), gx, 2);
       gx = v128.load32_lane(xh + ((b1 >> bits) << 2), gx, 3);
-      a = madd(v128.load(vRow + (<usize>g << 3)), gx, a);
+      a = madd(values4(vRow + (<usize>g << vs), elem), gx, a);
       xg += 2 * groupBytes;
     }
     let acc = hsum(a);
     if (g < G) {
       const b0 = <usize>load<u8>(mRow + <usize>g);
-      const vp = vRow + (<usize>g << 3);
-      acc += load<f32>(vp) * load<f32>(xg + ((b0 & mask) << 2)) + load<f32>(vp, 4) * load<f32>(xg + ((b0 >> bits) << 2));
+      const vp = vRow + (<usize>g << vs);
+      const vb = <usize>1 << valueShift(elem);
+      acc += value1(vp, elem) * load<f32>(xg + ((b0 & mask) << 2)) + value1(vp + vb, elem) * load<f32>(xg + ((b0 >> bits) << 2));
     }
     put(y, i, acc, first);
   }
@@ -154,13 +204,14 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, M: i
 
 /** n = 4 (m ≥ 5): a two-byte record holds the four positions (bits = 3 or 4); one group per step. */
 // @ts-ignore: decorator
-@inline function nmSpmv4(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool): void {
+@inline function nmSpmv4(values: usize, meta: usize, x: usize, y: usize, G: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool, elem: i32): void {
   const groupBytes = <usize>m << 2;
   const mask: usize = (1 << bits) - 1;
   const b2 = <usize>(2 * bits);
   const b3 = <usize>(3 * bits);
+  const vs = valueShift(elem) + 2; // four values a group
   for (let i = r0; i < r1; i++) {
-    const vRow = values + ((<usize>i * <usize>G) << 4);
+    const vRow = values + ((<usize>i * <usize>G) << vs);
     const mRow = meta + ((<usize>i * <usize>G) << 1);
     let a0 = f32x4.splat(0);
     let a1 = f32x4.splat(0);
@@ -178,8 +229,8 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, M: i
       hx = v128.load32_lane(xh + (((t >> b2) & mask) << 2), hx, 2);
       gx = v128.load32_lane(xg + (((r >> b3) & mask) << 2), gx, 3);
       hx = v128.load32_lane(xh + (((t >> b3) & mask) << 2), hx, 3);
-      a0 = madd(v128.load(vRow + (<usize>g << 4)), gx, a0);
-      a1 = madd(v128.load(vRow + (<usize>g << 4), 16), hx, a1);
+      a0 = madd(values4(vRow + (<usize>g << vs), elem), gx, a0);
+      a1 = madd(values4(vRow + (<usize>(g + 1) << vs), elem), hx, a1);
       xg += 2 * groupBytes;
     }
     if (g < G) {
@@ -188,7 +239,7 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, M: i
       gx = v128.load32_lane(xg + (((r >> <usize>bits) & mask) << 2), gx, 1);
       gx = v128.load32_lane(xg + (((r >> b2) & mask) << 2), gx, 2);
       gx = v128.load32_lane(xg + (((r >> b3) & mask) << 2), gx, 3);
-      a0 = madd(v128.load(vRow + (<usize>g << 4)), gx, a0);
+      a0 = madd(values4(vRow + (<usize>g << vs), elem), gx, a0);
     }
     put(y, i, hsum(f32x4.add(a0, a1)), first);
   }
@@ -196,11 +247,12 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, M: i
 
 /** Any n: a group's record (≤ 8 bytes) as one u64, four slots at a time, then one at a time. */
 // @ts-ignore: decorator
-@inline function nmSpmvAny(values: usize, meta: usize, x: usize, y: usize, G: i32, n: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool): void {
+@inline function nmSpmvAny(values: usize, meta: usize, x: usize, y: usize, G: i32, n: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool, elem: i32): void {
   const mask: u64 = (1 << bits) - 1;
   const mb = <usize>((n * bits + 7) >> 3);
   const groupBytes = <usize>m << 2;
-  const slotBytes = <usize>n << 2;
+  const vs = valueShift(elem);
+  const slotBytes = <usize>n << vs;
   for (let i = r0; i < r1; i++) {
     let vp = values + <usize>i * <usize>G * slotBytes;
     let mp = meta + <usize>i * <usize>G * mb;
@@ -215,11 +267,11 @@ export function nm_spmv_f32(values: usize, meta: usize, x: usize, y: usize, M: i
         gx = v128.load32_lane(xg + (<usize>((rec >> bits) & mask) << 2), gx, 1);
         gx = v128.load32_lane(xg + (<usize>((rec >> (2 * bits)) & mask) << 2), gx, 2);
         gx = v128.load32_lane(xg + (<usize>((rec >> (3 * bits)) & mask) << 2), gx, 3);
-        a = madd(v128.load(vp + (<usize>s << 2)), gx, a);
+        a = madd(values4(vp + (<usize>s << vs), elem), gx, a);
         rec >>= 4 * bits;
       }
       for (; s < n; s++) {
-        acc += load<f32>(vp + (<usize>s << 2)) * load<f32>(xg + (<usize>(rec & mask) << 2));
+        acc += value1(vp + (<usize>s << vs), elem) * load<f32>(xg + (<usize>(rec & mask) << 2));
         rec >>= bits;
       }
       vp += slotBytes;
@@ -254,15 +306,31 @@ export function nm24_expand_x(x: usize, xe: usize, g0: i32, g1: i32): void {
  * sequential stream per panel).
  */
 export function nm24_spmv_f32(values: usize, meta: usize, xe: usize, y: usize, M: i32, G: i32, P: i32, r0: i32, r1: i32): void {
+  nm24Spmv(values, meta, xe, y, M, G, P, r0, r1, ELEM_F32);
+}
+
+/** nm24_spmv_f32 with bf16 values: a step's 8 values in one 16-byte load, widened in two halves. */
+export function nm24_spmv_bf16(values: usize, meta: usize, xe: usize, y: usize, M: i32, G: i32, P: i32, r0: i32, r1: i32): void {
+  nm24Spmv(values, meta, xe, y, M, G, P, r0, r1, ELEM_BF16);
+}
+
+/** nm24_spmv_f32 with f16 values. */
+export function nm24_spmv_f16(values: usize, meta: usize, xe: usize, y: usize, M: i32, G: i32, P: i32, r0: i32, r1: i32): void {
+  nm24Spmv(values, meta, xe, y, M, G, P, r0, r1, ELEM_F16);
+}
+
+// @ts-ignore: decorator
+@inline function nm24Spmv(values: usize, meta: usize, xe: usize, y: usize, M: i32, G: i32, P: i32, r0: i32, r1: i32, elem: i32): void {
+  const vs = valueShift(elem) + 1; // two values a group
   for (let g0 = 0; g0 < G; g0 += P) {
     const Gp = min(P, G - g0);
-    const vBase = panelValues(values, M, g0, 8);
+    const vBase = panelValues(values, M, g0, <usize>1 << vs);
     const mBase = meta + <usize>M * <usize>g0;
     const xb = xe + <usize>g0 * PAIRS_BYTES;
-    const body = <usize>(Gp >> 2) << 5;
+    const body = <usize>(Gp >> 2) << (vs + 2);
     const first = g0 == 0;
     for (let i = r0; i < r1; i++) {
-      let vp = vBase + ((<usize>i * <usize>Gp) << 3);
+      let vp = vBase + ((<usize>i * <usize>Gp) << vs);
       let mp = mBase + <usize>i * <usize>Gp;
       const vEnd = vp + body;
       let xp = xb;
@@ -273,19 +341,25 @@ export function nm24_spmv_f32(values: usize, meta: usize, xe: usize, y: usize, M
         u = v128.load64_lane(xp + PAIRS_BYTES + <usize>load<u8>(mp, 1), u, 1);
         let w = v128.load64_zero(xp + 2 * PAIRS_BYTES + <usize>load<u8>(mp, 2));
         w = v128.load64_lane(xp + 3 * PAIRS_BYTES + <usize>load<u8>(mp, 3), w, 1);
-        a0 = madd(v128.load(vp), u, a0);
-        a1 = madd(v128.load(vp, 16), w, a1);
+        if (elem == ELEM_F32) {
+          a0 = madd(v128.load(vp), u, a0);
+          a1 = madd(v128.load(vp, 16), w, a1);
+        } else {
+          const h = v128.load(vp);
+          a0 = madd(lowHalves(h, elem), u, a0);
+          a1 = madd(highHalves(h, elem), w, a1);
+        }
         xp += 4 * PAIRS_BYTES;
         mp += 4;
-        vp += 32;
+        vp += <usize>4 << vs;
       }
       let s = hsum(f32x4.add(a0, a1));
       for (let g = Gp & ~3; g < Gp; g++) {
         const pp = xp + <usize>load<u8>(mp);
-        s += load<f32>(vp) * load<f32>(pp) + load<f32>(vp, 4) * load<f32>(pp, 4);
+        s += value1(vp, elem) * load<f32>(pp) + value1(vp + (<usize>1 << valueShift(elem)), elem) * load<f32>(pp, 4);
         xp += PAIRS_BYTES;
         mp += 1;
-        vp += 8;
+        vp += <usize>1 << vs;
       }
       put(y, i, s, first);
     }
@@ -313,37 +387,53 @@ const STRIP_ROW: usize = 32;
  * strips at bp (above); W in panels of P groups, C accumulated over panels.
  */
 export function nm_spmm_f32(values: usize, meta: usize, bp: usize, out: usize, N: i32, M: i32, G: i32, P: i32, n: i32, m: i32, r0: i32, r1: i32): void {
+  nmSpmm(values, meta, bp, out, N, M, G, P, n, m, r0, r1, ELEM_F32);
+}
+
+/** nm_spmm_f32 with bf16 values (each broadcast from its bits as it is read). */
+export function nm_spmm_bf16(values: usize, meta: usize, bp: usize, out: usize, N: i32, M: i32, G: i32, P: i32, n: i32, m: i32, r0: i32, r1: i32): void {
+  nmSpmm(values, meta, bp, out, N, M, G, P, n, m, r0, r1, ELEM_BF16);
+}
+
+/** nm_spmm_f32 with f16 values. */
+export function nm_spmm_f16(values: usize, meta: usize, bp: usize, out: usize, N: i32, M: i32, G: i32, P: i32, n: i32, m: i32, r0: i32, r1: i32): void {
+  nmSpmm(values, meta, bp, out, N, M, G, P, n, m, r0, r1, ELEM_F16);
+}
+
+// @ts-ignore: decorator
+@inline function nmSpmm(values: usize, meta: usize, bp: usize, out: usize, N: i32, M: i32, G: i32, P: i32, n: i32, m: i32, r0: i32, r1: i32, elem: i32): void {
   const bits = 32 - clz(m - 1);
   const mb = <usize>((n * bits + 7) >> 3);
   const Kp = G * m;
   for (let g0 = 0; g0 < G; g0 += P) {
     const Gp = min(P, G - g0);
-    const v = panelValues(values, M, g0, <usize>n << 2);
+    const v = panelValues(values, M, g0, <usize>n << valueShift(elem));
     const mm = meta + <usize>M * <usize>g0 * mb;
     const bb = bp + <usize>(g0 * m) * STRIP_ROW; // the panel's first row in strip 0
-    nmSpmmPanel(v, mm, bb, Kp, out, N, Gp, n, m, bits, r0, r1, g0 == 0);
+    nmSpmmPanel(v, mm, bb, Kp, out, N, Gp, n, m, bits, r0, r1, g0 == 0, elem);
   }
 }
 
 /** One panel of nm_spmm_f32: 16-column tiles (two strips), then 8-column tiles (one strip), then single columns. */
 // @ts-ignore: decorator
-@inline function nmSpmmPanel(values: usize, meta: usize, b: usize, Kp: i32, out: usize, N: i32, G: i32, n: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool): void {
+@inline function nmSpmmPanel(values: usize, meta: usize, b: usize, Kp: i32, out: usize, N: i32, G: i32, n: i32, m: i32, bits: i32, r0: i32, r1: i32, first: bool, elem: i32): void {
   const mask: u64 = (1 << bits) - 1;
   const mb = <usize>((n * bits + 7) >> 3);
   const ldc = <usize>N << 2;
   const groupStride = <usize>m * STRIP_ROW;
   const stripBytes = <usize>Kp * STRIP_ROW;
-  const slotBytes = <usize>n << 2;
+  const vs = valueShift(elem);
+  const slotBytes = <usize>n << vs;
   for (let i0 = r0; i0 < r1; i0 += SPMM_ROW_BLOCK) {
     const i1 = min(r1, i0 + SPMM_ROW_BLOCK);
     let j = 0;
     for (; j + 16 <= N; j += 16) {
       const s0 = b + <usize>(j >> 3) * stripBytes;
-      for (let i = i0; i < i1; i++) nmTile(true, values, meta, i, G, n, mask, bits, mb, m, s0, stripBytes, out + <usize>i * ldc + (<usize>j << 2), first);
+      for (let i = i0; i < i1; i++) nmTile(true, values, meta, i, G, n, mask, bits, mb, m, s0, stripBytes, out + <usize>i * ldc + (<usize>j << 2), first, elem);
     }
     for (; j + 8 <= N; j += 8) {
       const s0 = b + <usize>(j >> 3) * stripBytes;
-      for (let i = i0; i < i1; i++) nmTile(false, values, meta, i, G, n, mask, bits, mb, m, s0, stripBytes, out + <usize>i * ldc + (<usize>j << 2), first);
+      for (let i = i0; i < i1; i++) nmTile(false, values, meta, i, G, n, mask, bits, mb, m, s0, stripBytes, out + <usize>i * ldc + (<usize>j << 2), first, elem);
     }
     for (; j < N; j++) {
       const col = b + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
@@ -355,7 +445,7 @@ export function nm_spmm_f32(values: usize, meta: usize, bp: usize, out: usize, N
         for (let g = 0; g < G; g++) {
           let rec = load<u64>(mp);
           for (let s = 0; s < n; s++) {
-            acc += load<f32>(vp + (<usize>s << 2)) * load<f32>(bg + <usize>(rec & mask) * STRIP_ROW);
+            acc += value1(vp + (<usize>s << vs), elem) * load<f32>(bg + <usize>(rec & mask) * STRIP_ROW);
             rec >>= bits;
           }
           vp += slotBytes;
@@ -376,9 +466,10 @@ export function nm_spmm_f32(values: usize, meta: usize, bp: usize, out: usize, N
 // @ts-ignore: decorator
 @inline function nmTile(
   two: bool, values: usize, meta: usize, i: i32, G: i32, n: i32, mask: u64, bits: i32, mb: usize, m: i32, s0: usize,
-  stripBytes: usize, o: usize, first: bool,
+  stripBytes: usize, o: usize, first: bool, elem: i32,
 ): void {
-  const slotBytes = <usize>n << 2;
+  const vs = valueShift(elem);
+  const slotBytes = <usize>n << vs;
   let vp = values + <usize>i * <usize>G * slotBytes;
   let mp = meta + <usize>i * <usize>G * mb;
   let a0 = f32x4.splat(0);
@@ -389,7 +480,7 @@ export function nm_spmm_f32(values: usize, meta: usize, bp: usize, out: usize, N
   for (let g = 0; g < G; g++) {
     let rec = load<u64>(mp);
     for (let s = 0; s < n; s++) {
-      const w = v128.load32_splat(vp + (<usize>s << 2));
+      const w = valueSplat(vp + (<usize>s << vs), elem);
       const br = bg + <usize>(rec & mask) * STRIP_ROW;
       a0 = madd(w, v128.load(br), a0);
       a1 = madd(w, v128.load(br, 16), a1);
@@ -424,43 +515,60 @@ const PAIR_POSITIONS: usize = memory.data<u8>([0, 1, 0, 2, 0, 3, 1, 2, 1, 3, 2, 
  * = 14 SIMD registers), then 8-column tiles, then single columns. B packed as for nm_spmm_f32.
  */
 export function nm24_spmm_f32(values: usize, meta: usize, bp: usize, out: usize, N: i32, M: i32, G: i32, P: i32, r0: i32, r1: i32): void {
+  nm24Spmm(values, meta, bp, out, N, M, G, P, r0, r1, ELEM_F32);
+}
+
+/** nm24_spmm_f32 with bf16 values. */
+export function nm24_spmm_bf16(values: usize, meta: usize, bp: usize, out: usize, N: i32, M: i32, G: i32, P: i32, r0: i32, r1: i32): void {
+  nm24Spmm(values, meta, bp, out, N, M, G, P, r0, r1, ELEM_BF16);
+}
+
+/** nm24_spmm_f32 with f16 values. */
+export function nm24_spmm_f16(values: usize, meta: usize, bp: usize, out: usize, N: i32, M: i32, G: i32, P: i32, r0: i32, r1: i32): void {
+  nm24Spmm(values, meta, bp, out, N, M, G, P, r0, r1, ELEM_F16);
+}
+
+// @ts-ignore: decorator
+@inline function nm24Spmm(values: usize, meta: usize, bp: usize, out: usize, N: i32, M: i32, G: i32, P: i32, r0: i32, r1: i32, elem: i32): void {
   const Kp = G * 4;
   for (let g0 = 0; g0 < G; g0 += P) {
     const Gp = min(P, G - g0);
-    const v = panelValues(values, M, g0, 8);
+    const v = panelValues(values, M, g0, <usize>2 << valueShift(elem));
     const mm = meta + <usize>M * <usize>g0;
     const bb = bp + <usize>(g0 * 4) * STRIP_ROW;
-    nm24SpmmPanel(v, mm, bb, Kp, out, N, Gp, r0, r1, g0 == 0);
+    nm24SpmmPanel(v, mm, bb, Kp, out, N, Gp, r0, r1, g0 == 0, elem);
   }
 }
 
 /** One panel of nm24_spmm_f32. */
 // @ts-ignore: decorator
-@inline function nm24SpmmPanel(values: usize, meta: usize, b: usize, Kp: i32, out: usize, N: i32, G: i32, r0: i32, r1: i32, first: bool): void {
+@inline function nm24SpmmPanel(values: usize, meta: usize, b: usize, Kp: i32, out: usize, N: i32, G: i32, r0: i32, r1: i32, first: bool, elem: i32): void {
   const ldc = <usize>N << 2;
+  const vs = valueShift(elem) + 1; // two values a group
+  const vb = <usize>1 << valueShift(elem);
   const stripBytes = <usize>Kp * STRIP_ROW;
   for (let i0 = r0; i0 < r1; i0 += SPMM_ROW_BLOCK) {
     const i1 = min(r1, i0 + SPMM_ROW_BLOCK);
     let j = 0;
     for (; j + 16 <= N; j += 16) {
       const s0 = b + <usize>(j >> 3) * stripBytes;
-      for (let i = i0; i < i1; i++) nm24Tile(true, values, meta, i, G, s0, stripBytes, out + <usize>i * ldc + (<usize>j << 2), first);
+      for (let i = i0; i < i1; i++) nm24Tile(true, values, meta, i, G, s0, stripBytes, out + <usize>i * ldc + (<usize>j << 2), first, elem);
     }
     for (; j + 8 <= N; j += 8) {
       const s0 = b + <usize>(j >> 3) * stripBytes;
-      for (let i = i0; i < i1; i++) nm24Tile(false, values, meta, i, G, s0, stripBytes, out + <usize>i * ldc + (<usize>j << 2), first);
+      for (let i = i0; i < i1; i++) nm24Tile(false, values, meta, i, G, s0, stripBytes, out + <usize>i * ldc + (<usize>j << 2), first, elem);
     }
     for (; j < N; j++) {
       const col = b + <usize>(j >> 3) * stripBytes + (<usize>(j & 7) << 2);
       for (let i = i0; i < i1; i++) {
-        const vRow = values + ((<usize>i * <usize>G) << 3);
+        const vRow = values + ((<usize>i * <usize>G) << vs);
         const mRow = meta + <usize>i * <usize>G;
         let acc: f32 = 0;
         let bg = col;
         for (let g = 0; g < G; g++) {
           const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
-          const vp = vRow + (<usize>g << 3);
-          acc += load<f32>(vp) * load<f32>(bg + <usize>load<u8>(pp) * STRIP_ROW) + load<f32>(vp, 4) * load<f32>(bg + <usize>load<u8>(pp, 1) * STRIP_ROW);
+          const vp = vRow + (<usize>g << vs);
+          acc += value1(vp, elem) * load<f32>(bg + <usize>load<u8>(pp) * STRIP_ROW) + value1(vp + vb, elem) * load<f32>(bg + <usize>load<u8>(pp, 1) * STRIP_ROW);
           bg += 4 * STRIP_ROW;
         }
         const o = out + <usize>i * ldc + (<usize>j << 2);
@@ -475,8 +583,9 @@ export function nm24_spmm_f32(values: usize, meta: usize, bp: usize, out: usize,
  * two products with B's strip rows (2:4, nm24_spmm_f32).
  */
 // @ts-ignore: decorator
-@inline function nm24Tile(two: bool, values: usize, meta: usize, i: i32, G: i32, s0: usize, stripBytes: usize, o: usize, first: bool): void {
-  const vRow = values + ((<usize>i * <usize>G) << 3);
+@inline function nm24Tile(two: bool, values: usize, meta: usize, i: i32, G: i32, s0: usize, stripBytes: usize, o: usize, first: bool, elem: i32): void {
+  const vs = valueShift(elem) + 1; // two values a group
+  const vRow = values + ((<usize>i * <usize>G) << vs);
   const mRow = meta + <usize>i * <usize>G;
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
@@ -485,9 +594,9 @@ export function nm24_spmm_f32(values: usize, meta: usize, bp: usize, out: usize,
   let bg = s0;
   for (let g = 0; g < G; g++) {
     const pp = PAIR_POSITIONS + (<usize>load<u8>(mRow + <usize>g) >> 2);
-    const vp = vRow + (<usize>g << 3);
-    const w0 = v128.load32_splat(vp);
-    const w1 = v128.load32_splat(vp, 4);
+    const vp = vRow + (<usize>g << vs);
+    const w0 = valueSplat(vp, elem);
+    const w1 = valueSplat(vp + (<usize>1 << valueShift(elem)), elem);
     const b0 = bg + <usize>load<u8>(pp) * STRIP_ROW;
     const b1 = bg + <usize>load<u8>(pp, 1) * STRIP_ROW;
     a0 = f32x4.add(a0, madd(w1, v128.load(b1), f32x4.mul(w0, v128.load(b0))));

@@ -147,8 +147,8 @@ export abstract class CausalModel implements CausalLM, Savable {
 }
 
 /**
- * The dtype the block linears' weights are held in ('bf16' / 'f16' when every one is a bf16 / f16 matrix or
- * half-value CSR, else 'f32'); the LM head (named `lm_head.weight` by linears()) does not count.
+ * The dtype the block linears' weights are held in ('bf16' / 'f16' when every one is a bf16 / f16 matrix, or
+ * a half-value CSR or N:M, else 'f32'); the LM head (named `lm_head.weight` by linears()) does not count.
  */
 export function blockWeightsDtype(linears: ReadonlyMap<string, Linear>): KVDType {
   const seen = new Set<KVDType>();
@@ -157,9 +157,9 @@ export function blockWeightsDtype(linears: ReadonlyMap<string, Linear>): KVDType
     const format = (l.weight as { format?: unknown }).format;
     if (format === 'deferred') continue; // not read yet (streaming): says nothing
     seen.add(
-      format === 'bf16' || format === 'csr_bf16'
+      format === 'bf16' || format === 'csr_bf16' || format === 'nm_bf16'
         ? 'bf16'
-        : format === 'f16' || format === 'csr_f16'
+        : format === 'f16' || format === 'csr_f16' || format === 'nm_f16'
           ? 'f16'
           : 'f32',
     );

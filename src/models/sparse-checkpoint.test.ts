@@ -7,7 +7,9 @@ import {
   csrFromDense,
   formatOf,
   type HalfCSR,
+  type HalfNM,
   halfCsrNbytes,
+  halfNmNbytes,
   nmPruneMagnitude,
   toDense,
   toFormat,
@@ -160,6 +162,38 @@ describe('compact sparse checkpoint', () => {
     saveSparseCheckpoint(b, again, { dtype: 'f32' });
     const c = loadCausalLM(again, { kvDtype: 'f32' });
     assert.deepEqual(c.forward(ids).data, b.forward(ids).data);
+  });
+
+  // The logits of nm_bf16 weights are not compared here: matmul(nm_bf16, dense) has no kernel registered yet.
+  it('a 2:4-pruned bf16 checkpoint: N:M values stay bf16 and load as nm_bf16 (5 B per 4 weights), bit-identical', () => {
+    const lm = pruned('llama', (w) => nmPruneMagnitude(w, 2, 4), 'BF16');
+    const compact = fresh();
+    saveSparseCheckpoint(lm, compact, { dtype: 'f32' }); // dense weights F32; the N:M values are exact in bf16
+    const f = SafetensorsFile.open(join(compact, 'model.safetensors'));
+    assert.equal(f.info('model.layers.0.mlp.up_proj.weight.values').dtype, 'BF16');
+    assert.equal(f.info('lm_head.weight').dtype, 'F32');
+    f.close();
+    const b = loadCausalLM(compact);
+    for (const [name, l] of lm.linears()) {
+      if (name === 'lm_head.weight') continue;
+      const w = b.linears().get(name)!.weight as HalfNM;
+      assert.equal(formatOf(w), 'nm_bf16', name);
+      assert.equal(halfNmNbytes(w), w.rows * Math.ceil(w.cols / 4) * 5, `${name}: 5 B per group of 4`);
+      assert.deepEqual(toDense(w).data, toDense(l.weight as Weight).data, `${name} bit-identical`);
+    }
+    assert.equal(b.newCache().dtype, 'bf16', 'nm_bf16 block weights get a bf16 KV cache');
+    // saved again, the nm_bf16 weights keep their bits: the same file
+    const again = fresh();
+    saveSparseCheckpoint(b, again, { dtype: 'f32' });
+    assert.deepEqual(
+      readFileSync(join(again, 'model.safetensors')),
+      readFileSync(join(compact, 'model.safetensors')),
+    );
+    // and the plain folder of the loaded model is the plain folder of the pruned one
+    const [p, q] = [fresh(), fresh()];
+    saveModel(lm, p, { dtype: 'f32' });
+    saveModel(b, q, { dtype: 'f32' });
+    assert.deepEqual(readFileSync(join(q, 'model.safetensors')), readFileSync(join(p, 'model.safetensors')));
   });
 
   it('packedValues: f32 values that are not bf16 stay F32 unless bf16 is asked for (then rounded)', () => {

@@ -145,7 +145,8 @@ export interface SparseSaveOptions extends SaveOptions {
    * The dtype of packed weights' values. 'auto' (default): the dtype dense weights are saved in, except that
    * F32 becomes BF16 for a weight whose every value is exactly a bf16 value (e.g. a pruned bf16 checkpoint
    * loaded as f32): lossless, and such a CSR weight loads back as csr_bf16, 4 bytes per kept weight instead
-   * of 6. 'f32', 'bf16' or 'f16' force that dtype (bf16 / f16 round to nearest even).
+   * of 6 (an N:M weight as nm_bf16, 2:4 in 5 bytes per 4 weights instead of 9). 'f32', 'bf16' or 'f16' force
+   * that dtype (bf16 / f16 round to nearest even).
    */
   packedValues?: 'auto' | 'f32' | 'bf16' | 'f16';
 }
@@ -175,8 +176,8 @@ function packedValuesDtype(
  * chooseFormat picks from its measured pattern (CSR, BSR 4×4, N:M) or written dense (in the dtype saveModel
  * would use). Packed values are stored in that dtype too, so the checkpoint holds the same numbers as the
  * plain folder; f32 values that are all exactly bf16 (a pruned bf16 checkpoint) are stored as bf16, losslessly
- * (`packedValues`). CSR weights with bf16 / f16 values load back as csr_bf16 / csr_f16. docs/sparse-checkpoint.md
- * has the layout.
+ * (`packedValues`). CSR and N:M weights with bf16 / f16 values load back as csr_bf16 / csr_f16 and
+ * nm_bf16 / nm_f16. docs/sparse-checkpoint.md has the layout.
  *
  * ```ts
  * await pruneModel(lm, { method: 'magnitude', sparsity: 0.7 });

@@ -8,6 +8,12 @@
  */
 
 import { type NM, nmLayout } from '../../formats/nm.js';
+
+/** The arrays a panel layout is packed from: an N:M matrix with f32 values (NM) or half bits (HalfNM). */
+export type NmArrays<V extends Float32Array | Uint16Array> = Omit<NM, 'format' | 'values'> & {
+  readonly values: V;
+};
+
 import { balancedPanel } from '../panels.js';
 
 /**
@@ -65,7 +71,7 @@ export function nmPanelGroups(
 }
 
 /** An N:M weight in its resident layout (see the file header). */
-export interface NmPanels {
+export interface NmPanels<V extends Float32Array | Uint16Array = Float32Array | Uint16Array> {
   readonly rows: number;
   readonly cols: number;
   readonly n: number;
@@ -77,7 +83,7 @@ export interface NmPanels {
   /** Meta bytes per group (the format's, 1 for 2:4). */
   readonly metaBytesPerGroup: number;
   /** Panel p's values [rows][Gp][n] from element rows·p·P·n. */
-  readonly values: Float32Array;
+  readonly values: V;
   /** Panel p's meta [rows][Gp][mb] from byte rows·p·P·mb; 2:4 bytes are 8·pairCode24(p0, p1). */
   readonly meta: Uint8Array;
 }
@@ -102,13 +108,16 @@ PAIRS_24.forEach(([p0, p1], c) => {
  * Pack a valid N:M matrix into panels of `panelGroups` groups (2:4 meta re-coded). One panel of a pattern
  * other than 2:4 is the matrix's own arrays, not copies.
  */
-export function packNmPanels(w: NM, panelGroups = nmPanelGroups(w.cols, w.n, w.m)): NmPanels {
+export function packNmPanels<V extends Float32Array | Uint16Array>(
+  w: NmArrays<V>,
+  panelGroups = nmPanelGroups(w.cols, w.n, w.m),
+): NmPanels<V> {
   const { rows, cols, n, m } = w;
   const { groups, metaBytesPerGroup: mb } = nmLayout(cols, n, m);
   const is24 = n === 2 && m === 4;
   const base = { rows, cols, n, m, groups, panelGroups, metaBytesPerGroup: mb };
   if (panelGroups >= groups && !is24) return { ...base, values: w.values, meta: w.meta };
-  const values = new Float32Array(w.values.length);
+  const values = new (w.values.constructor as { new (n: number): V })(w.values.length);
   const meta = new Uint8Array(w.meta.length);
   for (let g0 = 0; g0 < groups; g0 += panelGroups) {
     const gp = Math.min(panelGroups, groups - g0);

@@ -1,11 +1,14 @@
 /**
  * N:M matmul on the WebAssembly kernels (src/kernels/nm.ts): C[M,N] = W[M,K] · B[K,N] with W keeping at
- * most n of every m columns. The weight is resident in column panels (nm-panels.ts). 2:4 runs its own
+ * most n of every m columns, its values f32 (nm) or bf16 / f16 (nm_bf16, nm_f16: resident at 2 bytes a value,
+ * widened as the kernels read them). The weight is resident in column panels (nm-panels.ts). 2:4 runs its own
  * kernels (the SpMV on x expanded into pairs); any other n:m (m ≤ 16) runs the generic ones. B is
  * zero-padded to G·m rows so the kernels read whole groups.
  */
 
+import { FormatError } from '../../formats/errors.js';
 import { type NM, nmMatmul, nmValidate } from '../../formats/nm.js';
+import { type HalfNM, halfNmMatmul, halfNmValidate, halfNmValues } from '../../formats/nm-half.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { resident } from '../resident.js';
@@ -25,16 +28,19 @@ export interface ResidentNM {
   groups: number;
   /** Groups per column panel (`groups` when W is one panel). */
   panelGroups: number;
-  /** Byte offsets of the panels' values (f32) and meta (u8, followed by 8 zero bytes); see nm-panels.ts. */
+  /** Byte offsets of the panels' values (f32, or half bits) and meta (u8, followed by 8 zero bytes); see nm-panels.ts. */
   values: number;
   meta: number;
+  /** How the values are stored: the suffix of the kernels that read them. */
+  type: 'f32' | 'bf16' | 'f16';
 }
 
 /** Validate `w` (once) and upload it, or return the copy already resident in `rt`. */
-export function residentNm(rt: WasmRuntime, w: NM): ResidentNM {
-  const r = resident(rt, w, 'nm', () => {
-    nmValidate(w);
-    const p = packNmPanels(w);
+export function residentNm(rt: WasmRuntime, w: NM | HalfNM): ResidentNM {
+  const r = resident(rt, w, w.format, () => {
+    if (w.format === 'nm') nmValidate(w);
+    else halfNmValidate(w);
+    const p = packNmPanels<Float32Array | Uint16Array>(w);
     const ptrs = [rt.upload(p.values), uploadPadded(rt, p.meta, 8)];
     const value: ResidentNM = {
       rows: w.rows,
@@ -45,6 +51,7 @@ export function residentNm(rt: WasmRuntime, w: NM): ResidentNM {
       panelGroups: p.panelGroups,
       values: ptrs[0]!,
       meta: ptrs[1]!,
+      type: w.format === 'nm' ? 'f32' : halfNmValues(w),
     };
     return { ptrs, value };
   });
@@ -59,7 +66,41 @@ export function residentNm(rt: WasmRuntime, w: NM): ResidentNM {
 export function nmMatmulWasm(w: NM, b: Tensor): Tensor {
   checkSparseCall('nmMatmulWasm', 'nm', w, b);
   const rt = runtime();
-  const r = residentNm(rt, w);
+  return nmRun(rt, residentNm(rt, w), b);
+}
+
+/**
+ * W[M,K] · B with W an N:M matrix with bf16 or f16 values and B [K] (→ [M]) or [K,N] (→ [M,N]), on the
+ * WebAssembly kernels: nmMatmulWasm's walks with each value widened to f32 as it is read, so the weight
+ * streams at 2 bytes a value (2:4: 5 bytes per 4 weights, 62.5% of dense bf16).
+ * @example halfNmMatmulWasm(halfNmFromDense(nmPruneMagnitude(w, 2, 4), 2, 4, 'bf16'), x)
+ */
+export function halfNmMatmulWasm(w: HalfNM, b: Tensor): Tensor {
+  checkHalfNmCall('halfNmMatmulWasm', w, b);
+  const rt = runtime();
+  return nmRun(rt, residentNm(rt, w), b);
+}
+
+/** The TypeScript twin of halfNmMatmulWasm: the same checks, then the format's reference product. */
+export function halfNmMatmulRef(w: HalfNM, b: Tensor): Tensor {
+  checkHalfNmCall('halfNmMatmulRef', w, b);
+  return halfNmMatmul(w, b);
+}
+
+function checkHalfNmCall(op: string, w: HalfNM, b: Tensor): void {
+  if (w?.format !== 'nm_bf16' && w?.format !== 'nm_f16') {
+    throw new FormatError(
+      'nm_bf16',
+      'format',
+      `${op}: w.format is ${JSON.stringify(w?.format)} but must be "nm_bf16" or "nm_f16"`,
+    );
+  }
+  checkSparseCall(op, w.format, w, b);
+}
+
+/** W · B on a resident N:M weight (any value type). */
+function nmRun(rt: WasmRuntime, r: ResidentNM, b: Tensor): Tensor {
+  const t = r.type;
   const is24 = r.n === 2 && r.m === 4;
   const { rows: M, groups: G, panelGroups: P } = r;
   return runSparseMatmul(
@@ -77,13 +118,13 @@ export function nmMatmulWasm(w: NM, b: Tensor): Tensor {
           rt.free(xe);
         }
       } else if (b.rank === 1)
-        rt.parallel('nm_spmv_f32', [r.values, r.meta, bp, cp, M, G, P, r.n, r.m], ranges);
+        rt.parallel(`nm_spmv_${t}`, [r.values, r.meta, bp, cp, M, G, P, r.n, r.m], ranges);
       else {
         // B packed into 8-column strips (see kernels/nm.ts: a tile's rows of B 32 bytes apart, not N·4)
         const packed = packB(rt, bp, G * r.m, N);
         try {
-          if (is24) rt.parallel('nm24_spmm_f32', [r.values, r.meta, packed, cp, N, M, G, P], ranges);
-          else rt.parallel('nm_spmm_f32', [r.values, r.meta, packed, cp, N, M, G, P, r.n, r.m], ranges);
+          if (is24) rt.parallel(`nm24_spmm_${t}`, [r.values, r.meta, packed, cp, N, M, G, P], ranges);
+          else rt.parallel(`nm_spmm_${t}`, [r.values, r.meta, packed, cp, N, M, G, P, r.n, r.m], ranges);
         } finally {
           rt.free(packed);
         }
@@ -106,7 +147,7 @@ function spmv24(
   ranges: ReadonlyArray<readonly [number, number]>,
 ): void {
   rt.parallel('nm24_expand_x', [xp, xe], [[0, r.groups]]);
-  rt.parallel('nm24_spmv_f32', [r.values, r.meta, xe, yp, r.rows, r.groups, r.panelGroups], ranges);
+  rt.parallel(`nm24_spmv_${r.type}`, [r.values, r.meta, xe, yp, r.rows, r.groups, r.panelGroups], ranges);
 }
 
 /**
@@ -116,7 +157,7 @@ function spmv24(
  * stubbed out: 1.28 → 0.59 ms of JavaScript per decode step (one heap block and one output array per product
  * before).
  */
-function nmGemvInto(w: NM, xp: number, yp: number): void {
+function nmGemvInto(w: NM | HalfNM, xp: number, yp: number): void {
   const rt = runtime();
   const r = residentNm(rt, w);
   const { rows: M, groups: G } = r;
@@ -133,7 +174,7 @@ function nmGemvInto(w: NM, xp: number, yp: number): void {
     }
     const ranges = rt.rowRanges(M, 1, M * G * r.n, MIN_PARALLEL_WORK);
     if (is24) spmv24(rt, r, x, yp, frame + xBytes, ranges);
-    else rt.parallel('nm_spmv_f32', [r.values, r.meta, x, yp, M, G, r.panelGroups, r.n, r.m], ranges);
+    else rt.parallel(`nm_spmv_${r.type}`, [r.values, r.meta, x, yp, M, G, r.panelGroups, r.n, r.m], ranges);
   } finally {
     rt.endFrame(frame);
   }
@@ -141,4 +182,9 @@ function nmGemvInto(w: NM, xp: number, yp: number): void {
 
 register('matmul', ['nm', 'dense'], 'fast', nmMatmulWasm);
 registerGemvInto(nmMatmulWasm, nmGemvInto);
+for (const format of ['nm_bf16', 'nm_f16'] as const) {
+  register('matmul', [format, 'dense'], 'fast', halfNmMatmulWasm);
+  register('matmul', [format, 'dense'], 'reference', halfNmMatmulRef);
+}
+registerGemvInto(halfNmMatmulWasm, nmGemvInto);
 register('matmul', ['nm', 'dense'], 'reference', nmMatmul);

@@ -22,7 +22,7 @@ export function nm24ExpandXRef(x: Float32Array, G: number): Float32Array {
  * 0). Every slot is processed, padding included (value 0), as the kernels do; panel by panel, each row's
  * panel sum added to C. 2:4 with N = 1 reads x's pairs at the pair code, like nm24_spmv_f32.
  */
-export function nmPanelsMatmulRef(w: NmPanels, b: Float32Array, N: number): Float32Array {
+export function nmPanelsMatmulRef(w: NmPanels<Float32Array>, b: Float32Array, N: number): Float32Array {
   const { rows, n, m, groups, panelGroups: P, metaBytesPerGroup: mb } = w;
   const bits = 32 - Math.clz32(m - 1);
   const is24 = n === 2 && m === 4;
