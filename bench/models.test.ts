@@ -39,9 +39,14 @@ test('models suite: a tiny run times f32 and bf16 decode and prefill against the
     assert.ok(row.tokensPerSecond > 0 && Number.isFinite(row.bound), JSON.stringify(row));
     assert.equal(row.ofBound, row.tokensPerSecond / row.bound);
   }
-  // bf16 halves the weight bytes, so its roofline is twice f32's
+  // each decode row's roofline is its own probe ÷ the weight bytes: bf16 halves the bytes
   const decode = (w: string) => run.rows.find((x) => x.weights === w && x.phase === 'decode')!;
-  assert.equal(decode('bf16').bound / decode('f32').bound, 2);
+  for (const w of ['f32', 'bf16']) {
+    const row = decode(w);
+    assert.ok(row.readBytesPerSecond! > 0, `${w}: the row's probe`);
+    assert.equal(row.bound, row.readBytesPerSecond! / row.weightBytesPerToken);
+  }
+  assert.equal(decode('f32').weightBytesPerToken / decode('bf16').weightBytesPerToken, 2);
   const md = benchmarksMarkdown([r]);
   assert.match(md, /## models: quick run/);
   assert.match(md, /\| bf16 +\| +1 \| decode, context 128 +\|/);

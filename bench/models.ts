@@ -117,6 +117,9 @@ export const MODELS_QUICK: ModelsGrid = {
   prefillReps: 1,
 };
 
+/** Passes of each decode row's own bandwidth probes (one before its timed steps, one after). */
+const ROW_PROBE_PASSES = 3;
+
 /** Untimed decode steps before the timed ones (same final context). */
 export const DECODE_WARMUP = 3;
 
@@ -143,6 +146,11 @@ export interface ModelRow {
   flopsPerToken: number;
   /** The 100% line in tokens/s: roofline (decode, weights only as the issue defines it) or GEMM bound (prefill). */
   bound: number;
+  /**
+   * decode: the read bandwidth (bytes/s) the roofline divides, the mean of the probe run right before and right
+   * after the row's timed steps (this VM's speed drifts over a run; a probe taken minutes earlier can be off).
+   */
+  readBytesPerSecond?: number;
   /** tokensPerSecond ÷ bound. */
   ofBound: number;
   /** The issue's threshold as a share of the bound (0.7 decode, 0.6 prefill). */
@@ -233,14 +241,17 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
           // untimed decode steps first: the steps right after a prefill run the T = 1 code paths cold
           for (let s = 0; s < DECODE_WARMUP; s++) lm.forward([(s * 17 + 3) % shape.vocab_size], cache);
           const ms: number[] = [];
+          const before = readBandwidth(probe.probeBytes, ROW_PROBE_PASSES).bytesPerSecond;
           for (let s = 0; s < grid.decodeSteps; s++) {
             stop();
             const t0 = performance.now();
             lm.forward([(s * 31 + 7) % shape.vocab_size], cache, { lastOnly: true });
             ms.push(performance.now() - t0);
           }
+          const after = readBandwidth(probe.probeBytes, ROW_PROBE_PASSES).bytesPerSecond;
+          const readBytesPerSecond = (before + after) / 2;
           const tps = 1000 / median(ms);
-          const bound = probe.readBytesPerSecond / weightBytes;
+          const bound = readBytesPerSecond / weightBytes;
           run.rows.push({
             weights: w,
             threads: t,
@@ -253,6 +264,7 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
             kvDtype: cache.dtype,
             flopsPerToken: flopsPerToken(shape, ctx),
             bound,
+            readBytesPerSecond,
             ofBound: tps / bound,
             target: DECODE_TARGET,
           });

@@ -27,7 +27,11 @@ test('prune suite: a tiny run loads CSR and N:M models from compact checkpoints,
     { csr_bf16: 14, bf16: 1 },
     'bf16 values kept exactly; the tied head unpruned, bf16 as stored',
   );
-  assert.deepEqual(formats['magnitude 2:4'], { nm_bf16: 14, bf16: 1 }, 'N:M with its bf16 values kept exactly');
+  assert.deepEqual(
+    formats['magnitude 2:4'],
+    { nm_bf16: 14, bf16: 1 },
+    'N:M with its bf16 values kept exactly',
+  );
   assert.deepEqual(formats['dense bf16'], { bf16: 15 });
   for (const v of run.variants.filter((x) => x.source === 'compact')) assert.ok(v.maxLogitDiff! < 1e-4);
   assert.deepEqual(

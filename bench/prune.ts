@@ -172,7 +172,12 @@ function maxAbsDiff(a: Tensor, b: Tensor): number {
   return m;
 }
 
-/** Decode and prefill rows of one model's variants at every thread count, appended to run.rows. */
+/**
+ * Decode and prefill rows of one model's variants at every thread count, appended to run.rows. Every variant is
+ * loaded first and the timed steps are interleaved (a decode step of each variant in turn, then the next step;
+ * the same for prefill), so a change in the machine's speed during the run (this VM's speed drifts by tens of
+ * percent over minutes) falls on all variants alike instead of on whichever ran then.
+ */
 async function timeVariants(
   model: string,
   src: string,
@@ -186,68 +191,79 @@ async function timeVariants(
   stop: () => void,
 ): Promise<void> {
   const rt = runtime();
-  const dense: Record<string, number> = {};
-  for (const variant of variants) {
-    stop();
-    const lm = await loadVariant(
-      model,
-      variant,
-      src,
-      join(work, variant.replace(/[^\w]+/g, '-')),
-      run,
-      vocab,
-    );
-    sink.advance(1, `${model} ${variant}: load`, '');
+  const lms: CausalLM[] = [];
+  try {
+    for (const variant of variants) {
+      stop();
+      const dir = join(work, variant.replace(/[^\w]+/g, '-'));
+      lms.push(await loadVariant(model, variant, src, dir, run, vocab));
+      sink.advance(1, `${model} ${variant}: load`, '');
+    }
+    const rows = variants.map(() => [] as PruneRow[]);
     for (const t of threads) {
       rt.setThreads(t);
-      lm.forward(promptIds(8, vocab), undefined, { lastOnly: true }); // uploads the weights
-      const cache = lm.newCache();
-      lm.forward(promptIds(grid.context - grid.decodeSteps, vocab), cache, { lastOnly: true });
-      const ms: number[] = [];
+      const caches = lms.map((lm) => {
+        lm.forward(promptIds(8, vocab), undefined, { lastOnly: true }); // uploads the weights
+        const cache = lm.newCache();
+        lm.forward(promptIds(grid.context - grid.decodeSteps, vocab), cache, { lastOnly: true });
+        return cache;
+      });
+      const decodeMs = variants.map(() => [] as number[]);
       for (let s = 0; s < grid.decodeSteps; s++) {
-        stop();
-        const t0 = performance.now();
-        lm.forward([(s * 31 + 7) % vocab], cache, { lastOnly: true });
-        ms.push(performance.now() - t0);
+        lms.forEach((lm, v) => {
+          stop();
+          const t0 = performance.now();
+          lm.forward([(s * 31 + 7) % vocab], caches[v], { lastOnly: true });
+          decodeMs[v]!.push(performance.now() - t0);
+        });
       }
-      const decode = 1000 / median(ms);
-      if (variant === 'dense f32') dense[`decode ${t}`] = decode;
-      const target = model === RANDOM_MODEL ? PRUNE_TARGETS[variant] : undefined;
-      run.rows.push({
-        model,
-        variant,
-        threads: t,
-        phase: 'decode',
-        context: grid.context,
-        ms,
-        tokensPerSecond: decode,
-        vsDense: decode / dense[`decode ${t}`]!,
-        ...(target ? { target } : {}),
-      });
-      sink.advance(1, `${model} ${variant} decode t${t}`, `${decode.toFixed(1)} tok/s`);
-      const pms: number[] = [];
+      const prefillMs = variants.map(() => [] as number[]);
       for (let r = 0; r < grid.prefillReps; r++) {
-        stop();
         const ids = promptIds(grid.prefill, vocab, r + 1);
-        const t0 = performance.now();
-        lm.forward(ids, lm.newCache(), { lastOnly: true });
-        pms.push(performance.now() - t0);
+        lms.forEach((lm, v) => {
+          stop();
+          const t0 = performance.now();
+          lm.forward(ids, lm.newCache(), { lastOnly: true });
+          prefillMs[v]!.push(performance.now() - t0);
+        });
       }
-      const prefill = (grid.prefill * 1000) / median(pms);
-      if (variant === 'dense f32') dense[`prefill ${t}`] = prefill;
-      run.rows.push({
-        model,
-        variant,
-        threads: t,
-        phase: 'prefill',
-        context: grid.prefill,
-        ms: pms,
-        tokensPerSecond: prefill,
-        vsDense: prefill / dense[`prefill ${t}`]!,
+      const denseAt = variants.indexOf('dense f32');
+      const denseDecode = 1000 / median(decodeMs[denseAt]!);
+      const densePrefill = (grid.prefill * 1000) / median(prefillMs[denseAt]!);
+      variants.forEach((variant, v) => {
+        const decode = 1000 / median(decodeMs[v]!);
+        const prefill = (grid.prefill * 1000) / median(prefillMs[v]!);
+        const target = model === RANDOM_MODEL ? PRUNE_TARGETS[variant] : undefined;
+        rows[v]!.push(
+          {
+            model,
+            variant,
+            threads: t,
+            phase: 'decode',
+            context: grid.context,
+            ms: decodeMs[v]!,
+            tokensPerSecond: decode,
+            vsDense: decode / denseDecode,
+            ...(target ? { target } : {}),
+          },
+          {
+            model,
+            variant,
+            threads: t,
+            phase: 'prefill',
+            context: grid.prefill,
+            ms: prefillMs[v]!,
+            tokensPerSecond: prefill,
+            vsDense: prefill / densePrefill,
+          },
+        );
+        sink.advance(1, `${model} ${variant} decode t${t}`, `${decode.toFixed(1)} tok/s`);
+        sink.advance(1, `${model} ${variant} prefill t${t}`, `${prefill.toFixed(1)} tok/s`);
       });
-      sink.advance(1, `${model} ${variant} prefill t${t}`, `${prefill.toFixed(1)} tok/s`);
     }
-    for (const l of lm.linears().values()) release(l.weight); // free its kernel memory before the next model
+    for (const r of rows) run.rows.push(...r); // variant by variant, as the tables read
+  } finally {
+    for (const lm of lms) for (const l of lm.linears().values()) release(l.weight); // free its kernel memory
   }
 }
 

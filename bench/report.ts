@@ -275,7 +275,9 @@ export function modelsMarkdown(r: SuiteResult): string {
       `Prefill: ${run.grid.prefill} tokens in one forward from an empty cache, median of ${run.grid.prefillReps}.`,
     '',
     'Bounds, measured in the same run: decode roofline = WebAssembly read bandwidth (SIMD streaming sum over ' +
-      'a buffer ≫ last-level cache, `readBandwidth`) ÷ weight bytes per token (the KV cache read is shown ' +
+      'a buffer ≫ last-level cache, `readBandwidth`; for each decode row the mean of a probe run right before ' +
+      'and one right after its timed steps, since this machine drifts during a run: the table below is the ' +
+      'probe at the start) ÷ weight bytes per token (the KV cache read is shown ' +
       'beside it but not counted, as the issue defines the roofline; each model keeps its default cache, ' +
       'f32 for f32 weights and bf16 for bf16 weights); prefill bound = sparsekit dense GEMM ' +
       '1024³ FLOP/s ÷ FLOPs per token (weights plus attention at half the prompt). Targets: decode ≥ 70% ' +
@@ -367,6 +369,8 @@ export function pruneMarkdown(r: SuiteResult): string {
       'The LM head and embeddings are never pruned. ' +
       `Decode: ${run.grid.decodeSteps} single-token steps ending at the context shown, median step. ` +
       `Prefill: the prompt in one forward, median of ${run.grid.prefillReps}. ` +
+      "A model's variants are all loaded, then timed in turn step by step (one decode step of each, then the " +
+      "next), so a drift in the machine's speed falls on all of them alike. " +
       '"× dense" is tokens/s over dense f32 on the same model, phase and threads in this run (the targets use ' +
       'it); "× dense bf16" over the same checkpoint kept in bf16, the fastest dense alternative for a bf16 ' +
       'model. The quality each ' +
