@@ -6,14 +6,13 @@
  */
 
 import { type HalfCSR, halfCsrMatmul, halfCsrValidate, halfCsrValues } from '../../formats/csr-half.js';
-import { FormatError } from '../../formats/errors.js';
 import type { HalfFormat } from '../../formats/half.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { type Resident, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import {
-  checkSparseCall,
+  checkHalfSparseCall,
   csrRanges,
   type ResidentCSR,
   residentForColumns,
@@ -116,14 +115,7 @@ function halfCsrGemvInto(w: HalfCSR, xp: number, yp: number): void {
 }
 
 function checkHalfCsrCall(op: string, w: HalfCSR, b: Tensor): void {
-  if (w?.format !== 'csr_bf16' && w?.format !== 'csr_f16') {
-    throw new FormatError(
-      'csr_bf16',
-      'format',
-      `${op}: w.format is ${JSON.stringify(w?.format)} but must be "csr_bf16" or "csr_f16"`,
-    );
-  }
-  checkSparseCall(op, w.format, w, b);
+  checkHalfSparseCall(op, ['csr_bf16', 'csr_f16'], w, b);
 }
 
 /**

@@ -51,6 +51,23 @@ export function checkSparseCall(
   }
 }
 
+/** checkSparseCall for a weight in either of a half-value format's two tags (e.g. csr_bf16 / csr_f16). */
+export function checkHalfSparseCall(
+  op: string,
+  formats: readonly [string, string],
+  w: { format: string; cols: number },
+  b: Tensor,
+): void {
+  if (w?.format !== formats[0] && w?.format !== formats[1]) {
+    throw new FormatError(
+      formats[0],
+      'format',
+      `${op}: w.format is ${JSON.stringify(w?.format)} but must be "${formats[0]}" or "${formats[1]}"`,
+    );
+  }
+  checkSparseCall(op, w.format, w, b);
+}
+
 /**
  * Return the resident copy `r` of `w` after checking that w still has the shape it had when it was
  * uploaded (a weight changed in place needs `release(w)` first; the kernels only ever read `r`).

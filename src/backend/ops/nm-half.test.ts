@@ -20,27 +20,14 @@ import {
   assertTwin,
   countKernelRuns,
   forEachRuntime,
+  NM_PATTERNS,
+  NM_SHAPES,
   NS,
   onEveryRuntime,
   rhs,
 } from './testing.js';
 
 const TYPES: HalfFormat[] = ['bf16', 'f16'];
-/** 2:4 (own kernels); the generic kernel's n = 1, 2 and 4 paths (1:4, 2:8, 4:8) and its any-n path (3:16). */
-const PATTERNS: Array<[number, number]> = [
-  [2, 4],
-  [4, 8],
-  [1, 4],
-  [2, 8],
-  [3, 16],
-];
-const SHAPES: Array<[number, number]> = [
-  [1, 1],
-  [5, 17],
-  [17, 5],
-  [33, 33],
-  [4, 32],
-];
 
 function halfNm(
   M: number,
@@ -59,8 +46,8 @@ forEachRuntime((rt, use) => {
     use();
     let seed = 1;
     for (const type of TYPES) {
-      for (const [n, m] of PATTERNS) {
-        for (const [M, K] of SHAPES) {
+      for (const [n, m] of NM_PATTERNS) {
+        for (const [M, K] of NM_SHAPES) {
           for (const d of [0, 0.5, 1]) {
             const w = halfNm(M, K, d, n, m, type, seed++);
             for (const N of NS)
@@ -213,7 +200,7 @@ test('nm_bf16 / nm_f16: matmulInto reads x and writes y in kernel memory, with t
     const rt = runtime();
     let seed = 400;
     for (const type of TYPES) {
-      for (const [n, m] of PATTERNS) {
+      for (const [n, m] of NM_PATTERNS) {
         for (const K of [2 * m * 5, 2 * m * 5 + 3]) {
           const w = halfNm(37, K, 0.6, n, m, type, seed++);
           const x = kernelArray(rt, Float32Array, K);

@@ -17,27 +17,12 @@ import {
   assertTwin,
   countKernelRuns,
   forEachRuntime,
+  NM_PATTERNS,
+  NM_SHAPES,
   NS,
   onEveryRuntime,
   rhs,
 } from './testing.js';
-
-/** 2:4 (own kernels); the generic kernel's n = 1, 2 and 4 paths (1:4, 2:8, 4:8) and its any-n path (3:16). */
-const PATTERNS: Array<[number, number]> = [
-  [2, 4],
-  [4, 8],
-  [1, 4],
-  [2, 8],
-  [3, 16],
-];
-/** Column counts with a partial last group for every m above (and one exact multiple). */
-const SHAPES: Array<[number, number]> = [
-  [1, 1],
-  [5, 17],
-  [17, 5],
-  [33, 33],
-  [4, 32],
-];
 
 /** An n:m weight from a [M,K] matrix of the given density (pruned to n:m, so the density is at most n/m). */
 function nmWeight(M: number, K: number, d: number, n: number, m: number, seed: number): NM {
@@ -52,8 +37,8 @@ forEachRuntime((rt, use) => {
   test(`nm: SpMV and SpMM match nmMatmul for 2:4, 4:8, 1:4, 2:8, 3:16 with partial last groups (${rt})`, () => {
     use();
     let seed = 1;
-    for (const [n, m] of PATTERNS) {
-      for (const [M, K] of SHAPES) {
+    for (const [n, m] of NM_PATTERNS) {
+      for (const [M, K] of NM_SHAPES) {
         for (const d of [0, 0.1, 0.5, 1]) {
           const w = nmWeight(M, K, d, n, m, seed++);
           for (const N of NS) twin(w, N, `${n}:${m} ${M}×${K} density ${d}`);
@@ -142,7 +127,7 @@ test('nm: matmulInto reads x and writes y in kernel memory, with the same number
   onEveryRuntime((where) => {
     const rt = runtime();
     let seed = 300;
-    for (const [n, m] of PATTERNS) {
+    for (const [n, m] of NM_PATTERNS) {
       // K a multiple of m (x read where it lies) and not (x copied and zero-padded in the call frame)
       for (const K of [2 * m * 5, 2 * m * 5 + 3]) {
         const w = nmWeight(37, K, 0.6, n, m, seed++);

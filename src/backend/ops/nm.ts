@@ -6,14 +6,13 @@
  * zero-padded to G·m rows so the kernels read whole groups.
  */
 
-import { FormatError } from '../../formats/errors.js';
 import { type NM, nmMatmul, nmValidate } from '../../formats/nm.js';
 import { type HalfNM, halfNmMatmul, halfNmValidate, halfNmValues } from '../../formats/nm-half.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
-import { checkSparseCall, runSparseMatmul, sameShape, uploadPadded } from './csr.js';
+import { checkHalfSparseCall, checkSparseCall, runSparseMatmul, sameShape, uploadPadded } from './csr.js';
 import { MIN_PARALLEL_WORK, packB } from './dense.js';
 import { registerGemvInto } from './matmul.js';
 import { packNmPanels } from './nm-panels.js';
@@ -88,14 +87,7 @@ export function halfNmMatmulRef(w: HalfNM, b: Tensor): Tensor {
 }
 
 function checkHalfNmCall(op: string, w: HalfNM, b: Tensor): void {
-  if (w?.format !== 'nm_bf16' && w?.format !== 'nm_f16') {
-    throw new FormatError(
-      'nm_bf16',
-      'format',
-      `${op}: w.format is ${JSON.stringify(w?.format)} but must be "nm_bf16" or "nm_f16"`,
-    );
-  }
-  checkSparseCall(op, w.format, w, b);
+  checkHalfSparseCall(op, ['nm_bf16', 'nm_f16'], w, b);
 }
 
 /** W · B on a resident N:M weight (any value type). */

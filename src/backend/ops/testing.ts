@@ -92,3 +92,22 @@ export function countKernelRuns(): { readonly calls: number } {
   };
   return counter;
 }
+
+/** N:M patterns the kernel tests cover: 2:4 (own kernels); the generic kernel's n = 1, 2 and 4 paths (1:4, 2:8,
+ * 4:8) and its any-n path (3:16). */
+export const NM_PATTERNS: ReadonlyArray<readonly [number, number]> = [
+  [2, 4],
+  [4, 8],
+  [1, 4],
+  [2, 8],
+  [3, 16],
+];
+
+/** [rows, cols] for the N:M kernel tests: a partial last group for every m above (and one exact multiple). */
+export const NM_SHAPES: ReadonlyArray<readonly [number, number]> = [
+  [1, 1],
+  [5, 17],
+  [17, 5],
+  [33, 33],
+  [4, 32],
+];
