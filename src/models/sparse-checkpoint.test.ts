@@ -10,6 +10,7 @@ import {
   type HalfNM,
   halfCsrNbytes,
   halfNmNbytes,
+  halfNmToNm,
   nmPruneMagnitude,
   toDense,
   toFormat,
@@ -164,8 +165,7 @@ describe('compact sparse checkpoint', () => {
     assert.deepEqual(c.forward(ids).data, b.forward(ids).data);
   });
 
-  // The logits of nm_bf16 weights are not compared here: matmul(nm_bf16, dense) has no kernel registered yet.
-  it('a 2:4-pruned bf16 checkpoint: N:M values stay bf16 and load as nm_bf16 (5 B per 4 weights), bit-identical', () => {
+  it('a 2:4-pruned bf16 checkpoint: N:M values stay bf16 and load as nm_bf16 (5 B per 4 weights), the same logits', () => {
     const lm = pruned('llama', (w) => nmPruneMagnitude(w, 2, 4), 'BF16');
     const compact = fresh();
     saveSparseCheckpoint(lm, compact, { dtype: 'f32' }); // dense weights F32; the N:M values are exact in bf16
@@ -182,6 +182,16 @@ describe('compact sparse checkpoint', () => {
       assert.deepEqual(toDense(w).data, toDense(l.weight as Weight).data, `${name} bit-identical`);
     }
     assert.equal(b.newCache().dtype, 'bf16', 'nm_bf16 block weights get a bf16 KV cache');
+    // the logits, against the same weights as N:M with f32 values (the f32 KV cache: the weights alone)
+    const half = loadCausalLM(compact, { kvDtype: 'f32' });
+    const full = loadCausalLM(compact, { kvDtype: 'f32' });
+    for (const l of full.linears().values()) {
+      if (formatOf(l.weight as Weight) === 'nm_bf16') l.weight = halfNmToNm(l.weight as HalfNM);
+    }
+    // 8 tokens: the SpMM widens each value exactly and runs the same products in the same order: bit for bit
+    assert.deepEqual(half.forward(ids).data, full.forward(ids).data);
+    // one token: the 2:4 SpMV, likewise
+    assert.ok(maxDiff(half.forward([7]), full.forward([7])) < 1e-6);
     // saved again, the nm_bf16 weights keep their bits: the same file
     const again = fresh();
     saveSparseCheckpoint(b, again, { dtype: 'f32' });
