@@ -7,7 +7,15 @@ import { randn } from '../../tensor/random.js';
 import { useRuntime } from '../wasm.js';
 import { bsrMatmulWasm } from './bsr.js';
 import { matmul } from './matmul.js';
-import { assertDispatchesToWasm, assertTwin, countKernelRuns, forEachRuntime, NS } from './testing.js';
+import {
+  assertDispatchesToWasm,
+  assertGemvInto,
+  assertTwin,
+  countKernelRuns,
+  forEachRuntime,
+  NS,
+  onEveryRuntime,
+} from './testing.js';
 
 /** The specialised block shapes, a generic multiple-of-4 one and two generic odd ones. */
 const BLOCKS: Array<[number, number]> = [
@@ -73,4 +81,20 @@ test('bsr: a malformed weight raises FormatError before any kernel runs', () => 
   padded[2 * 16 + 2] = 1; // element (0, 2) of block 2, at block column 2, is column 10: padding
   assert.throws(() => bsrMatmulWasm({ ...good, values: padded }, randn([10], 1)), FormatError);
   assert.equal(runs.calls, 0, 'no kernel ran');
+});
+
+test('bsr: matmulInto reads x and writes y in kernel memory, with the same numbers as matmul', () => {
+  onEveryRuntime((where) => {
+    let seed = 500;
+    // whole blocks (read and written in place) and partial last block rows and columns (through the frame)
+    for (const [M, K, r, c] of [
+      [32, 48, 4, 4],
+      [33, 50, 4, 4],
+      [37, 45, 16, 16],
+      [9, 30, 1, 4],
+    ]) {
+      const w = bsrFromDense(testMatrix(M!, K!, 0.4, seed++), r!, c!);
+      assertGemvInto(w, seed++, `${where} ${M}×${K} in ${r}×${c} blocks`);
+    }
+  });
 });

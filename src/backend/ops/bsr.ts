@@ -9,7 +9,8 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
-import { checkSparseCall, prefixRanges, runSparseMatmul, sameShape } from './csr.js';
+import { checkSparseCall, gemvInPlace, prefixRanges, runSparseMatmul, sameShape } from './csr.js';
+import { registerGemvInto } from './matmul.js';
 
 /** A BSR weight packed in kernel memory. */
 export interface ResidentBSR {
@@ -75,5 +76,23 @@ export function bsrMatmulWasm(w: BSR, b: Tensor): Tensor {
   );
 }
 
+/**
+ * y = W · x for a BSR W, x and y at offsets of kernel arrays (matmulInto): read and written in place (through the
+ * call frame when K or M is not a whole number of blocks).
+ */
+function bsrGemvInto(w: BSR, xp: number, yp: number): void {
+  const rt = runtime();
+  const r = residentBsr(rt, w);
+  const [nbr, nbc] = bsrGrid(r);
+  const { blockRows, blockCols } = r;
+  const dims = { K: r.cols, kRows: nbc * blockCols, M: r.rows, mRows: nbr * blockRows };
+  gemvInPlace(rt, xp, yp, dims, 0, (x, y) => {
+    const ranges = prefixRanges(rt, r.hostBlockRowPtr, blockRows * blockCols, 1);
+    const args = [r.blockRowPtr, r.blockColIdx, r.values, x, y, blockRows, blockCols];
+    rt.parallel(`bsr_spmv_${r.index}_f32`, args, ranges);
+  });
+}
+
 register('matmul', ['bsr', 'dense'], 'fast', bsrMatmulWasm);
+registerGemvInto(bsrMatmulWasm, bsrGemvInto);
 register('matmul', ['bsr', 'dense'], 'reference', bsrMatmul);

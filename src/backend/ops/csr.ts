@@ -115,6 +115,39 @@ export function runSparseMatmul(
   }
 }
 
+/**
+ * An in-place GEMV (matmulInto) for kernels that read x in whole groups or blocks of kRows ≥ K entries and write
+ * y in whole blocks of mRows ≥ M: x [K] at xp is read where it lies when K = kRows, else copied zero-padded into
+ * the runtime's call frame; y [M] at yp is written in place when M = mRows, else through the frame and copied
+ * back. `scratchBytes` more bytes of the frame go to the kernel. A decode step's products then allocate nothing.
+ */
+export function gemvInPlace(
+  rt: WasmRuntime,
+  xp: number,
+  yp: number,
+  dims: { K: number; kRows: number; M: number; mRows: number },
+  scratchBytes: number,
+  run: (x: number, y: number, scratch: number) => void,
+): void {
+  const { K, kRows, M, mRows } = dims;
+  const xBytes = kRows === K ? 0 : Math.ceil((kRows * 4) / 64) * 64;
+  const yBytes = mRows === M ? 0 : Math.ceil((mRows * 4) / 64) * 64;
+  const frame = rt.beginFrame(Math.max(64, xBytes + yBytes + scratchBytes));
+  try {
+    let x = xp;
+    if (xBytes) {
+      x = frame;
+      rt.f32(x, kRows).fill(0);
+      rt.f32(x, K).set(rt.f32(xp, K));
+    }
+    const y = yBytes ? frame + xBytes : yp;
+    run(x, y, frame + xBytes + yBytes);
+    if (yBytes) rt.f32(yp, M).set(rt.f32(y, M));
+  } finally {
+    rt.endFrame(frame);
+  }
+}
+
 /** Copy `src` into a fresh heap block followed by `pad` zero bytes (for kernels that read whole vectors). */
 export function uploadPadded(rt: WasmRuntime, src: HostArray, pad: number): number {
   const ptr = rt.alloc(src.byteLength + pad);

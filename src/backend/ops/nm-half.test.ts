@@ -9,14 +9,13 @@ import { bf16BitsToF32, f16BitsToF32 } from '../../tensor/dtype.js';
 import { randn } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { nmPanelsMatmulRef } from '../reference/nm.js';
-import { kernelArray } from '../resident.js';
 import { relError, TOL } from '../tolerances.js';
-import { runtime } from '../wasm.js';
-import { matmul, matmulInto } from './matmul.js';
+import { matmul } from './matmul.js';
 import { halfNmMatmulRef, halfNmMatmulWasm, nmMatmulWasm } from './nm.js';
 import { packNmPanels, withNmPanels } from './nm-panels.js';
 import {
   assertDispatchesToWasm,
+  assertGemvInto,
   assertTwin,
   countKernelRuns,
   forEachRuntime,
@@ -197,18 +196,11 @@ test('nm_bf16: malformed meta or values raise FormatError (naming the format) be
 
 test('nm_bf16 / nm_f16: matmulInto reads x and writes y in kernel memory, with the same numbers as matmul', () => {
   onEveryRuntime((where) => {
-    const rt = runtime();
     let seed = 400;
     for (const type of TYPES) {
       for (const [n, m] of NM_PATTERNS) {
         for (const K of [2 * m * 5, 2 * m * 5 + 3]) {
-          const w = halfNm(37, K, 0.6, n, m, type, seed++);
-          const x = kernelArray(rt, Float32Array, K);
-          x.set(randn([K], seed++).data);
-          const y = kernelArray(rt, Float32Array, 37).fill(Number.NaN);
-          matmulInto(w, x, y);
-          const want = matmul(w, new Tensor(x.slice(), [K])).data;
-          assert.ok(relError(y, want) <= TOL.spmv, `${where} ${type} ${n}:${m} K=${K}: ${relError(y, want)}`);
+          assertGemvInto(halfNm(37, K, 0.6, n, m, type, seed++), seed++, `${where} ${type} ${n}:${m} K=${K}`);
         }
       }
     }

@@ -4,16 +4,14 @@ import { FormatError } from '../../formats/errors.js';
 import { type NM, nmFromDense, nmMatmul, nmPruneMagnitude } from '../../formats/nm.js';
 import { testMatrix, withEmptyRows } from '../../formats/testing.js';
 import { randn } from '../../tensor/random.js';
-import { Tensor } from '../../tensor/tensor.js';
 import { nmPanelsMatmulRef } from '../reference/nm.js';
-import { kernelArray, kernelOffset } from '../resident.js';
 import { relError, TOL } from '../tolerances.js';
-import { runtime } from '../wasm.js';
-import { matmul, matmulInto } from './matmul.js';
+import { matmul } from './matmul.js';
 import { nmMatmulWasm } from './nm.js';
 import { NM_PANEL_COLS, NM24_PANEL_COLS, nmPanelGroups, packNmPanels, withNmPanels } from './nm-panels.js';
 import {
   assertDispatchesToWasm,
+  assertGemvInto,
   assertTwin,
   countKernelRuns,
   forEachRuntime,
@@ -125,19 +123,11 @@ test('nm: panel plans keep narrow weights whole and split wide ones into balance
 
 test('nm: matmulInto reads x and writes y in kernel memory, with the same numbers as matmul', () => {
   onEveryRuntime((where) => {
-    const rt = runtime();
     let seed = 300;
     for (const [n, m] of NM_PATTERNS) {
       // K a multiple of m (x read where it lies) and not (x copied and zero-padded in the call frame)
       for (const K of [2 * m * 5, 2 * m * 5 + 3]) {
-        const w = nmWeight(37, K, 0.6, n, m, seed++);
-        const x = kernelArray(rt, Float32Array, K);
-        x.set(randn([K], seed++).data);
-        const y = kernelArray(rt, Float32Array, 37).fill(Number.NaN);
-        matmulInto(w, x, y);
-        const want = matmul(w, new Tensor(x.slice(), [K])).data;
-        assert.ok(relError(y, want) <= TOL.spmv, `${where} ${n}:${m} K=${K}: ${relError(y, want)}`);
-        assert.ok(kernelOffset(rt, x) !== undefined && kernelOffset(rt, y) !== undefined, 'kernel arrays');
+        assertGemvInto(nmWeight(37, K, 0.6, n, m, seed++), seed++, `${where} ${n}:${m} K=${K}`);
       }
     }
   });

@@ -12,7 +12,14 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { register } from '../dispatch.js';
 import { resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
-import { checkHalfSparseCall, checkSparseCall, runSparseMatmul, sameShape, uploadPadded } from './csr.js';
+import {
+  checkHalfSparseCall,
+  checkSparseCall,
+  gemvInPlace,
+  runSparseMatmul,
+  sameShape,
+  uploadPadded,
+} from './csr.js';
 import { MIN_PARALLEL_WORK, packB } from './dense.js';
 import { registerGemvInto } from './matmul.js';
 import { packNmPanels } from './nm-panels.js';
@@ -153,23 +160,13 @@ function nmGemvInto(w: NM | HalfNM, xp: number, yp: number): void {
   const rt = runtime();
   const r = residentNm(rt, w);
   const { rows: M, groups: G } = r;
-  const padded = G * r.m !== r.cols;
-  const xBytes = padded ? Math.ceil((G * r.m * 4) / 64) * 64 : 0;
   const is24 = r.n === 2 && r.m === 4;
-  const frame = rt.beginFrame(Math.max(64, xBytes + (is24 ? G * PAIRS_BYTES : 0)));
-  try {
-    let x = xp;
-    if (padded) {
-      x = frame;
-      rt.f32(x, G * r.m).fill(0);
-      rt.f32(x, r.cols).set(rt.f32(xp, r.cols));
-    }
+  const dims = { K: r.cols, kRows: G * r.m, M, mRows: M };
+  gemvInPlace(rt, xp, yp, dims, is24 ? G * PAIRS_BYTES : 0, (x, y, xe) => {
     const ranges = rt.rowRanges(M, 1, M * G * r.n, MIN_PARALLEL_WORK);
-    if (is24) spmv24(rt, r, x, yp, frame + xBytes, ranges);
-    else rt.parallel(`nm_spmv_${r.type}`, [r.values, r.meta, x, yp, M, G, r.panelGroups, r.n, r.m], ranges);
-  } finally {
-    rt.endFrame(frame);
-  }
+    if (is24) spmv24(rt, r, x, y, xe, ranges);
+    else rt.parallel(`nm_spmv_${r.type}`, [r.values, r.meta, x, y, M, G, r.panelGroups, r.n, r.m], ranges);
+  });
 }
 
 register('matmul', ['nm', 'dense'], 'fast', nmMatmulWasm);

@@ -5,10 +5,12 @@
 
 import assert from 'node:assert/strict';
 import { randn } from '../../tensor/random.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import { Tensor } from '../../tensor/tensor.js';
 import { setFallbackPolicy } from '../dispatch.js';
+import { kernelArray } from '../resident.js';
 import { relError, TOL } from '../tolerances.js';
-import { useRuntime, type WasmVariant } from '../wasm.js';
+import { runtime, useRuntime, type WasmVariant } from '../wasm.js';
+import { type MatmulWeight, matmul, matmulInto } from './matmul.js';
 
 /** Every (variant, threads) pair a kernel's parity tests run on. */
 export const RUNTIMES: ReadonlyArray<readonly [WasmVariant, number]> = [
@@ -111,3 +113,18 @@ export const NM_SHAPES: ReadonlyArray<readonly [number, number]> = [
   [33, 33],
   [4, 32],
 ];
+
+/**
+ * matmulInto(w, x, y) with x and y kernel arrays (the in-place GEMV a decode step runs) gives matmul(w, x)'s
+ * numbers within TOL.spmv; y starts as NaN so an unwritten row shows.
+ */
+export function assertGemvInto(w: MatmulWeight, seed: number, what: string): void {
+  const rt = runtime();
+  const [M, K] = w instanceof Tensor ? [w.shape[0]!, w.shape[1]!] : [w.rows, w.cols];
+  const x = kernelArray(rt, Float32Array, K);
+  x.set(randn([K], seed).data);
+  const y = kernelArray(rt, Float32Array, M).fill(Number.NaN);
+  matmulInto(w, x, y);
+  const want = matmul(w, new Tensor(x.slice(), [K])).data;
+  assert.ok(relError(y, want) <= TOL.spmv, `${what}: matmulInto vs matmul ${relError(y, want)}`);
+}
