@@ -2,8 +2,8 @@
  * The column-panel layout of a resident CSR (kernels: src/kernels/csr.ts, csr-half.ts; twin:
  * src/backend/reference/csr.ts): W's columns split into panels of `width` columns, each panel a CSR of its
  * columns with its own row pointers and u16 column indices relative to its first column, stored panel after
- * panel. The kernels walk one panel at a time, so the slice of x they gather from stays in L1 while values and
- * indices stream past.
+ * panel (uploadCsr stores each index times 4, as the byte offset the kernels gather x by). The kernels walk one
+ * panel at a time, so the slice of x they gather from stays in L1 while values and indices stream past.
  */
 
 import { U16_INDEX_LIMIT } from '../../formats/check.js';

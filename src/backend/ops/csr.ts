@@ -175,8 +175,8 @@ export interface ResidentCSR extends PanelPlan {
   rows: number;
   cols: number;
   /**
-   * Byte offsets of the panels' rowPtr (u32 [panels·rows + 1]), colIdx (u16, relative to each panel's first
-   * column) and values (f32; u16 bits for csr_bf16 / csr_f16).
+   * Byte offsets of the panels' rowPtr (u32 [panels·rows + 1]), colIdx (u16 byte offsets, column · 4, relative
+   * to each panel's first column: src/kernels/_gather.ts) and values (f32; u16 bits for csr_bf16 / csr_f16).
    */
   rowPtr: number;
   colIdx: number;
