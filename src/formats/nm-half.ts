@@ -151,24 +151,22 @@ export function halfNmNonZero(a: HalfNM): number {
 }
 
 /** N:M-with-bf16-values' functions as one FormatOps; `fromDense(w, n, m)` rounds to nearest even. */
-export const nmBf16: FormatOps<BF16NM, [n: number, m: number]> = {
-  name: 'nm_bf16',
-  fromDense: (w, n, m) => halfNmFromDense(w, n, m, 'bf16'),
-  toDense: halfNmToDense,
-  validate: (a) => validateAs('nm_bf16', a),
-  nbytes: halfNmNbytes,
-  matmul: halfNmMatmul,
-};
+export const nmBf16 = halfNmOps<BF16NM>('nm_bf16');
 
 /** N:M-with-f16-values' functions as one FormatOps; `fromDense(w, n, m)` rounds to nearest even. */
-export const nmF16: FormatOps<F16NM, [n: number, m: number]> = {
-  name: 'nm_f16',
-  fromDense: (w, n, m) => halfNmFromDense(w, n, m, 'f16'),
-  toDense: halfNmToDense,
-  validate: (a) => validateAs('nm_f16', a),
-  nbytes: halfNmNbytes,
-  matmul: halfNmMatmul,
-};
+export const nmF16 = halfNmOps<F16NM>('nm_f16');
+
+function halfNmOps<T extends HalfNM>(format: T['format']): FormatOps<T, [n: number, m: number]> {
+  const values = format === 'nm_bf16' ? 'bf16' : 'f16';
+  return {
+    name: format,
+    fromDense: (w, n, m) => halfNmFromDense(w, n, m, values) as T,
+    toDense: halfNmToDense,
+    validate: (a) => validateAs(format, a),
+    nbytes: halfNmNbytes,
+    matmul: halfNmMatmul,
+  };
+}
 
 function validateAs(format: HalfNMFormat, a: HalfNM): void {
   halfNmValidate(a);
