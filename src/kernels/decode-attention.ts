@@ -58,9 +58,13 @@ export function chunk_keys(Tk: i32, chunks: i32): i32 {
 /** Keys per block: one block's K (then V) rows are scored (then accumulated) before the next block's are read. */
 const BLOCK_KEYS: i32 = 64;
 
-/** Bytes of one thread's scratch: per quad of rows, a block's key-major score vectors, then m [4] and l [4]. */
+/**
+ * Bytes of one thread's scratch: per quad of rows, a block's key-major score vectors, then m [4] and l [4]; rounded
+ * up to whole 64-byte lines, so one thread's m and l (rewritten every block) never share a line with the next
+ * thread's scores.
+ */
 export function decode_attention_scratch_bytes(G: i32): i32 {
-  return ((G + 3) >> 2) * (BLOCK_KEYS * 16 + 32);
+  return (((G + 3) >> 2) * (BLOCK_KEYS * 16 + 32) + 63) & ~63;
 }
 
 /**
