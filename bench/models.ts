@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBandwidth, runtime } from '../src/backend/index.js';
+import { BandwidthProber, runtime } from '../src/backend/index.js';
 import { loadCausalLM } from '../src/models/index.js';
 import { writeTinyModel } from '../src/models/testing.js';
 import { cpuSnapshot } from './cpu-share.js';
@@ -149,6 +149,7 @@ export interface ModelRow {
   /**
    * decode: the read bandwidth (bytes/s) the roofline divides, the mean of the probe run right before and right
    * after the row's timed steps (this VM's speed drifts over a run; a probe taken minutes earlier can be off).
+   * Every probe of a run streams the same buffer: fresh buffers read 28–35 GB/s on one thread within one run.
    */
   readBytesPerSecond?: number;
   /** tokensPerSecond ÷ bound. */
@@ -203,14 +204,17 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
   const sink = progress(units, opts.quick ? 'models --quick' : 'models', opts.quiet ?? false);
   const dir = mkdtempSync(join(tmpdir(), 'sparsekit-bench-models-'));
   const run: ModelsRun = { shape, linearParams: linearParams(shape), probes: [], grid, rows: [] };
+  let prober: BandwidthProber | undefined;
   try {
     sink.note(`writing a random bf16 model with SmolLM-135M's shapes to ${dir}`);
     writeTinyModel(join(dir, 'model'), 'llama', { dtype: 'BF16', config: { ...config }, seed: 5 });
+    // one probe buffer for the whole run: every probe streams the same memory (see ModelRow.readBytesPerSecond)
+    const probeBytes = opts.probeBytes ?? Math.max(256 * 2 ** 20, 8 * llc.bytes);
+    prober = new BandwidthProber(probeBytes);
     for (const t of threads) {
       stop();
       rt.setThreads(t);
-      const probeBytes = opts.probeBytes ?? Math.max(256 * 2 ** 20, 8 * llc.bytes);
-      const bw = readBandwidth(probeBytes);
+      const bw = prober.measure();
       const gemm = gemmRate(1024);
       run.probes.push({
         threads: t,
@@ -241,14 +245,14 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
           // untimed decode steps first: the steps right after a prefill run the T = 1 code paths cold
           for (let s = 0; s < DECODE_WARMUP; s++) lm.forward([(s * 17 + 3) % shape.vocab_size], cache);
           const ms: number[] = [];
-          const before = readBandwidth(probe.probeBytes, ROW_PROBE_PASSES).bytesPerSecond;
+          const before = prober!.measure(ROW_PROBE_PASSES).bytesPerSecond;
           for (let s = 0; s < grid.decodeSteps; s++) {
             stop();
             const t0 = performance.now();
             lm.forward([(s * 31 + 7) % shape.vocab_size], cache, { lastOnly: true });
             ms.push(performance.now() - t0);
           }
-          const after = readBandwidth(probe.probeBytes, ROW_PROBE_PASSES).bytesPerSecond;
+          const after = prober!.measure(ROW_PROBE_PASSES).bytesPerSecond;
           const readBytesPerSecond = (before + after) / 2;
           const tps = 1000 / median(ms);
           const bound = readBytesPerSecond / weightBytes;
@@ -309,6 +313,7 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
     }
   } finally {
     sink.stop();
+    prober?.free();
     rt.setThreads(threads[0]!);
     rmSync(dir, { recursive: true, force: true });
   }

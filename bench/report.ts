@@ -275,9 +275,9 @@ export function modelsMarkdown(r: SuiteResult): string {
       `Prefill: ${run.grid.prefill} tokens in one forward from an empty cache, median of ${run.grid.prefillReps}.`,
     '',
     'Bounds, measured in the same run: decode roofline = WebAssembly read bandwidth (SIMD streaming sum over ' +
-      'a buffer ≫ last-level cache, `readBandwidth`; for each decode row the mean of a probe run right before ' +
-      'and one right after its timed steps, since this machine drifts during a run: the table below is the ' +
-      'probe at the start) ÷ weight bytes per token (the KV cache read is shown ' +
+      'a buffer ≫ last-level cache, `readBandwidth`; one buffer for the whole run, and for each decode row the ' +
+      'mean of a probe right before and one right after its timed steps, since this machine drifts during a ' +
+      'run: the table below is the probe at the start) ÷ weight bytes per token (the KV cache read is shown ' +
       'beside it but not counted, as the issue defines the roofline; each model keeps its default cache, ' +
       'f32 for f32 weights and bf16 for bf16 weights); prefill bound = sparsekit dense GEMM ' +
       '1024³ FLOP/s ÷ FLOPs per token (weights plus attention at half the prompt). Targets: decode ≥ 70% ' +

@@ -4,7 +4,7 @@ import { randn } from '../../tensor/random.js';
 import { streamSumRef } from '../reference/probe.js';
 import { relError } from '../tolerances.js';
 import { runtime } from '../wasm.js';
-import { readBandwidth } from './probe.js';
+import { BandwidthProber, readBandwidth } from './probe.js';
 import { forEachRuntime } from './testing.js';
 
 forEachRuntime((label, use) => {
@@ -29,4 +29,17 @@ forEachRuntime((label, use) => {
 test('probe: bad sizes are errors naming the argument', () => {
   assert.throws(() => readBandwidth(0), /readBandwidth: bytes must be a positive number, got 0/);
   assert.throws(() => readBandwidth(1024, 0), /readBandwidth: passes must be an integer ≥ 1, got 0/);
+});
+
+test('probe: a buffer of one chunk, and a prober measured twice then freed', () => {
+  assert.ok(readBandwidth(1024, 1).bytesPerSecond > 0, 'fewer than the 4 chunks the sums are checked on');
+  const p = new BandwidthProber(3 * 2 ** 20);
+  try {
+    const [a, b] = [p.measure(1), p.measure(2)];
+    assert.equal(a.bytes, 3 * 2 ** 20);
+    assert.equal(b.seconds.length, 2);
+  } finally {
+    p.free();
+  }
+  assert.throws(() => p.measure(), /the probe buffer was freed/);
 });

@@ -28,39 +28,86 @@ export interface BandwidthProbe {
  * @example readBandwidth(8 * llcBytes).bytesPerSecond / 1e9 // GB/s
  */
 export function readBandwidth(bytes: number, passes = 5): BandwidthProbe {
-  if (!(Number.isFinite(bytes) && bytes > 0)) {
-    throw new RangeError(`readBandwidth: bytes must be a positive number, got ${bytes}`);
-  }
-  if (!(Number.isInteger(passes) && passes >= 1)) {
-    throw new RangeError(`readBandwidth: passes must be an integer ≥ 1, got ${passes}`);
-  }
-  const rt = runtime();
-  const chunks = Math.ceil(bytes / CHUNK_BYTES);
-  const total = chunks * CHUNK_BYTES;
-  const buf = rt.alloc(total);
-  const out = rt.alloc(chunks * 4);
+  checkPasses(passes);
+  const prober = new BandwidthProber(bytes);
   try {
-    const view = rt.f32(buf, total / 4);
-    for (let i = 0; i < view.length; i += 1024) view.fill((i >> 10) % 7, i, i + 1024);
-    const ranges = rt.rowRanges(chunks);
-    const args = [buf, CHUNK_BYTES, out];
-    rt.parallel('stream_sum_f32', args, ranges);
-    const want = streamSumRef(rt.f32(buf, (4 * CHUNK_BYTES) / 4).slice(), CHUNK_BYTES / 4);
-    const got = rt.f32(out, want.length);
-    want.forEach((v, c) => {
-      if (got[c] !== v) throw new Error(`readBandwidth: chunk ${c} summed to ${got[c]}, expected ${v}`);
-    });
+    return prober.measure(passes);
+  } finally {
+    prober.free();
+  }
+}
+
+/**
+ * A probe buffer kept between measurements, so that probes taken at different times in a run stream the same
+ * memory (a fresh buffer each time may land on pages that read at a different rate).
+ * @example const p = new BandwidthProber(8 * llcBytes); p.measure(3); …; p.free()
+ */
+export class BandwidthProber {
+  private readonly buf: number;
+  private readonly out: number;
+  private readonly chunks: number;
+  private freed = false;
+
+  /** Allocate `bytes` (rounded up to 1 MiB), fill it and check the kernel's sums against the TypeScript twin. */
+  constructor(bytes: number) {
+    if (!(Number.isFinite(bytes) && bytes > 0)) {
+      throw new RangeError(`readBandwidth: bytes must be a positive number, got ${bytes}`);
+    }
+    const rt = runtime();
+    this.chunks = Math.ceil(bytes / CHUNK_BYTES);
+    const total = this.chunks * CHUNK_BYTES;
+    this.buf = rt.alloc(total);
+    this.out = rt.alloc(this.chunks * 4);
+    try {
+      const view = rt.f32(this.buf, total / 4);
+      for (let i = 0; i < view.length; i += 1024) view.fill((i >> 10) % 7, i, i + 1024);
+      this.pass();
+      const checked = Math.min(4, this.chunks); // the first chunks, or all when there are fewer
+      const want = streamSumRef(rt.f32(this.buf, (checked * CHUNK_BYTES) / 4).slice(), CHUNK_BYTES / 4);
+      const got = rt.f32(this.out, want.length);
+      want.forEach((v, c) => {
+        if (got[c] !== v) throw new Error(`readBandwidth: chunk ${c} summed to ${got[c]}, expected ${v}`);
+      });
+    } catch (e) {
+      this.free();
+      throw e;
+    }
+  }
+
+  /** One untimed pass, then `passes` timed ones on the runtime's current threads; the median pass's rate. */
+  measure(passes = 5): BandwidthProbe {
+    if (this.freed) throw new Error('BandwidthProber.measure: the probe buffer was freed');
+    checkPasses(passes);
+    this.pass();
     const seconds: number[] = [];
     for (let p = 0; p < passes; p++) {
       const t0 = performance.now();
-      rt.parallel('stream_sum_f32', args, ranges);
+      this.pass();
       seconds.push((performance.now() - t0) / 1000);
     }
     const sorted = [...seconds].sort((a, b) => a - b);
     const med = sorted[sorted.length >> 1]!;
-    return { bytes: total, threads: rt.threads, seconds, bytesPerSecond: total / med };
-  } finally {
-    rt.free(buf);
-    rt.free(out);
+    const bytes = this.chunks * CHUNK_BYTES;
+    return { bytes, threads: runtime().threads, seconds, bytesPerSecond: bytes / med };
+  }
+
+  /** Give the buffer back to the heap (measure then throws). */
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    const rt = runtime();
+    rt.free(this.buf);
+    rt.free(this.out);
+  }
+
+  private pass(): void {
+    const rt = runtime();
+    rt.parallel('stream_sum_f32', [this.buf, CHUNK_BYTES, this.out], rt.rowRanges(this.chunks));
+  }
+}
+
+function checkPasses(passes: number): void {
+  if (!(Number.isInteger(passes) && passes >= 1)) {
+    throw new RangeError(`readBandwidth: passes must be an integer ≥ 1, got ${passes}`);
   }
 }
