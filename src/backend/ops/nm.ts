@@ -23,6 +23,7 @@ import {
 import { MIN_PARALLEL_WORK, packB } from './dense.js';
 import { registerGemvInto } from './matmul.js';
 import { packNmPanels } from './nm-panels.js';
+import { slottedRanges } from './select.js';
 
 /** An N:M weight packed in kernel memory. */
 export interface ResidentNM {
@@ -121,11 +122,17 @@ function nmRun(rt: WasmRuntime, r: ResidentNM, b: Tensor): Tensor {
       else {
         // B packed into 8-column strips (see kernels/nm.ts: a tile's rows of B 32 bytes apart, not N·4)
         const packed = packB(rt, bp, G * r.m, N);
+        // 2:4: each thread decodes a block of rows into its own scratch slot (kernels/nm.ts nm24SpmmPanel)
+        const slotBytes = is24 ? (rt.kernels.nm24_spmm_scratch_bytes!(P) as number) : 0;
+        const scratch = is24 ? rt.alloc(ranges.length * slotBytes) : -1;
         try {
-          if (is24) rt.parallel(`nm24_spmm_${t}`, [r.values, r.meta, packed, cp, N, M, G, P], ranges);
-          else rt.parallel(`nm_spmm_${t}`, [r.values, r.meta, packed, cp, N, M, G, P, r.n, r.m], ranges);
+          if (is24) {
+            const args = [r.values, r.meta, packed, cp, N, M, G, P, scratch];
+            rt.parallel(`nm24_spmm_${t}`, args, slottedRanges(ranges, M));
+          } else rt.parallel(`nm_spmm_${t}`, [r.values, r.meta, packed, cp, N, M, G, P, r.n, r.m], ranges);
         } finally {
           rt.free(packed);
+          if (scratch >= 0) rt.free(scratch);
         }
       }
     },
