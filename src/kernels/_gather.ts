@@ -1,10 +1,10 @@
 // Gathers of x by column indices, shared by the CSR SpMV kernels (csr.ts, csr-half.ts).
 //
 // The resident CSR's u16 column indices are byte offsets (column · 4, relative to the panel's first column), read
-// four at a time as one u64. When x fits in X_SCRATCH_BYTES, each SpMV call first copies x to the fixed address
-// X_SCRATCH and adds the panel's offset to all four fields with one add (no carry: every field stays below 64 KiB),
-// so each gathered element costs one lane load whose address is a field plus a constant the compiler folds into
-// the load. Measured against the previous gather (a u16 load, then x + index·4, per element), same process, one
+// four at a time as one u64. When x fits in X_SCRATCH_BYTES, the host has copied x to the fixed address X_SCRATCH
+// (csr.ts spmv_x_scratch), and the kernel adds the panel's offset to all four fields with one add (no carry: every
+// field stays below 64 KiB), so each gathered element costs one lane load whose address is a field plus a constant
+// the compiler folds into the load. Measured against the previous gather (a u16 load, then x + index·4, per element), same process, one
 // thread, relaxed build, SmolLM-135M's 210 linear shapes at 70% with bf16 values (31.8 M non-zeros): 7.4–7.8 →
 // 6.5–6.8 ms a pass. u16 loads with the constant base, or u64 loads with a variable x, were no faster (1–2%) or
 // slower (8–12%): it takes both.

@@ -46,8 +46,7 @@ export function csr_spmv_f16(
   const xBytes = <usize>K << 2;
   const panelBytes = <usize>width << 2;
   if (xBytes <= X_SCRATCH_BYTES) {
-    // every thread copies the same x to the scratch, so the copies agree
-    memory.copy(X_SCRATCH, x, xBytes);
+    // x at the fixed scratch address, where the host copied it (csr.ts spmv_x_scratch)
     spmvHalfPanel(rowPtr, colIdx, values, X_SCRATCH, 0, y, r0, r1, elem, specials, false);
     for (let p = 1; p < panels; p++) {
       const rp = rowPtr + ((<usize>p * <usize>M) << 2);

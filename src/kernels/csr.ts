@@ -42,9 +42,26 @@ import { fieldBias, gatherFields, X_SCRATCH, X_SCRATCH_BYTES } from './_gather';
 import { madd_f32x4 as madd } from './_math';
 import { csrSpmmPanelAdd, csrSpmmPanelStore } from './_spmm';
 
+/**
+ * Where the host copies x before a CSR SpMV call whose x fits (K·4 ≤ spmv_x_scratch_bytes()): once per call, before
+ * the threads start. A copy by every thread made the threads write the same lines at once (on two threads a
+ * 4096² SpMV at 90% took longer than on one).
+ */
+export function spmv_x_scratch(): usize {
+  return X_SCRATCH;
+}
+
+/** Bytes at spmv_x_scratch(). */
+export function spmv_x_scratch_bytes(): usize {
+  return X_SCRATCH_BYTES;
+}
+
 // ---- SpMV: y[i] = Σ_p values[p] · x[colIdx[p]] ------------------------------------------------------
 
-/** y[i] for i in [r0, r1) of W [M, K] stored in `panels` column panels of `width` columns. */
+/**
+ * y[i] for i in [r0, r1) of W [M, K] stored in `panels` column panels of `width` columns. When K·4 ≤
+ * spmv_x_scratch_bytes(), x must also be at spmv_x_scratch() (the host copies it there).
+ */
 export function csr_spmv_f32(
   rowPtr: usize, colIdx: usize, values: usize, x: usize, y: usize, M: i32, K: i32, width: i32, panels: i32, r0: i32,
   r1: i32,
@@ -52,8 +69,7 @@ export function csr_spmv_f32(
   const xBytes = <usize>K << 2;
   const panelBytes = <usize>width << 2;
   if (xBytes <= X_SCRATCH_BYTES) {
-    // x at the fixed scratch address (_gather.ts); every thread copies the same x there, so the copies agree
-    memory.copy(X_SCRATCH, x, xBytes);
+    // x at the fixed scratch address, where the host copied it (csr.ts spmv_x_scratch)
     csrSpmvPanel(rowPtr, colIdx, values, X_SCRATCH, 0, y, r0, r1, false);
     for (let p = 1; p < panels; p++) {
       const rp = rowPtr + ((<usize>p * <usize>M) << 2);

@@ -18,6 +18,7 @@ import {
   residentForColumns,
   runSparseMatmul,
   sameShape,
+  stageSpmvX,
   uploadCsr,
   withSpmmB,
 } from './csr.js';
@@ -93,6 +94,7 @@ function halfCsrSpecials(r: ResidentHalfCSR): number[] {
 
 /** y = W · x on a resident half-value CSR, x [K] at `xp`, y [M] at `yp`, rows split by non-zeros. */
 function halfCsrSpmv(rt: WasmRuntime, r: ResidentHalfCSR, xp: number, yp: number): void {
+  stageSpmvX(rt, xp, r.cols);
   const args = [
     r.rowPtr,
     r.colIdx,

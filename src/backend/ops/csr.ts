@@ -313,8 +313,18 @@ export function withSpmmB(
   }
 }
 
+/**
+ * Before a CSR SpMV kernel runs: when x [K] at `xp` fits in the kernels' x scratch, copy it there (once, before the
+ * threads start; the kernels then gather from that fixed address, src/kernels/_gather.ts).
+ */
+export function stageSpmvX(rt: WasmRuntime, xp: number, K: number): void {
+  const at = rt.kernels.spmv_x_scratch!() as number;
+  if (K * 4 <= (rt.kernels.spmv_x_scratch_bytes!() as number)) rt.f32(at, K).set(rt.f32(xp, K));
+}
+
 /** y = W · x on a resident CSR, x [K] at `xp`, y [M] at `yp`, rows split by non-zeros. */
 function csrSpmv(rt: WasmRuntime, r: ResidentCSR, xp: number, yp: number): void {
+  stageSpmvX(rt, xp, r.cols);
   const args = [r.rowPtr, r.colIdx, r.values, xp, yp, r.rows, r.cols, r.width, r.panels];
   rt.parallel('csr_spmv_f32', args, csrRanges(rt, r, 1));
 }
