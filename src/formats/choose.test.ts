@@ -34,10 +34,18 @@ test('chooseFormat: BSR for block-sparse, N:M for N:M-pruned weights, CSR from i
   assert.deepEqual(pick(sparsify(w, 0.3)), { format: 'dense' });
   assert.deepEqual(pick(sparsify(w, 0.3), 'bf16'), { format: 'bf16' }, 'dense keeps the stored precision');
   assert.deepEqual(pick(nmPruneMagnitude(w, 3, 4)), { format: 'dense' }, '3:4 keeps 75%: no format wins');
-  // whole 4×4 blocks zeroed in the left half of the matrix: 50% of blocks stored
+  // whole 4×4 blocks zeroed in the left three quarters of the matrix: 25% of blocks stored
   const blocks = w.data.slice();
-  for (let i = 0; i < 32; i++) for (let k = 0; k < 24; k++) blocks[i * 48 + k] = 0;
+  for (let i = 0; i < 32; i++) for (let k = 0; k < 36; k++) blocks[i * 48 + k] = 0;
   assert.deepEqual(pick(new Tensor(blocks, [32, 48])), { format: 'bsr', blockRows: 4, blockCols: 4 });
+  // half the blocks stored: above BSR's threshold, and 50% sparse: CSR
+  const half = w.data.slice();
+  for (let i = 0; i < 32; i++) for (let k = 0; k < 24; k++) half[i * 48 + k] = 0;
+  const fill = FORMAT_RULE.bsrMaxBlockDensity;
+  assert.deepEqual(
+    pick(new Tensor(half, [32, 48])),
+    fill >= 0.5 ? { format: 'bsr', blockRows: 4, blockCols: 4 } : { format: 'csr' },
+  );
 });
 
 test('chooseFormat: the CSR threshold is inclusive and the reason names the numbers', () => {
