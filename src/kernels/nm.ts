@@ -509,8 +509,8 @@ export function nm_spmm_f16(values: usize, meta: usize, bp: usize, out: usize, N
 const PAIR_POSITIONS: usize = memory.data<u8>([0, 1, 0, 2, 0, 3, 1, 2, 1, 3, 2, 3]);
 
 /**
- * nm_spmm_f32 for 2:4: both slots of a group per step (a group's positions from its pair code, PAIR_POSITIONS),
- * their two products summed before the accumulator add (one dependent add per group on each accumulator, not
+ * nm_spmm_f32 for 2:4: both slots of a group per step (its two rows of B and two values decoded once per block of
+ * rows into `scratch`, nm24SpmmPanel), their two products summed before the accumulator add (one dependent add per group on each accumulator, not
  * two multiply-adds: 1.06× at N = 512), 16-column tiles over two strips (4 accumulators + 8 B loads + 2 splats
  * = 14 SIMD registers), then 8-column tiles, then single columns. B packed as for nm_spmm_f32.
  */
