@@ -210,11 +210,12 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
     writeTinyModel(join(dir, 'model'), 'llama', { dtype: 'BF16', config: { ...config }, seed: 5 });
     // one probe buffer for the whole run: every probe streams the same memory (see ModelRow.readBytesPerSecond)
     const probeBytes = opts.probeBytes ?? Math.max(256 * 2 ** 20, 8 * llc.bytes);
-    prober = new BandwidthProber(probeBytes);
+    const buffer = new BandwidthProber(probeBytes);
+    prober = buffer; // freed in finally
     for (const t of threads) {
       stop();
       rt.setThreads(t);
-      const bw = prober.measure();
+      const bw = buffer.measure();
       const gemm = gemmRate(1024);
       run.probes.push({
         threads: t,
@@ -245,14 +246,14 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
           // untimed decode steps first: the steps right after a prefill run the T = 1 code paths cold
           for (let s = 0; s < DECODE_WARMUP; s++) lm.forward([(s * 17 + 3) % shape.vocab_size], cache);
           const ms: number[] = [];
-          const before = prober!.measure(ROW_PROBE_PASSES).bytesPerSecond;
+          const before = buffer.measure(ROW_PROBE_PASSES).bytesPerSecond;
           for (let s = 0; s < grid.decodeSteps; s++) {
             stop();
             const t0 = performance.now();
             lm.forward([(s * 31 + 7) % shape.vocab_size], cache, { lastOnly: true });
             ms.push(performance.now() - t0);
           }
-          const after = prober!.measure(ROW_PROBE_PASSES).bytesPerSecond;
+          const after = buffer.measure(ROW_PROBE_PASSES).bytesPerSecond;
           const readBytesPerSecond = (before + after) / 2;
           const tps = 1000 / median(ms);
           const bound = readBytesPerSecond / weightBytes;

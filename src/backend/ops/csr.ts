@@ -318,9 +318,16 @@ export function withSpmmB(
  * threads start; the kernels then gather from that fixed address, src/kernels/_gather.ts).
  */
 export function stageSpmvX(rt: WasmRuntime, xp: number, K: number): void {
-  const at = rt.kernels.spmv_x_scratch!() as number;
-  if (K * 4 <= (rt.kernels.spmv_x_scratch_bytes!() as number)) rt.f32(at, K).set(rt.f32(xp, K));
+  let scratch = xScratch.get(rt);
+  if (!scratch) {
+    scratch = [rt.kernels.spmv_x_scratch!() as number, rt.kernels.spmv_x_scratch_bytes!() as number];
+    xScratch.set(rt, scratch);
+  }
+  if (K * 4 <= scratch[1]) rt.f32(scratch[0], K).set(rt.f32(xp, K));
 }
+
+/** Each runtime's x scratch for the CSR SpMV: [address, bytes] (constants of the build, asked once). */
+const xScratch = new WeakMap<WasmRuntime, [number, number]>();
 
 /** y = W · x on a resident CSR, x [K] at `xp`, y [M] at `yp`, rows split by non-zeros. */
 function csrSpmv(rt: WasmRuntime, r: ResidentCSR, xp: number, yp: number): void {

@@ -189,7 +189,8 @@ export function runGemm(
 
 /**
  * B [K,N] at `b` packed into 8-column strips ([⌈N/8⌉][K][8] f32, zero columns past N; gemm_pack_b_f32, threads
- * split the strips) in a new heap block the caller frees: what the GEMM and the N:M SpMM read.
+ * split the strips) in a new heap block the caller frees: what the GEMM, the N:M SpMM and the CSR SpMM from
+ * 128 columns (withSpmmB) read.
  */
 export function packB(rt: WasmRuntime, b: number, K: number, N: number): number {
   const packed = rt.alloc(Number(rt.kernels.gemm_pack_b_bytes!(K, N)));

@@ -8,13 +8,12 @@
  */
 
 import { type NM, nmLayout } from '../../formats/nm.js';
+import { balancedPanel } from '../panels.js';
 
 /** The arrays a panel layout is packed from: an N:M matrix with f32 values (NM) or half bits (HalfNM). */
 export type NmArrays<V extends Float32Array | Uint16Array> = Omit<NM, 'format' | 'values'> & {
   readonly values: V;
 };
-
-import { balancedPanel } from '../panels.js';
 
 /**
  * 2:4: split when K exceeds this many columns, into panels of at most this many. x's pairs take 12 bytes a
