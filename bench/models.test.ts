@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { flopsPerToken, kvBytesPerToken, linearParams, runModelsSuite, SMOLLM_135M } from './models.js';
-import { benchmarksMarkdown } from './report.js';
+import { benchmarksMarkdown, ms } from './report.js';
 
 test('models cost model: SmolLM-135M multiplies 134.5 M weights per token', () => {
   // per layer: q 576², k and v 192·576 each, o 576², gate/up/down 3·1536·576; plus the tied LM head
@@ -47,7 +47,35 @@ test('models suite: a tiny run times f32 and bf16 decode and prefill against the
     assert.equal(row.bound, row.readBytesPerSecond! / row.weightBytesPerToken);
   }
   assert.equal(decode('f32').weightBytesPerToken / decode('bf16').weightBytesPerToken, 2);
+  // every row carries the split of its phase from profiled runs
+  for (const row of run.rows) {
+    const split = row.split!;
+    assert.ok(split.parts.matmul > 0 && split.parts.attention > 0, JSON.stringify(split));
+    assert.ok(split.kernels.length > 0 && split.profiledMs > 0, JSON.stringify(split));
+  }
   const md = benchmarksMarkdown([r]);
   assert.match(md, /## models: quick run/);
   assert.match(md, /\| bf16 +\| +1 \| decode, context 128 +\|/);
+  assert.match(md, /### Where the time goes/);
+  assert.match(
+    md,
+    /\| f32 +\| +1 \| decode, context 128 +\| +[\d.]+ \| +[\d.]+ \|.*GB\/s \(\d+%\) +\| +[\d.]+ \|/,
+  );
+  // a decode row under its target says, in its own figures, what the step had to fit in
+  const missed = structuredClone(r);
+  const row = missed.models!.rows.find((x) => x.weights === 'f32' && x.phase === 'decode')!;
+  row.ofBound = 0.5;
+  const budget = 1000 / (row.target * row.bound);
+  const text = benchmarksMarkdown([missed]);
+  assert.match(
+    text,
+    /\*\*f32, 1 thread, context 128 \(50%\):\*\* 70% of the roofline needs a step of at most/,
+  );
+  assert.ok(
+    text.includes(`at most ${ms(budget)} ms. The matmuls took ${ms(row.split!.parts.matmul)} ms`),
+    text,
+  );
+  // one such text per decode row under its target, none for the others
+  const missing = run.rows.filter((x) => x.phase === 'decode' && x.ofBound < x.target).length;
+  assert.equal(md.match(/needs a step of at most/g)?.length ?? 0, missing);
 });

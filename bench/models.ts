@@ -8,8 +8,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BandwidthProber, runtime } from '../src/backend/index.js';
+import { BandwidthProber, dramProbeBytes, runtime } from '../src/backend/index.js';
 import { loadCausalLM } from '../src/models/index.js';
+import { type PhaseProfile, PhaseTimer, type StepPart } from '../src/models/profile.js';
 import { writeTinyModel } from '../src/models/testing.js';
 import { cpuSnapshot } from './cpu-share.js';
 import { progress } from './progress.js';
@@ -156,6 +157,30 @@ export interface ModelRow {
   ofBound: number;
   /** The issue's threshold as a share of the bound (0.7 decode, 0.6 prefill). */
   target: number;
+  /**
+   * Where the phase's time goes, from profiled runs alternating with the timed ones (src/models/profile.ts): ms per
+   * step (or prefill) of each part and of the kernels that take ≥ 1% of it.
+   */
+  split?: StepSplit;
+}
+
+/** A row's profile, as stored in the results. */
+export interface StepSplit {
+  /** Mean profiled step (or prefill) ms. */
+  profiledMs: number;
+  parts: Record<StepPart, number>;
+  kernels: Array<{ kernel: string; callsPerStep: number; msPerStep: number }>;
+}
+
+/** The stored part of a phase profile: the parts and the kernels that take at least 1% of the time. */
+export function splitOf(p: PhaseProfile): StepSplit {
+  return {
+    profiledMs: p.profiledMs,
+    parts: { ...p.parts },
+    kernels: p.kernels
+      .filter((k) => k.msPerStep >= 0.01 * p.profiledMs)
+      .map((k) => ({ kernel: k.kernel, callsPerStep: k.callsPerStep, msPerStep: k.msPerStep })),
+  };
 }
 
 /** What the models suite adds to a SuiteResult. */
@@ -209,7 +234,7 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
     sink.note(`writing a random bf16 model with SmolLM-135M's shapes to ${dir}`);
     writeTinyModel(join(dir, 'model'), 'llama', { dtype: 'BF16', config: { ...config }, seed: 5 });
     // one probe buffer for the whole run: every probe streams the same memory (see ModelRow.readBytesPerSecond)
-    const probeBytes = opts.probeBytes ?? Math.max(256 * 2 ** 20, 8 * llc.bytes);
+    const probeBytes = opts.probeBytes ?? dramProbeBytes();
     const buffer = new BandwidthProber(probeBytes);
     prober = buffer; // freed in finally
     for (const t of threads) {
@@ -240,20 +265,21 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
         for (const ctx of grid.contexts) {
           stop();
           const cache = lm.newCache();
-          lm.forward(promptIds(ctx - grid.decodeSteps - DECODE_WARMUP, shape.vocab_size), cache, {
+          lm.forward(promptIds(ctx - 2 * grid.decodeSteps - DECODE_WARMUP, shape.vocab_size), cache, {
             lastOnly: true,
           });
           // untimed decode steps first: the steps right after a prefill run the T = 1 code paths cold
           for (let s = 0; s < DECODE_WARMUP; s++) lm.forward([(s * 17 + 3) % shape.vocab_size], cache);
-          const ms: number[] = [];
+          // plain timed steps, each followed by a profiled one (the split of the step; not in the timing)
+          const timer = new PhaseTimer();
           const before = buffer.measure(ROW_PROBE_PASSES).bytesPerSecond;
           for (let s = 0; s < grid.decodeSteps; s++) {
             stop();
-            const t0 = performance.now();
-            lm.forward([(s * 31 + 7) % shape.vocab_size], cache, { lastOnly: true });
-            ms.push(performance.now() - t0);
+            timer.plain(() => lm.forward([(s * 31 + 7) % shape.vocab_size], cache, { lastOnly: true }));
+            timer.profiled(() => lm.forward([(s * 29 + 5) % shape.vocab_size], cache, { lastOnly: true }));
           }
           const after = buffer.measure(ROW_PROBE_PASSES).bytesPerSecond;
+          const ms = [...timer.plainMs];
           const readBytesPerSecond = (before + after) / 2;
           const tps = 1000 / median(ms);
           const bound = readBytesPerSecond / weightBytes;
@@ -272,6 +298,7 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
             readBytesPerSecond,
             ofBound: tps / bound,
             target: DECODE_TARGET,
+            split: splitOf(timer.result('decode', ctx, t, grid.decodeSteps, weightBytes, 0)),
           });
           sink.advance(
             1,
@@ -279,14 +306,18 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
             `${tps.toFixed(1)} tok/s (${((100 * tps) / bound).toFixed(0)}% of roofline)`,
           );
         }
-        const ms: number[] = [];
+        const timer = new PhaseTimer();
         for (let r = 0; r < grid.prefillReps; r++) {
           stop();
           const ids = promptIds(grid.prefill, shape.vocab_size, r + 1);
-          const t0 = performance.now();
-          lm.forward(ids, lm.newCache(), { lastOnly: true });
-          ms.push(performance.now() - t0);
+          timer.plain(() => lm.forward(ids, lm.newCache(), { lastOnly: true }));
         }
+        stop();
+        // one profiled prefill after the timed ones: the split of the phase
+        timer.profiled(() =>
+          lm.forward(promptIds(grid.prefill, shape.vocab_size), lm.newCache(), { lastOnly: true }),
+        );
+        const ms = [...timer.plainMs];
         const tps = (grid.prefill * 1000) / median(ms);
         const flops = flopsPerToken(shape, grid.prefill / 2); // positions attended on average
         const bound = probe.gemmFlopsPerSecond / flops;
@@ -304,6 +335,7 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
           bound,
           ofBound: tps / bound,
           target: PREFILL_TARGET,
+          split: splitOf(timer.result('prefill', grid.prefill, t, grid.prefillReps, weightBytes, 0)),
         });
         sink.advance(
           1,

@@ -310,7 +310,79 @@ export function modelsMarkdown(r: SuiteResult): string {
       [false, true, false, true, true, true, true, false, true, false],
     ),
   ];
+  const split = run.rows.filter((row) => row.split);
+  if (split.length) {
+    out.push(
+      '',
+      '### Where the time goes',
+      '',
+      'Each timed step (or prefill) above is followed by one run with every kernel call timed ' +
+        '(`WasmRuntime.startProfile`, the same split `npx sparsekit profile <model-dir>` prints); the parts are ms per ' +
+        'step (per prefill) averaged over those runs, and host is the rest of the profiled step: JavaScript between ' +
+        'kernel calls. "Weights read at" divides the weight bytes by the matmul time (decode), against the ' +
+        'row\'s own probe. "Step at target" is the step time the target needs: what is left of it after the ' +
+        'matmuls is what attention, norms and host may take.',
+      '',
+      markdownTable(
+        [
+          'weights',
+          'threads',
+          'phase',
+          'median ms',
+          'matmul',
+          'attention',
+          'norm + act.',
+          'host (JS)',
+          'weights read at',
+          'step at target',
+        ],
+        split.map(splitCells),
+        [false, true, false, true, true, true, true, true, false, true],
+      ),
+    );
+    const misses = split.filter((row) => row.phase === 'decode' && row.ofBound < row.target);
+    for (const row of misses) out.push('', missText(row));
+  }
   return out.join('\n');
+}
+
+/** The ms a decode row's step may take to reach its target (1 / (target · bound tokens/s)). */
+function stepAtTarget(row: ModelRow): number {
+  return 1000 / (row.target * row.bound);
+}
+
+function splitCells(row: ModelRow): string[] {
+  const p = row.split!.parts;
+  const decode = row.phase === 'decode';
+  const rate = decode && p.matmul > 0 ? row.weightBytesPerToken / (p.matmul * 1e6) : 0;
+  return [
+    row.weights,
+    String(row.threads),
+    decode ? `decode, context ${row.context}` : `prefill ${row.context} tokens`,
+    ms(median(row.ms)),
+    ms(p.matmul),
+    ms(p.attention),
+    ms(p['norm+activation']),
+    ms(p.host + p.other),
+    decode && rate > 0
+      ? `${num(rate)} GB/s${row.readBytesPerSecond ? ` (${pctText((rate * 1e9) / row.readBytesPerSecond)})` : ''}`
+      : '—',
+    decode ? ms(stepAtTarget(row)) : '—',
+  ];
+}
+
+/** Why a decode row misses its target, in the row's own figures. */
+function missText(row: ModelRow): string {
+  const p = row.split!.parts;
+  const budget = stepAtTarget(row);
+  const left = budget - p.matmul;
+  const rest = p['norm+activation'] + p.host + p.other;
+  return (
+    `**${row.weights}, ${row.threads} thread${row.threads > 1 ? 's' : ''}, context ${row.context} (${pctText(row.ofBound)}):** ` +
+    `${pctText(row.target)} of the roofline needs a step of at most ${ms(budget)} ms. The matmuls took ${ms(p.matmul)} ms ` +
+    `(the weights alone at the probe's rate would take ${ms(1000 / row.bound)}), which leaves ${ms(left)} ms; ` +
+    `attention took ${ms(p.attention)} ms and norms, activations and host ${ms(rest)} ms.`
+  );
 }
 
 function variantCells(v: VariantInfo): string[] {

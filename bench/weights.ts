@@ -1,28 +1,9 @@
 /** Benchmark weights: seeded random matrices, block-structured pruning, transposes and cold-cache copy counts. */
 
-import { existsSync, readFileSync } from 'node:fs';
 import { rng, shuffledIndices } from '../src/tensor/random.js';
 import { Tensor } from '../src/tensor/tensor.js';
 
-/** Where Linux reports the last-level cache of CPU 0. */
-const LLC_SYSFS = '/sys/devices/system/cpu/cpu0/cache/index3/size';
-/** Assumed when sysfs says nothing (a generous server L3, so copies still exceed it). */
-const LLC_FALLBACK_BYTES = 128 * 2 ** 20;
-
-/** Parse a sysfs cache size such as "107520K" or "32M" into bytes. */
-export function parseCacheSize(text: string): number {
-  const m = /^\s*(\d+)\s*([KMG]?)/i.exec(text);
-  if (!m) throw new RangeError(`parseCacheSize: cannot read "${text.trim()}"`);
-  const unit = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
-  return Number(m[1]) * unit;
-}
-
-/** The last-level cache size in bytes and where the figure came from. */
-export function lastLevelCache(): { bytes: number; source: string } {
-  if (existsSync(LLC_SYSFS))
-    return { bytes: parseCacheSize(readFileSync(LLC_SYSFS, 'utf8')), source: LLC_SYSFS };
-  return { bytes: LLC_FALLBACK_BYTES, source: 'assumed (no sysfs cache entry)' };
-}
+export { lastLevelCache, parseCacheSize } from '../src/backend/ops/probe.js';
 
 /**
  * How many distinct copies of a weight of `bytes` to cycle through so that the copies together exceed

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Heap } from './heap.js';
 import { type KernelFn, splitEven, ThreadPool } from './pool.js';
+import { KernelProfile } from './profile.js';
 
 /** Which build of the kernels: plain SIMD128, or SIMD128 plus relaxed SIMD. */
 export type WasmVariant = 'simd' | 'relaxed';
@@ -83,8 +84,14 @@ export class WasmRuntime {
   readonly variant: WasmVariant;
   readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
-  readonly kernels: Record<string, KernelFn>;
+  /** The kernel exports; while a profile is open (startProfile), timing wrappers around them. */
+  get kernels(): Readonly<Record<string, KernelFn>> {
+    return this.calls;
+  }
   readonly heap: Heap;
+  private readonly exports: Readonly<Record<string, KernelFn>>;
+  private calls: Readonly<Record<string, KernelFn>>;
+  private profile: KernelProfile | undefined;
   private pool: ThreadPool | undefined;
   private poolThreads = 1;
   // the call-frame scratch block (beginFrame): its offset (-1 before first use), size and whether a frame holds it
@@ -117,8 +124,9 @@ export class WasmRuntime {
         },
       },
     });
-    this.kernels = instance.exports as Record<string, KernelFn>;
-    this.heap = new Heap(this.memory, Number(this.kernels.heap_base!()));
+    this.exports = instance.exports as Record<string, KernelFn>;
+    this.calls = this.exports;
+    this.heap = new Heap(this.memory, Number(this.exports.heap_base!()));
     const env = process.env.SPARSEKIT_THREADS;
     const cores = availableParallelism();
     if (options.threads === undefined && !env && cores === 1) {
@@ -145,7 +153,7 @@ export class WasmRuntime {
       return;
     }
     try {
-      this.pool = new ThreadPool(this.module, this.memory, this.kernels, n);
+      this.pool = new ThreadPool(this.module, this.memory, this.exports, n);
       this.poolThreads = n;
     } catch (e) {
       noticeOnce(
@@ -160,12 +168,63 @@ export class WasmRuntime {
    * in multiples of `align`). Problems smaller than `minWork` (in the caller's unit) stay on one thread.
    */
   parallel(kernel: string, args: readonly number[], ranges: ReadonlyArray<readonly [number, number]>): void {
+    const t0 = this.profile ? performance.now() : 0;
     if (this.pool && ranges.length > 1) this.pool.run(kernel, args, ranges);
     else {
-      const fn = this.kernels[kernel];
+      const fn = this.exports[kernel];
       if (!fn) throw new Error(`sparsekit: no kernel named ${kernel} in the ${this.variant} build`);
       for (const [s, e] of ranges) if (s < e) fn(...args, s, e);
     }
+    this.profile?.record(kernel, performance.now() - t0);
+  }
+
+  /**
+   * Time every kernel call from now until stopProfile: `kernels` hands out timing wrappers and each `parallel`
+   * run counts as one call of its kernel. Costs a clock read per call; off by default.
+   * @example const p = rt.startProfile(); model.forward(ids, cache); rt.stopProfile(); p.timings()
+   */
+  startProfile(): KernelProfile {
+    if (this.profile) throw new Error('startProfile: a profile is already open; call stopProfile() first');
+    const profile = new KernelProfile();
+    const wrapped: Record<string, KernelFn> = {};
+    for (const [name, fn] of Object.entries(this.exports)) {
+      if (typeof fn !== 'function') continue;
+      let counter: { calls: number; ms: number } | undefined; // made at the first call: only called kernels are listed
+      const done = (t0: number) => {
+        counter ??= profile.counter(name);
+        counter.calls++;
+        counter.ms += performance.now() - t0;
+      };
+      // a fixed-arity call to the export (extra arguments are ignored by WebAssembly) stays on V8's fast
+      // JS-to-WebAssembly path; a spread call costs about a microsecond, as much as a small kernel
+      wrapped[name] =
+        fn.length <= 12
+          ? (a = 0, b = 0, c = 0, d = 0, e = 0, f = 0, g = 0, h = 0, i = 0, j = 0, k = 0, l = 0) => {
+              const t0 = performance.now();
+              const r = fn(a, b, c, d, e, f, g, h, i, j, k, l);
+              done(t0);
+              return r;
+            }
+          : (...args: number[]) => {
+              const t0 = performance.now();
+              const r = fn(...args);
+              done(t0);
+              return r;
+            };
+    }
+    this.profile = profile;
+    this.calls = wrapped;
+    return profile;
+  }
+
+  /** Close the open profile and return it; kernels are called directly again. */
+  stopProfile(): KernelProfile {
+    const profile = this.profile;
+    if (!profile) throw new Error('stopProfile: no profile is open; call startProfile() first');
+    profile.close();
+    this.profile = undefined;
+    this.calls = this.exports;
+    return profile;
   }
 
   /** Row ranges for `rows` rows on this runtime's threads (one range when `work` is below `minWork`). */

@@ -111,11 +111,10 @@ export function resolveModelDir(arg: string): string {
 }
 
 /**
- * Open `<model-dir>` for a command: a folder with config.json, safetensors weights and tokenizer.json, or
- * the name of a built zoo model (see {@link resolveModelDir}). `weights` and `kvDtype` as LoadOptions' (default:
- * the loader's).
+ * `<model-dir>` as the folder of a language model (see {@link resolveModelDir}): it exists, is a folder, has
+ * config.json and is not an image classifier; else a UsageError saying what to give instead.
  */
-export function openCausalModel(arg: string, weights?: WeightStorage, kvDtype?: KVDType): OpenedModel {
+export function languageModelDir(arg: string): string {
   const dir = resolveModelDir(arg);
   if (!existsSync(dir))
     throw new UsageError(
@@ -135,6 +134,16 @@ export function openCausalModel(arg: string, weights?: WeightStorage, kvDtype?: 
     throw new UsageError(
       `<model-dir> ${arg} is an image classifier, not a language model; score it with sparsekit eval acc ${arg}`,
     );
+  return dir;
+}
+
+/**
+ * Open `<model-dir>` for a command: a folder with config.json, safetensors weights and tokenizer.json, or
+ * the name of a built zoo model (see {@link resolveModelDir}). `weights` and `kvDtype` as LoadOptions' (default:
+ * the loader's).
+ */
+export function openCausalModel(arg: string, weights?: WeightStorage, kvDtype?: KVDType): OpenedModel {
+  const dir = languageModelDir(arg);
   if (!existsSync(join(dir, 'tokenizer.json'))) {
     throw new UsageError(
       `<model-dir> ${dir} has no tokenizer.json; copy the tokenizer.json of the model's hub repository into it ` +

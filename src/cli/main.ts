@@ -10,6 +10,7 @@ import { addDemoCommand, runDemo } from './demo.js';
 import { addEvalCommand, runPpl } from './eval.js';
 import { addAccCommand, runAcc } from './eval-acc.js';
 import { addGenerateCommand, runGenerate } from './generate.js';
+import { addProfileCommand, runProfile } from './profile.js';
 import { addPruneCommands } from './prune.js';
 import { addZooCommand, runZooBuild, runZooList } from './zoo.js';
 
@@ -27,6 +28,7 @@ export interface Runners {
   generate: typeof runGenerate;
   ppl: typeof runPpl;
   demo: typeof runDemo;
+  profile: typeof runProfile;
 }
 
 /** The program, with `run` hooks injectable for tests. */
@@ -42,6 +44,7 @@ export function program(argv: readonly string[], bench = runBench, runners: Part
   addDemoCommand(p, runners.demo ?? runDemo);
   addZooCommand(p, runZooBuild, runZooList);
   addPruneCommands(p);
+  addProfileCommand(p, runners.profile ?? runProfile);
   return p;
 }
 

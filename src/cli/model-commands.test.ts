@@ -262,3 +262,70 @@ test('generate and eval ppl flags reach their runners parsed', async () => {
   await program(argv2, undefined, { ppl: record }).parseAsync(argv2);
   assert.deepEqual(got, ['m', { data: 'brown', ctx: 128, maxTokens: 500, json: false, kvDtype: 'bf16' }]);
 });
+
+test('profile prints each phase split by kernel beside the roofline; --json gives the same phases', () => {
+  const r = sparsekit(
+    'profile',
+    model,
+    '--context',
+    '24,40',
+    '--steps',
+    '2',
+    '--prefill',
+    '8',
+    '--threads',
+    '1',
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /probing read bandwidth \(\d+ MiB, 1 thread\(s\)\)/);
+  assert.match(r.stdout, /^decode at context 24, 1 thread\(s\): [\d.]+ ms\/step \([\d.]+ tokens\/s\)$/m);
+  assert.match(r.stdout, /^decode at context 40, 1 thread\(s\)/m);
+  assert.match(r.stdout, /roofline at [\d.]+ GB\/s \(probe\): weights [\d.]+ ms → \d+% of it/);
+  assert.match(r.stdout, /^ {2}matmul +[\d.]+ +\d+% +weights read at [\d.]+ GB\/s \(\d+% of the probe\)$/m);
+  assert.match(
+    r.stdout,
+    /^ {2}gemv_f32 +8 +[\d.]+ +\d+%$/m,
+    'the 7 block linears and the head: 8 GEMVs per step',
+  );
+  assert.match(r.stdout, /^prefill of 8 tokens, 1 thread\(s\)/m);
+  assert.match(r.stdout, /^ {2}gemm_f32 +7 /m);
+  const j = sparsekit(
+    'profile',
+    model,
+    '--context',
+    '24',
+    '--steps',
+    '2',
+    '--prefill',
+    '0',
+    '--no-probe',
+    '--json',
+  );
+  assert.equal(j.status, 0, j.stderr);
+  assert.equal(j.stderr, '');
+  const out = JSON.parse(j.stdout) as {
+    readBytesPerSecond?: number;
+    phases: Array<{ phase: string; tokens: number }>;
+  };
+  assert.equal(out.readBytesPerSecond, undefined);
+  assert.deepEqual(
+    out.phases.map((p) => `${p.phase} ${p.tokens}`),
+    ['decode 24'],
+  );
+  for (const [args, message] of [
+    [
+      ['profile', model, '--context', '500'],
+      /--context 500 is out of range: with --steps 8 it must be in \[19, 64\]/,
+    ],
+    [['profile', model, '--context', '12,x'], /--context takes positive token counts separated by commas/],
+    [
+      ['profile', model, '--prefill', '65', '--context', '24'],
+      /--prefill 65 exceeds the model's 64 positions/,
+    ],
+    [['profile', join(tmp, 'nope')], /<model-dir> .*nope does not exist/],
+  ] as const) {
+    const e = sparsekit(...args);
+    assert.equal(e.status, 2, `${args.join(' ')}: exit ${e.status}, stderr ${e.stderr}`);
+    assert.match(e.stderr, message);
+  }
+});

@@ -11,19 +11,7 @@ import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadText } from '../data/text.js';
-import {
-  bitmaskNbytes,
-  bsrNbytes,
-  cooNbytes,
-  csrNbytes,
-  density,
-  formatOf,
-  halfCsrNbytes,
-  halfNbytes,
-  halfNmNbytes,
-  nmNbytes,
-  type Weight,
-} from '../formats/index.js';
+import { density, formatOf, type Weight, weightNbytes } from '../formats/index.js';
 import { type HfFolder, openHfFolder } from '../io/hf.js';
 import { loadCausalLM, loadModel } from '../models/load.js';
 import type { SaveOptions } from '../models/save.js';
@@ -426,31 +414,6 @@ async function pruneAndSave(
   return 0;
 }
 
-function weightBytes(w: Weight): number {
-  switch (formatOf(w)) {
-    case 'dense':
-      return 4 * (w as { size: number }).size;
-    case 'csr':
-      return csrNbytes(w as never);
-    case 'bsr':
-      return bsrNbytes(w as never);
-    case 'nm':
-      return nmNbytes(w as never);
-    case 'bitmask':
-      return bitmaskNbytes(w as never);
-    case 'coo':
-      return cooNbytes(w as never);
-    case 'csr_bf16':
-    case 'csr_f16':
-      return halfCsrNbytes(w as never);
-    case 'nm_bf16':
-    case 'nm_f16':
-      return halfNmNbytes(w as never);
-    default:
-      return halfNbytes(w as never);
-  }
-}
-
 /** Run `sparsekit inspect`: every linear with its shape, in-memory format, counted density and bytes. */
 export function runInspect(dir: string, opts: { json: boolean }): Promise<number> {
   return reportErrors('inspect', async () => {
@@ -466,7 +429,7 @@ export function runInspect(dir: string, opts: { json: boolean }): Promise<number
         cols: l.inFeatures,
         format: formatOf(w),
         density: density(w),
-        bytes: weightBytes(w),
+        bytes: weightNbytes(w),
       };
     });
     if (opts.json) {

@@ -11,6 +11,7 @@ import {
   nnz,
   toDense,
   toFormat,
+  weightNbytes,
 } from './index.js';
 import { testMatrix } from './testing.js';
 
@@ -92,5 +93,19 @@ describe('nnz / density', () => {
   it('density of an empty matrix is 0', () => {
     assert.equal(density(Tensor.zeros([0, 5])), 0);
     assert.equal(density(toFormat(Tensor.zeros([3, 0]), { format: 'csr' })), 0);
+  });
+});
+
+describe('weightNbytes', () => {
+  it('counts every stored array of each format: values, indices and metadata', () => {
+    for (const spec of SPECS) {
+      const a = toFormat(W, spec);
+      // the bytes of the typed arrays the object holds (a Tensor's f32 data)
+      const arrays = Object.values(a instanceof Tensor ? { data: a.data } : a).filter(ArrayBuffer.isView);
+      const held = arrays.reduce((s, v) => s + (v as ArrayBufferView).byteLength, 0);
+      assert.equal(weightNbytes(a), held, spec.format);
+    }
+    assert.equal(weightNbytes(W), 4 * 17 * 19);
+    assert.equal(weightNbytes(toFormat(W, { format: 'bf16' })), 2 * 17 * 19);
   });
 });

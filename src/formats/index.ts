@@ -199,3 +199,10 @@ export function density(w: Weight): number {
   const size = w instanceof Tensor ? w.size : w.rows * w.cols;
   return size === 0 ? 0 : nnz(w) / size;
 }
+
+/** Bytes of w's stored arrays (values, indices, metadata): 4 per element for a dense f32 Tensor. */
+export function weightNbytes(w: Weight): number {
+  if (w instanceof Tensor) return 4 * w.size;
+  const nbytes = FORMATS[formatOf(w) as keyof typeof FORMATS].nbytes as (a: Weight) => number;
+  return nbytes(w);
+}

@@ -6,6 +6,16 @@ export { DeferredMatrices, DeferredMatrix, deferredMatrices } from './deferred.j
 export { Gpt2Model } from './gpt2.js';
 export { LlamaModel } from './llama.js';
 export { loadCausalLM, loadModel } from './load.js';
+export {
+  linearWeightBytes,
+  type PhaseProfile,
+  PhaseTimer,
+  type ProfileOptions,
+  profileDecode,
+  profilePrefill,
+  STEP_PARTS,
+  type StepPart,
+} from './profile.js';
 export { type SaveOptions, saveModel } from './save.js';
 export {
   openCheckpoint,

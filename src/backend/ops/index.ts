@@ -24,7 +24,14 @@ export { activeInputs, columnSparseGemv } from './colsparse.js';
 export { setSpmmCopies } from './csr-panels.js';
 export { denseMatmulRef } from './dense.js';
 export { type MatmulWeight, matmul, matmulShared, weightFormat } from './matmul.js';
-export { type BandwidthProbe, BandwidthProber, readBandwidth } from './probe.js';
+export {
+  type BandwidthProbe,
+  BandwidthProber,
+  dramProbeBytes,
+  lastLevelCache,
+  parseCacheSize,
+  readBandwidth,
+} from './probe.js';
 export { type SparsePattern, sddmm } from './sddmm.js';
 export {
   type RowSelection,

@@ -4,6 +4,7 @@
  * a decode step must read to get a memory roofline.
  */
 
+import { existsSync, readFileSync } from 'node:fs';
 import { streamSumRef } from '../reference/probe.js';
 import { runtime } from '../wasm.js';
 
@@ -110,4 +111,29 @@ function checkPasses(passes: number): void {
   if (!(Number.isInteger(passes) && passes >= 1)) {
     throw new RangeError(`readBandwidth: passes must be an integer ≥ 1, got ${passes}`);
   }
+}
+
+/** Where Linux reports the last-level cache of CPU 0. */
+const LLC_SYSFS = '/sys/devices/system/cpu/cpu0/cache/index3/size';
+/** Assumed when sysfs says nothing (a generous server L3, so copies still exceed it). */
+const LLC_FALLBACK_BYTES = 128 * 2 ** 20;
+
+/** Parse a sysfs cache size such as "107520K" or "32M" into bytes. */
+export function parseCacheSize(text: string): number {
+  const m = /^\s*(\d+)\s*([KMG]?)/i.exec(text);
+  if (!m) throw new RangeError(`parseCacheSize: cannot read "${text.trim()}"`);
+  const unit = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Number(m[1]) * unit;
+}
+
+/** The last-level cache size in bytes and where the figure came from. */
+export function lastLevelCache(): { bytes: number; source: string } {
+  if (existsSync(LLC_SYSFS))
+    return { bytes: parseCacheSize(readFileSync(LLC_SYSFS, 'utf8')), source: LLC_SYSFS };
+  return { bytes: LLC_FALLBACK_BYTES, source: 'assumed (no sysfs cache entry)' };
+}
+
+/** Bytes a bandwidth probe should stream to measure DRAM, not cache: 8× the last-level cache, at least 256 MiB. */
+export function dramProbeBytes(): number {
+  return Math.max(256 * 2 ** 20, 8 * lastLevelCache().bytes);
 }
