@@ -22,6 +22,12 @@ interface Entry {
 const table = new Map<string, Entry>();
 let policy: FallbackPolicy = 'warn';
 let mode: BackendMode = 'auto';
+let generation = 0;
+
+/** A number that changes whenever what `resolve` returns may change (a registration, the mode or the policy). */
+export function dispatchGeneration(): number {
+  return generation;
+}
 
 /** The registry key of an op on some formats, e.g. `matmul(csr,dense)`. */
 export function opKey(op: string, formats: readonly string[]): string {
@@ -40,6 +46,7 @@ export function register(
   if (entry[kind]) throw new Error(`dispatch: ${kind} implementation of ${key} is registered twice`);
   entry[kind] = fn;
   table.set(key, entry);
+  generation++;
 }
 
 /** Set what happens when a fast path is missing (`warn` once per op, or `throw`). */
@@ -47,6 +54,7 @@ export function setFallbackPolicy(p: FallbackPolicy): void {
   if (p !== 'warn' && p !== 'throw')
     throw new Error(`setFallbackPolicy: expected "warn" or "throw", got "${p}"`);
   policy = p;
+  generation++;
 }
 
 /** Current fallback policy. */
@@ -59,6 +67,7 @@ export function setBackendMode(m: BackendMode): void {
   if (m !== 'auto' && m !== 'reference')
     throw new Error(`setBackendMode: expected "auto" or "reference", got "${m}"`);
   mode = m;
+  generation++;
 }
 
 /** Current backend mode. */

@@ -45,6 +45,13 @@ function rtId(rt: WasmRuntime): number {
   return id;
 }
 
+let releases = 0;
+
+/** A number that changes at every `release`: what was built from a resident copy before it is stale. */
+export function residentGeneration(): number {
+  return releases;
+}
+
 // The last entry looked up per owner: a decode step asks for each weight's one entry 211 times a token.
 const lastHit = new WeakMap<object, { rt: WasmRuntime; tag: string; value: unknown }>();
 
@@ -83,6 +90,7 @@ function residentEntry<T>(rt: WasmRuntime, owner: object, tag: string, build: ()
  * place and has no copy to free; it is freed when the array is garbage-collected.
  */
 export function release(owner: object): void {
+  releases++;
   lastHit.delete(owner);
   const map = byOwner.get(owner);
   if (!map) return;

@@ -179,6 +179,44 @@ export class WasmRuntime {
   }
 
   /**
+   * `kernel(...args, r0, r1)` over `ranges` as a function of no arguments, for a call made again and again with
+   * the same arguments (a decode step's GEMVs, see matmulInto): one range calls the export directly with a fixed
+   * arity (a spread call costs about as much as a small kernel), several go through `parallel`. The kernel is
+   * looked up at each call, so an open profile times it.
+   */
+  bind(
+    kernel: string,
+    args: readonly number[],
+    ranges: ReadonlyArray<readonly [number, number]>,
+  ): () => void {
+    if (typeof this.exports[kernel] !== 'function')
+      throw new Error(`sparsekit: no kernel named ${kernel} in the ${this.variant} build`);
+    const only = ranges.length === 1 ? ranges[0]! : undefined;
+    if (!only || args.length > 7) {
+      const a = [...args];
+      const r = ranges.map(([s, e]) => [s, e] as const);
+      return () => this.parallel(kernel, a, r);
+    }
+    const [a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0] = args;
+    const [r0, r1] = only;
+    if (r0 >= r1) return () => {};
+    switch (args.length) {
+      case 4:
+        return () => void this.calls[kernel]!(a0, a1, a2, a3, r0, r1);
+      case 5:
+        return () => void this.calls[kernel]!(a0, a1, a2, a3, a4, r0, r1);
+      case 6:
+        return () => void this.calls[kernel]!(a0, a1, a2, a3, a4, a5, r0, r1);
+      case 7:
+        return () => void this.calls[kernel]!(a0, a1, a2, a3, a4, a5, a6, r0, r1);
+      default: {
+        const a = [...args];
+        return () => this.parallel(kernel, a, [[r0, r1]]);
+      }
+    }
+  }
+
+  /**
    * Time every kernel call from now until stopProfile: `kernels` hands out timing wrappers and each `parallel`
    * run counts as one call of its kernel. Costs a clock read per call; off by default.
    * @example const p = rt.startProfile(); model.forward(ids, cache); rt.stopProfile(); p.timings()

@@ -46,9 +46,15 @@ export function gemvWeight(w: Tensor, M: number, K: number): GemvWeight {
 /** y = W·x for a GEMV weight (gemvWeight) on x at `x`, y at `y`, rows split over the threads. */
 export function runGemv(g: GemvWeight, x: number, y: number, M: number, K: number): void {
   const rt = runtime();
-  const ranges = rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK);
-  if (g.panel === 0) rt.parallel('gemv_f32', [g.ptr, x, y, M, K], ranges);
-  else rt.parallel('gemv_f32_panels', [g.ptr, x, y, M, K, g.panel], ranges);
+  const [kernel, args] = gemvCall(g, x, y, M, K);
+  rt.parallel(kernel, args, rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK));
+}
+
+/** The GEMV kernel and its arguments (before the row range) for a GEMV weight. */
+function gemvCall(g: GemvWeight, x: number, y: number, M: number, K: number): [string, number[]] {
+  return g.panel === 0
+    ? ['gemv_f32', [g.ptr, x, y, M, K]]
+    : ['gemv_f32_panels', [g.ptr, x, y, M, K, g.panel]];
 }
 
 /** Columns of a right-hand side: 1 for a vector [K], N for [K,N]. */
@@ -161,6 +167,14 @@ function denseGemvInto(w: Tensor, xp: number, yp: number): void {
   runGemv(gemvWeight(w, M, K), xp, yp, M, K);
 }
 
+/** denseGemvInto prepared for one (w, x, y) (see GemvPlanner). */
+function denseGemvPlan(w: Tensor, xp: number, yp: number): () => void {
+  const [M, K] = dims2(w, 'matmulInto: w');
+  const rt = runtime();
+  const [kernel, args] = gemvCall(gemvWeight(w, M, K), xp, yp, M, K);
+  return rt.bind(kernel, args, rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK));
+}
+
 /**
  * C[M,N] = A[M,K] · B[K,N] on kernel memory (byte offsets): packs B into 8-column strips (threads split
  * the strips), then runs the 4×8 micro-kernel with rows split in multiples of 4 (src/kernels/gemm.ts).
@@ -212,4 +226,4 @@ export function denseMatmulRef(w: Tensor, b: Tensor): Tensor {
 register('matmul', ['dense', 'dense'], 'fast', denseMatmulWasm);
 register('matmul', ['dense', 'dense'], 'reference', denseMatmulRef);
 registerSharedGemv(denseMatmulWasm, denseGemvShared);
-registerGemvInto(denseMatmulWasm, denseGemvInto);
+registerGemvInto(denseMatmulWasm, denseGemvInto, denseGemvPlan);

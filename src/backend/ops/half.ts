@@ -126,16 +126,27 @@ function halfGemvWeight(rt: WasmRuntime, w: HalfMatrix): HalfGemvWeight {
   return sameShape(r, w);
 }
 
-/** The GEMV of half weight `r` on packed x at `xp` into y at `yp` (rows split over the threads). */
-function runHalfGemv(rt: WasmRuntime, r: HalfGemvWeight, xp: number, yp: number): void {
+/** The GEMV kernel and its arguments (before the row range) for half weight `r` on packed x at `xp`, y at `yp`. */
+function halfGemvCall(r: HalfGemvWeight, xp: number, yp: number): [string, number[]] {
   const { rows: M, cols: K, panel } = r;
-  const ranges = rt.rowRanges(M, 4, M * K, MIN_PARALLEL_WORK);
   const specials = r.specials ? 1 : 0;
   if (panel === 0) {
-    if (r.format === 'bf16') rt.parallel('gemv_bf16_f32', [r.data, xp, yp, M, K], ranges);
-    else rt.parallel('gemv_f16_f32', [r.data, xp, yp, M, K, specials], ranges);
-  } else if (r.format === 'bf16') rt.parallel('gemv_bf16_f32_panels', [r.data, xp, yp, M, K, panel], ranges);
-  else rt.parallel('gemv_f16_f32_panels', [r.data, xp, yp, M, K, panel, specials], ranges);
+    if (r.format === 'bf16') return ['gemv_bf16_f32', [r.data, xp, yp, M, K]];
+    return ['gemv_f16_f32', [r.data, xp, yp, M, K, specials]];
+  }
+  if (r.format === 'bf16') return ['gemv_bf16_f32_panels', [r.data, xp, yp, M, K, panel]];
+  return ['gemv_f16_f32_panels', [r.data, xp, yp, M, K, panel, specials]];
+}
+
+/** Row ranges of a half GEMV on the runtime's threads. */
+function halfGemvRanges(rt: WasmRuntime, r: HalfGemvWeight): Array<[number, number]> {
+  return rt.rowRanges(r.rows, 4, r.rows * r.cols, MIN_PARALLEL_WORK);
+}
+
+/** The GEMV of half weight `r` on packed x at `xp` into y at `yp` (rows split over the threads). */
+function runHalfGemv(rt: WasmRuntime, r: HalfGemvWeight, xp: number, yp: number): void {
+  const [kernel, args] = halfGemvCall(r, xp, yp);
+  rt.parallel(kernel, args, halfGemvRanges(rt, r));
 }
 
 /**
@@ -174,6 +185,38 @@ function halfGemvInto(w: HalfMatrix, xp: number, yp: number): void {
   }
 }
 
+// Packed-x buffers of prepared GEMVs, one per runtime and width: a step's products run one after the other, so the
+// products of one width share one (heap blocks kept for the runtime's life: a few KB, never one per product).
+const packBuffers = new WeakMap<WasmRuntime, Map<number, number>>();
+
+function packBuffer(rt: WasmRuntime, K: number): number {
+  let byWidth = packBuffers.get(rt);
+  if (!byWidth) {
+    byWidth = new Map();
+    packBuffers.set(rt, byWidth);
+  }
+  let p = byWidth.get(K);
+  if (p === undefined) {
+    p = rt.alloc(Math.max(64, K * 4));
+    byWidth.set(K, p);
+  }
+  return p;
+}
+
+/** halfGemvInto prepared for one (w, x, y) (see GemvPlanner): x packed into a buffer kept for its width. */
+function halfGemvPlan(w: HalfMatrix, xp: number, yp: number): () => void {
+  const rt = runtime();
+  const r = halfGemvWeight(rt, w);
+  const K = w.cols;
+  const packed = packBuffer(rt, K);
+  const [kernel, args] = halfGemvCall(r, packed, yp);
+  const gemv = rt.bind(kernel, args, halfGemvRanges(rt, r));
+  return () => {
+    rt.kernels.half_pack_x!(xp, packed, K);
+    gemv();
+  };
+}
+
 /** The TypeScript twin of halfMatmulWasm (same checks, the reference kernels). */
 export function halfMatmulRef(w: HalfMatrix, b: Tensor): Tensor {
   checkHalfCall('halfMatmulRef', w, b);
@@ -190,4 +233,4 @@ for (const format of ['bf16', 'f16'] as const) {
   register('matmul', [format, 'dense'], 'reference', halfMatmulRef);
 }
 registerSharedGemv(halfMatmulWasm, halfGemvShared);
-registerGemvInto(halfMatmulWasm, halfGemvInto);
+registerGemvInto(halfMatmulWasm, halfGemvInto, halfGemvPlan);

@@ -4,8 +4,11 @@ import { halfFromDense } from '../../formats/half.js';
 import { toFormat } from '../../formats/index.js';
 import { nmPruneMagnitude } from '../../formats/nm.js';
 import { randn, sparsify } from '../../tensor/random.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { setBackendMode } from '../dispatch.js';
+import { kernelArray, release } from '../resident.js';
 import { runtime } from '../wasm.js';
-import { type MatmulWeight, matmul, matmulShared } from './matmul.js';
+import { type MatmulWeight, matmul, matmulInto, matmulShared } from './matmul.js';
 import { onEveryRuntime } from './testing.js';
 import './index.js';
 
@@ -87,4 +90,66 @@ test('matmulShared: errors name the argument', () => {
     () => matmulShared([randn([3, 4], 1), randn([3, 5], 2)], randn([4], 3)),
     /matmulShared: b has 4 rows but a weight has 5 columns/,
   );
+});
+
+test('matmulInto: a repeated (w, x, y) runs what its first call prepared, and follows x, threads, release and the backend mode', () => {
+  const rt = runtime();
+  const w32 = randn([40, 24], 5);
+  for (const w of [w32, halfFromDense(w32, 'bf16'), halfFromDense(w32, 'f16')] as MatmulWeight[]) {
+    const x = kernelArray(rt, Float32Array, 24);
+    const y = kernelArray(rt, Float32Array, 40);
+    const check = (what: string) => {
+      const want = matmul(w, new Tensor(x.slice(), [24])).data;
+      assert.deepEqual([...y], [...want], what);
+    };
+    x.set(randn([24], 6).data);
+    matmulInto(w, x, y);
+    check('first call');
+    // the prepared call: one profiled product runs only the pack and the GEMV kernels
+    x.set(randn([24], 7).data);
+    const p = rt.startProfile();
+    matmulInto(w, x, y);
+    rt.stopProfile();
+    check('new x, same arrays');
+    const gemv = w instanceof Tensor ? 'gemv_f32' : w.format === 'bf16' ? 'gemv_bf16_f32' : 'gemv_f16_f32';
+    assert.deepEqual(
+      p
+        .timings()
+        .map((t) => t.kernel)
+        .sort(),
+      (w instanceof Tensor ? [gemv] : [gemv, 'half_pack_x']).sort(),
+    );
+    // two threads, then one again
+    rt.setThreads(2);
+    x.set(randn([24], 8).data);
+    matmulInto(w, x, y);
+    check('two threads');
+    rt.setThreads(1);
+    matmulInto(w, x, y); // prepared again for one thread
+    check('one thread again');
+    // a weight edited in place and released: the next call reads the new values
+    if (w instanceof Tensor) {
+      w.data[0] = 100;
+      release(w);
+      matmulInto(w, x, y);
+      check('after release');
+    }
+    // reference mode: the prepared call is not reused, no kernel runs
+    setBackendMode('reference');
+    try {
+      const q = rt.startProfile();
+      matmulInto(w, x, y);
+      rt.stopProfile();
+      assert.deepEqual(q.timings(), [], 'reference mode runs the TypeScript twin');
+    } finally {
+      setBackendMode('auto');
+    }
+    // another output array: prepared anew, the old one untouched
+    const y2 = kernelArray(rt, Float32Array, 40);
+    const before = y.slice();
+    x.set(randn([24], 9).data);
+    matmulInto(w, x, y2);
+    assert.deepEqual([...y2], [...matmul(w, new Tensor(x.slice(), [24])).data]);
+    assert.deepEqual([...y], [...before]);
+  }
 });
