@@ -192,23 +192,34 @@ export class WasmRuntime {
     if (typeof this.exports[kernel] !== 'function')
       throw new Error(`sparsekit: no kernel named ${kernel} in the ${this.variant} build`);
     const only = ranges.length === 1 ? ranges[0]! : undefined;
-    if (!only || args.length > 7) {
+    if (!only || args.length > 10) {
       const a = [...args];
       const r = ranges.map(([s, e]) => [s, e] as const);
       return () => this.parallel(kernel, a, r);
     }
-    const [a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0] = args;
     const [r0, r1] = only;
     if (r0 >= r1) return () => {};
+    const [a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0, a9 = 0] = args;
+    const k = () => this.calls[kernel]!;
     switch (args.length) {
+      case 2:
+        return () => void k()(a0, a1, r0, r1);
+      case 3:
+        return () => void k()(a0, a1, a2, r0, r1);
       case 4:
-        return () => void this.calls[kernel]!(a0, a1, a2, a3, r0, r1);
+        return () => void k()(a0, a1, a2, a3, r0, r1);
       case 5:
-        return () => void this.calls[kernel]!(a0, a1, a2, a3, a4, r0, r1);
+        return () => void k()(a0, a1, a2, a3, a4, r0, r1);
       case 6:
-        return () => void this.calls[kernel]!(a0, a1, a2, a3, a4, a5, r0, r1);
+        return () => void k()(a0, a1, a2, a3, a4, a5, r0, r1);
       case 7:
-        return () => void this.calls[kernel]!(a0, a1, a2, a3, a4, a5, a6, r0, r1);
+        return () => void k()(a0, a1, a2, a3, a4, a5, a6, r0, r1);
+      case 8:
+        return () => void k()(a0, a1, a2, a3, a4, a5, a6, a7, r0, r1);
+      case 9:
+        return () => void k()(a0, a1, a2, a3, a4, a5, a6, a7, a8, r0, r1);
+      case 10:
+        return () => void k()(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, r0, r1);
       default: {
         const a = [...args];
         return () => this.parallel(kernel, a, [[r0, r1]]);

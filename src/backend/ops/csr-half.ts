@@ -18,6 +18,7 @@ import {
   residentForColumns,
   runSparseMatmul,
   sameShape,
+  spmvPlan,
   stageSpmvX,
   uploadCsr,
   withSpmmB,
@@ -92,28 +93,28 @@ function halfCsrSpecials(r: ResidentHalfCSR): number[] {
   return r.type === 'f16' ? [r.specials ? 1 : 0] : [];
 }
 
+/** The SpMV kernel arguments (before the row range) of a resident half-value CSR on x at `xp`, y at `yp`. */
+function halfCsrSpmvArgs(r: ResidentHalfCSR, xp: number, yp: number): number[] {
+  return [r.rowPtr, r.colIdx, r.values, xp, yp, r.rows, r.cols, r.width, r.panels, ...halfCsrSpecials(r)];
+}
+
 /** y = W · x on a resident half-value CSR, x [K] at `xp`, y [M] at `yp`, rows split by non-zeros. */
 function halfCsrSpmv(rt: WasmRuntime, r: ResidentHalfCSR, xp: number, yp: number): void {
   stageSpmvX(rt, xp, r.cols);
-  const args = [
-    r.rowPtr,
-    r.colIdx,
-    r.values,
-    xp,
-    yp,
-    r.rows,
-    r.cols,
-    r.width,
-    r.panels,
-    ...halfCsrSpecials(r),
-  ];
-  rt.parallel(`csr_spmv_${r.type}`, args, csrRanges(rt, r, 1));
+  rt.parallel(`csr_spmv_${r.type}`, halfCsrSpmvArgs(r, xp, yp), csrRanges(rt, r, 1));
 }
 
 /** y = W · x for a half-value CSR W, x and y at offsets of kernel arrays (matmulInto): read and written in place. */
 function halfCsrGemvInto(w: HalfCSR, xp: number, yp: number): void {
   const rt = runtime();
   halfCsrSpmv(rt, residentHalfCsr(rt, w), xp, yp);
+}
+
+/** halfCsrGemvInto prepared for one (w, x, y) (see GemvPlanner). */
+function halfCsrGemvPlan(w: HalfCSR, xp: number, yp: number): () => void {
+  const rt = runtime();
+  const r = residentHalfCsr(rt, w);
+  return spmvPlan(rt, r.cols, xp, `csr_spmv_${r.type}`, halfCsrSpmvArgs(r, xp, yp), csrRanges(rt, r, 1));
 }
 
 function checkHalfCsrCall(op: string, w: HalfCSR, b: Tensor): void {
@@ -153,4 +154,4 @@ for (const format of ['csr_bf16', 'csr_f16'] as const) {
   register('matmul', [format, 'dense'], 'fast', halfCsrMatmulWasm);
   register('matmul', [format, 'dense'], 'reference', halfCsrMatmulRef);
 }
-registerGemvInto(halfCsrMatmulWasm, halfCsrGemvInto);
+registerGemvInto(halfCsrMatmulWasm, halfCsrGemvInto, halfCsrGemvPlan);

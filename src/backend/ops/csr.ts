@@ -329,17 +329,46 @@ export function stageSpmvX(rt: WasmRuntime, xp: number, K: number): void {
 /** Each runtime's x scratch for the CSR SpMV: [address, bytes] (constants of the build, asked once). */
 const xScratch = new WeakMap<WasmRuntime, [number, number]>();
 
+/** The SpMV kernel arguments (before the row range) of a resident CSR on x at `xp`, y at `yp`. */
+function csrSpmvArgs(r: ResidentCSR, xp: number, yp: number): number[] {
+  return [r.rowPtr, r.colIdx, r.values, xp, yp, r.rows, r.cols, r.width, r.panels];
+}
+
 /** y = W · x on a resident CSR, x [K] at `xp`, y [M] at `yp`, rows split by non-zeros. */
 function csrSpmv(rt: WasmRuntime, r: ResidentCSR, xp: number, yp: number): void {
   stageSpmvX(rt, xp, r.cols);
-  const args = [r.rowPtr, r.colIdx, r.values, xp, yp, r.rows, r.cols, r.width, r.panels];
-  rt.parallel('csr_spmv_f32', args, csrRanges(rt, r, 1));
+  rt.parallel('csr_spmv_f32', csrSpmvArgs(r, xp, yp), csrRanges(rt, r, 1));
 }
 
 /** y = W · x for a CSR W, x and y at offsets of kernel arrays (matmulInto): read and written in place. */
 function csrGemvInto(w: CSR, xp: number, yp: number): void {
   const rt = runtime();
   csrSpmv(rt, residentCsr(rt, w), xp, yp);
+}
+
+/**
+ * A CSR SpMV prepared for one (x, y) (see GemvPlanner): x staged into the kernels' scratch, then the bound kernel.
+ * `kernel` and `args` as the format's SpMV takes them (csr_spmv_f32, or the half-value ones).
+ */
+export function spmvPlan(
+  rt: WasmRuntime,
+  K: number,
+  xp: number,
+  kernel: string,
+  args: number[],
+  ranges: RowRanges,
+): () => void {
+  const spmv = rt.bind(kernel, args, ranges);
+  return () => {
+    stageSpmvX(rt, xp, K);
+    spmv();
+  };
+}
+
+function csrGemvPlan(w: CSR, xp: number, yp: number): () => void {
+  const rt = runtime();
+  const r = residentCsr(rt, w);
+  return spmvPlan(rt, r.cols, xp, 'csr_spmv_f32', csrSpmvArgs(r, xp, yp), csrRanges(rt, r, 1));
 }
 
 /**
@@ -367,4 +396,4 @@ export function csrMatmulWasm(w: CSR, b: Tensor): Tensor {
 
 register('matmul', ['csr', 'dense'], 'fast', csrMatmulWasm);
 register('matmul', ['csr', 'dense'], 'reference', csrMatmul);
-registerGemvInto(csrMatmulWasm, csrGemvInto);
+registerGemvInto(csrMatmulWasm, csrGemvInto, csrGemvPlan);

@@ -14,7 +14,7 @@ import { kernelOffset, resident } from '../resident.js';
 import { runtime, type WasmRuntime } from '../wasm.js';
 import { sameShape } from './csr.js';
 import { gemvOut, gemvOutMany, MIN_PARALLEL_WORK, outputFor, rhsCols, runGemm } from './dense.js';
-import { registerGemvInto, registerSharedGemv } from './matmul.js';
+import { planBuffer, registerGemvInto, registerSharedGemv } from './matmul.js';
 
 /** A half-precision weight packed in kernel memory. */
 export interface ResidentHalf {
@@ -185,30 +185,12 @@ function halfGemvInto(w: HalfMatrix, xp: number, yp: number): void {
   }
 }
 
-// Packed-x buffers of prepared GEMVs, one per runtime and width: a step's products run one after the other, so the
-// products of one width share one (heap blocks kept for the runtime's life: a few KB, never one per product).
-const packBuffers = new WeakMap<WasmRuntime, Map<number, number>>();
-
-function packBuffer(rt: WasmRuntime, K: number): number {
-  let byWidth = packBuffers.get(rt);
-  if (!byWidth) {
-    byWidth = new Map();
-    packBuffers.set(rt, byWidth);
-  }
-  let p = byWidth.get(K);
-  if (p === undefined) {
-    p = rt.alloc(Math.max(64, K * 4));
-    byWidth.set(K, p);
-  }
-  return p;
-}
-
-/** halfGemvInto prepared for one (w, x, y) (see GemvPlanner): x packed into a buffer kept for its width. */
+/** halfGemvInto prepared for one (w, x, y) (see GemvPlanner): x packed into a plan buffer of its size. */
 function halfGemvPlan(w: HalfMatrix, xp: number, yp: number): () => void {
   const rt = runtime();
   const r = halfGemvWeight(rt, w);
   const K = w.cols;
-  const packed = packBuffer(rt, K);
+  const packed = planBuffer(rt, K * 4);
   const [kernel, args] = halfGemvCall(r, packed, yp);
   const gemv = rt.bind(kernel, args, halfGemvRanges(rt, r));
   return () => {

@@ -95,7 +95,18 @@ test('matmulShared: errors name the argument', () => {
 test('matmulInto: a repeated (w, x, y) runs what its first call prepared, and follows x, threads, release and the backend mode', () => {
   const rt = runtime();
   const w32 = randn([40, 24], 5);
-  for (const w of [w32, halfFromDense(w32, 'bf16'), halfFromDense(w32, 'f16')] as MatmulWeight[]) {
+  const weights = [
+    w32,
+    halfFromDense(w32, 'bf16'),
+    halfFromDense(w32, 'f16'),
+    toFormat(sparsify(w32, 0.7, 3), { format: 'csr' }),
+    toFormat(sparsify(w32, 0.7, 3), { format: 'csr_bf16' }),
+    toFormat(nmPruneMagnitude(w32, 2, 4), { format: 'nm', n: 2, m: 4 }),
+    toFormat(nmPruneMagnitude(w32, 2, 4), { format: 'nm_bf16', n: 2, m: 4 }),
+    toFormat(nmPruneMagnitude(w32, 1, 3), { format: 'nm', n: 1, m: 3 }),
+    toFormat(nmPruneMagnitude(w32, 2, 8), { format: 'nm', n: 2, m: 8 }), // 24 = 3 groups of 8
+  ] as MatmulWeight[];
+  for (const w of weights) {
     const x = kernelArray(rt, Float32Array, 24);
     const y = kernelArray(rt, Float32Array, 40);
     const check = (what: string) => {
@@ -111,14 +122,17 @@ test('matmulInto: a repeated (w, x, y) runs what its first call prepared, and fo
     matmulInto(w, x, y);
     rt.stopProfile();
     check('new x, same arrays');
-    const gemv = w instanceof Tensor ? 'gemv_f32' : w.format === 'bf16' ? 'gemv_bf16_f32' : 'gemv_f16_f32';
-    assert.deepEqual(
-      p
-        .timings()
-        .map((t) => t.kernel)
-        .sort(),
-      (w instanceof Tensor ? [gemv] : [gemv, 'half_pack_x']).sort(),
-    );
+    const ran = p.timings().map((t) => t.kernel);
+    const format = w instanceof Tensor ? 'dense' : w.format;
+    const expected: Record<string, string[]> = {
+      dense: ['gemv_f32'],
+      bf16: ['gemv_bf16_f32', 'half_pack_x'],
+      f16: ['gemv_f16_f32', 'half_pack_x'],
+      csr: ['csr_spmv_f32'],
+      csr_bf16: ['csr_spmv_bf16'],
+    };
+    if (format in expected) assert.deepEqual(ran.sort(), expected[format]!.sort(), format);
+    else assert.ok(ran.length > 0 && ran.every((k) => k.startsWith('nm')), `${format}: ${ran}`);
     // two threads, then one again
     rt.setThreads(2);
     x.set(randn([24], 8).data);

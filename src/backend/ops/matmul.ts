@@ -69,6 +69,25 @@ export function registerGemvInto(single: unknown, into: GemvInto, plan?: GemvPla
   gemvIntos.set(single, { into, plan });
 }
 
+// Scratch of prepared GEMVs (packed or expanded x), one block per runtime and size: a step's products run one after
+// the other, so the products of one size share one (heap blocks kept for the runtime's life, never one per product).
+const planBuffers = new WeakMap<WasmRuntime, Map<number, number>>();
+
+/** A scratch block of `bytes` (at least 64) for prepared GEMVs (see GemvPlanner), shared by every plan of that size. */
+export function planBuffer(rt: WasmRuntime, bytes: number): number {
+  let bySize = planBuffers.get(rt);
+  if (!bySize) {
+    bySize = new Map();
+    planBuffers.set(rt, bySize);
+  }
+  let p = bySize.get(bytes);
+  if (p === undefined) {
+    p = rt.alloc(Math.max(64, bytes));
+    bySize.set(bytes, p);
+  }
+  return p;
+}
+
 /** A prepared matmulInto and what it was prepared for. */
 interface GemvPlan {
   x: Float32Array;

@@ -21,7 +21,7 @@ import {
   uploadPadded,
 } from './csr.js';
 import { MIN_PARALLEL_WORK, packB } from './dense.js';
-import { registerGemvInto } from './matmul.js';
+import { planBuffer, registerGemvInto } from './matmul.js';
 import { packNmPanels } from './nm-panels.js';
 import { slottedRanges } from './select.js';
 
@@ -176,11 +176,32 @@ function nmGemvInto(w: NM | HalfNM, xp: number, yp: number): void {
   });
 }
 
+/**
+ * nmGemvInto prepared for one (w, x, y) (see GemvPlanner) when x needs no padding (K a whole number of groups):
+ * 2:4 expands x's pairs into a plan buffer, then the bound SpMV.
+ */
+function nmGemvPlan(w: NM | HalfNM, xp: number, yp: number): (() => void) | undefined {
+  const rt = runtime();
+  const r = residentNm(rt, w);
+  const { rows: M, groups: G } = r;
+  if (G * r.m !== r.cols) return undefined;
+  const ranges = rt.rowRanges(M, 1, M * G * r.n, MIN_PARALLEL_WORK);
+  if (!(r.n === 2 && r.m === 4))
+    return rt.bind(`nm_spmv_${r.type}`, [r.values, r.meta, xp, yp, M, G, r.panelGroups, r.n, r.m], ranges);
+  const xe = planBuffer(rt, G * PAIRS_BYTES);
+  const expand = rt.bind('nm24_expand_x', [xp, xe], [[0, G]]);
+  const spmv = rt.bind(`nm24_spmv_${r.type}`, [r.values, r.meta, xe, yp, M, G, r.panelGroups], ranges);
+  return () => {
+    expand();
+    spmv();
+  };
+}
+
 register('matmul', ['nm', 'dense'], 'fast', nmMatmulWasm);
-registerGemvInto(nmMatmulWasm, nmGemvInto);
+registerGemvInto(nmMatmulWasm, nmGemvInto, nmGemvPlan);
 for (const format of ['nm_bf16', 'nm_f16'] as const) {
   register('matmul', [format, 'dense'], 'fast', halfNmMatmulWasm);
   register('matmul', [format, 'dense'], 'reference', halfNmMatmulRef);
 }
-registerGemvInto(halfNmMatmulWasm, nmGemvInto);
+registerGemvInto(halfNmMatmulWasm, nmGemvInto, nmGemvPlan);
 register('matmul', ['nm', 'dense'], 'reference', nmMatmul);
