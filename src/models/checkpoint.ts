@@ -114,9 +114,12 @@ export class Checkpoint {
     return this.deferred.add(name, rows, cols, transposed);
   }
 
-  /** An f32 tensor of the given shape (norms, biases, position tables). */
+  /**
+   * An f32 tensor of the given shape (norms, biases, position tables), its data in kernel memory like matrix()'s:
+   * a decode step's norms read their weights in place.
+   */
   tensor(name: string, shape: readonly number[]): Tensor {
-    return new Tensor(toFloat32(this.read(name, shape)), shape);
+    return inKernelMemory(new Tensor(toFloat32(this.read(name, shape)), shape));
   }
 
   /**

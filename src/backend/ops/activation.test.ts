@@ -8,8 +8,10 @@ import {
   rmsNormRef,
   swigluBackwardRef,
 } from '../reference/activation.js';
+import { inKernelMemory, kernelArray, kernelOffset } from '../resident.js';
 import { relError, TOL } from '../tolerances.js';
-import { activate, rmsNorm, swigluBackward } from './activation.js';
+import { runtime } from '../wasm.js';
+import { activate, rmsNorm, rmsNormInto, swigluBackward } from './activation.js';
 import { onEveryRuntime } from './testing.js';
 
 const ACTS: KernelActivation[] = ['silu', 'gelu_tanh', 'gelu'];
@@ -141,5 +143,26 @@ test('swigluBackward: known values (σ(0) = ½, σ(1)), output into given arrays
   assert.throws(
     () => swigluBackward(new Float32Array(4), new Float32Array(3), new Float32Array(4)),
     /swigluBackward: u must be a Float32Array of g's length 4/,
+  );
+});
+
+test('rmsNormInto: kernel arrays in place, the weight too when it is one (edits through it are seen); same numbers as rmsNorm', () => {
+  const rt = runtime();
+  const C = 24;
+  const x = kernelArray(rt, Float32Array, 3 * C);
+  x.set(randn([3 * C], 1).data);
+  const out = kernelArray(rt, Float32Array, 3 * C);
+  const plain = randn([C], 2);
+  const inMemory = inKernelMemory(new Tensor(plain.data.slice(), [C]));
+  assert.notEqual(kernelOffset(rt, inMemory.data), undefined);
+  for (const w of [plain, inMemory]) {
+    rmsNormInto(x, w, out, 1e-6);
+    assert.deepEqual([...out], [...rmsNorm(new Tensor(x.slice(), [3, C]), w, 1e-6).data]);
+  }
+  inMemory.data[0] = 7; // an edit of the kernel-memory weight: read in place, no release
+  rmsNormInto(x, inMemory, out, 1e-6);
+  assert.deepEqual(
+    [...out],
+    [...rmsNorm(new Tensor(x.slice(), [3, C]), new Tensor(inMemory.data.slice(), [C]), 1e-6).data],
   );
 });

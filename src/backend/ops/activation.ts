@@ -179,9 +179,12 @@ function rmsNormWasm(x: Float32Array, w: Float32Array, out: Float32Array, C: num
   const xp = kernelOffset(rt, x);
   const op = kernelOffset(rt, out);
   if (xp !== undefined && op !== undefined) {
-    // kernel arrays: only the weight goes through the scratch block
-    const wp = scratch(rt, 4 * C);
-    rt.write(wp, w);
+    // kernel arrays: read in place, and so is the weight when it is one too (a loaded model's norms)
+    let wp = kernelOffset(rt, w);
+    if (wp === undefined) {
+      wp = scratch(rt, 4 * C);
+      rt.write(wp, w);
+    }
     rt.parallel('rmsnorm_f32', [xp, wp, op, C, eps], ranges);
     return;
   }
