@@ -287,6 +287,7 @@ test('profile prints each phase split by kernel beside the roofline; --json give
     /^ {2}gemv_f32 +8 +[\d.]+ +\d+%$/m,
     'the 7 block linears and the head: 8 GEMVs per step',
   );
+  assert.match(r.stdout, /^ {2}lm_head +1 +[\d.]+ +\d+% +[\d.]+ [KM]iB +[\d.]+ GB\/s$/m);
   assert.match(r.stdout, /^prefill of 8 tokens, 1 thread\(s\)/m);
   assert.match(r.stdout, /^ {2}gemm_f32 +7 /m);
   const j = sparsekit(

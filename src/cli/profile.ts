@@ -218,6 +218,26 @@ export function formatPhase(p: PhaseProfile, readBytesPerSecond?: number): strin
     rows.push([PART_LABEL[part], ms(t), pct(t / p.profiledMs), note]);
   }
   lines.push(...table(rows, [false, true, true, false]));
+  if (p.layers.length) {
+    const lrows = [
+      ['layer', `calls/${unit}`, `ms/${unit}`, 'share', 'weights', p.phase === 'decode' ? 'read at' : ''],
+    ];
+    for (const l of p.layers) {
+      const rate =
+        p.phase === 'decode' && l.msPerStep > 0
+          ? `${(l.weightBytes / (l.msPerStep * 1e6)).toFixed(1)} GB/s`
+          : '';
+      lrows.push([
+        l.layer,
+        `${+l.callsPerStep.toFixed(1)}`,
+        ms(l.msPerStep),
+        pct(l.msPerStep / p.profiledMs),
+        mib(l.weightBytes),
+        rate,
+      ]);
+    }
+    lines.push(...table(lrows, [false, true, true, true, true, true]));
+  }
   const krows = [['kernel', `calls/${unit}`, `ms/${unit}`, 'share']];
   for (const k of p.kernels) {
     if (k.msPerStep < 0.0005 * p.profiledMs) continue; // under 0.05%: helpers such as *_scratch_bytes

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { runtime } from '../backend/wasm.js';
 import { tempDir } from '../io/testing.js';
+import { setLinearTimer } from '../nn/linear.js';
 import { loadCausalLM } from './index.js';
 import { linearWeightBytes, profileDecode, profilePrefill, STEP_PARTS } from './profile.js';
 import { writeTinyModel } from './testing.js';
@@ -46,6 +47,29 @@ test('profileDecode: a step split by kernel, with the bytes it reads', () => {
     assert.equal(linearWeightBytes(lm), p.weightBytes);
     // keys and values of 40 positions: 2 layers · 2 kv heads · 16 dims · (k, v), in the cache's dtype
     assert.equal(p.kvBytes, 40 * 2 * 2 * 16 * 2 * (weights === 'f32' ? 4 : 2));
+    // by kind of layer: one call per block (the head once), each kind's weights over every block
+    const layers = new Map(p.layers.map((l) => [l.layer, l]));
+    assert.deepEqual([...layers.keys()].sort(), [
+      'down_proj',
+      'gate_proj',
+      'k_proj',
+      'lm_head',
+      'o_proj',
+      'q_proj',
+      'up_proj',
+      'v_proj',
+    ]);
+    const e = weights === 'f32' ? 4 : 2;
+    assert.equal(layers.get('q_proj')?.callsPerStep, 2);
+    assert.equal(layers.get('q_proj')?.weightBytes, 2 * 64 * 64 * e);
+    assert.equal(layers.get('k_proj')?.weightBytes, 2 * 32 * 64 * e);
+    assert.equal(layers.get('lm_head')?.callsPerStep, 1);
+    assert.equal(layers.get('lm_head')?.weightBytes, 48 * 64 * e);
+    const inLayers = p.layers.reduce((t, l) => t + l.msPerStep, 0);
+    assert.ok(
+      inLayers >= p.parts.matmul * 0.99 && inLayers <= p.profiledMs,
+      `${inLayers} vs ${p.parts.matmul}`,
+    );
   }
 });
 
@@ -61,6 +85,16 @@ test('profilePrefill: one GEMM per linear, attention per layer, no KV bytes', ()
     'the LM head, last position only',
   );
   assert.equal(p.kernels.find((k) => k.kernel === 'attention_f32')?.callsPerStep, 2);
+  // a prefill runs q, k, v (and gate, up) as one shared product per block: timed together
+  const layers = Object.fromEntries(p.layers.map((l) => [l.layer, l.callsPerStep]));
+  assert.deepEqual(layers, {
+    'q_proj+k_proj+v_proj': 2,
+    o_proj: 2,
+    'gate_proj+up_proj': 2,
+    down_proj: 2,
+    lm_head: 1,
+  });
+  assert.equal(p.layers.find((l) => l.layer === 'gate_proj+up_proj')?.weightBytes, 2 * 2 * 96 * 64 * 4);
 });
 
 test('profileDecode and profilePrefill name the bad argument and the fix', () => {
@@ -75,7 +109,8 @@ test('profileDecode and profilePrefill name the bad argument and the fix', () =>
   );
   assert.throws(() => profileDecode(lm, 40, { steps: 0 }), /steps must be an integer ≥ 1, got 0/);
   assert.throws(() => profilePrefill(lm, 97), /tokens must be an integer in \[1, 96\].*got 97/);
-  // a failed profile leaves no profile open
+  // a failed profile leaves no profile open and no linear timer set
   const rt = runtime();
   assert.throws(() => rt.stopProfile(), /no profile is open/);
+  assert.equal(setLinearTimer(null), null);
 });

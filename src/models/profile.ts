@@ -11,6 +11,7 @@
 import { type KernelCategory, kernelCategory } from '../backend/profile.js';
 import { runtime } from '../backend/wasm.js';
 import { type Weight, weightNbytes } from '../formats/index.js';
+import { Linear, setLinearTimer } from '../nn/linear.js';
 import type { CausalLM, KVCache } from './types.js';
 
 /** The groups a step's time is split into: kernels by category, and host (JavaScript between kernel calls). */
@@ -25,6 +26,18 @@ export interface KernelShare {
   readonly category: KernelCategory;
   readonly callsPerStep: number;
   readonly msPerStep: number;
+}
+
+/** One kind of linear layer's share of a profiled phase (every layer of that name, e.g. all 30 `q_proj`). */
+export interface LayerShare {
+  /** The layer's name without block index and `.weight`: `q_proj`, `down_proj`, `lm_head`, `c_attn`; layers run
+   * together by one shared product (a prefill's q, k and v) are joined: `q_proj+k_proj+v_proj`. */
+  readonly layer: string;
+  readonly callsPerStep: number;
+  /** Wall ms per step inside these layers' forwards: their kernels and the JavaScript around them. */
+  readonly msPerStep: number;
+  /** Bytes of these layers' weights (every block's). */
+  readonly weightBytes: number;
 }
 
 /** A profiled phase: a decode step at some context, or one prefill. */
@@ -43,6 +56,8 @@ export interface PhaseProfile {
   readonly kernels: readonly KernelShare[];
   /** ms per step of each group; the groups sum to profiledMs. */
   readonly parts: Readonly<Record<StepPart, number>>;
+  /** Per kind of linear layer, the most time first (empty when the timer was given no model). */
+  readonly layers: readonly LayerShare[];
   /** Bytes of every linear weight (the LM head included): what a decode step must read. */
   readonly weightBytes: number;
   /** Bytes of keys and values a decode step reads at this context (0 for a prefill). */
@@ -111,7 +126,7 @@ export function profileDecode(lm: CausalLM, context: number, opts: ProfileOption
   const cache = opts.cache?.() ?? lm.newCache();
   lm.forward(ids(prompt, vocab), cache, { lastOnly: true });
   for (let s = 0; s < WARMUP_STEPS; s++) lm.forward(ids(1, vocab, s), cache, { lastOnly: true });
-  const acc = new PhaseTimer();
+  const acc = new PhaseTimer(lm);
   for (let s = 0; s < steps; s++) {
     acc.plain(() => lm.forward(ids(1, vocab, 100 + s), cache, { lastOnly: true }));
     acc.profiled(() => lm.forward(ids(1, vocab, 200 + s), cache, { lastOnly: true }));
@@ -143,7 +158,7 @@ export function profilePrefill(lm: CausalLM, tokens: number, opts: ProfileOption
   const prompt = ids(tokens, vocabOf(lm));
   const fresh = () => opts.cache?.() ?? lm.newCache();
   lm.forward(prompt.slice(0, Math.min(tokens, 8)), fresh(), { lastOnly: true }); // weights into kernel memory
-  const acc = new PhaseTimer();
+  const acc = new PhaseTimer(lm);
   for (let s = 0; s < steps; s++) {
     const a = fresh();
     acc.plain(() => lm.forward(prompt, a, { lastOnly: true }));
@@ -162,6 +177,13 @@ export class PhaseTimer {
   private profiledMs = 0;
   private runs = 0;
   private readonly shares = new Map<string, { calls: number; ms: number }>();
+  private readonly layerTimes = new Map<string, { calls: number; ms: number }>();
+  private readonly layerBytes: Map<string, number>;
+
+  /** `lm`: also time its linear layers by kind during profiled runs (see LayerShare). */
+  constructor(private readonly lm?: CausalLM) {
+    this.layerBytes = lm ? bytesByKind(lm) : new Map();
+  }
 
   /** Wall ms of every plain run so far. */
   get plainMs(): readonly number[] {
@@ -180,12 +202,14 @@ export class PhaseTimer {
   /** Run once with every kernel call timed. */
   profiled(run: () => void): void {
     const rt = runtime();
+    const unwrap = this.lm ? timeLinears(this.lm, this.layerTimes) : undefined;
     const p = rt.startProfile();
     const t0 = performance.now();
     try {
       run();
     } finally {
       rt.stopProfile();
+      unwrap?.();
     }
     this.profiledMs += performance.now() - t0;
     this.runs++;
@@ -221,6 +245,14 @@ export class PhaseTimer {
     const parts = Object.fromEntries(STEP_PARTS.map((p) => [p, 0])) as Record<StepPart, number>;
     for (const k of kernels) parts[k.category] += k.msPerStep;
     parts.host = Math.max(0, profiledMs - kernels.reduce((s, k) => s + k.msPerStep, 0));
+    const layers: LayerShare[] = [...this.layerTimes]
+      .map(([layer, e]) => ({
+        layer,
+        callsPerStep: e.calls / n,
+        msPerStep: e.ms / n,
+        weightBytes: layer.split('+').reduce((b, k) => b + (this.layerBytes.get(k) ?? 0), 0),
+      }))
+      .sort((a, b) => b.msPerStep - a.msPerStep || a.layer.localeCompare(b.layer));
     return {
       phase,
       tokens,
@@ -230,8 +262,41 @@ export class PhaseTimer {
       profiledMs,
       kernels,
       parts,
+      layers,
       weightBytes,
       kvBytes,
     };
   }
+}
+
+/** `model.layers.3.self_attn.q_proj.weight` → `q_proj`; `lm_head.weight` → `lm_head`. */
+export function layerKind(name: string): string {
+  const parts = name.replace(/\.weight$/, '').split('.');
+  return parts[parts.length - 1]!;
+}
+
+/** Bytes of each kind of linear layer's weights, every block's together. */
+function bytesByKind(lm: CausalLM): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, l] of lm.linears()) {
+    const kind = layerKind(name);
+    out.set(kind, (out.get(kind) ?? 0) + weightNbytes(l.weight as Weight));
+  }
+  return out;
+}
+
+/** Time every linear layer of `lm` by kind into `into` until the returned function is called. */
+function timeLinears(lm: CausalLM, into: Map<string, { calls: number; ms: number }>): () => void {
+  const kinds = new Map<Linear, string>();
+  for (const [name, l] of lm.linears()) kinds.set(l, layerKind(name));
+  const kindOf = (l: Linear) => kinds.get(l) ?? 'linear';
+  const previous = setLinearTimer((layers, ms) => {
+    const kind = layers instanceof Linear ? kindOf(layers) : layers.map(kindOf).join('+');
+    const e = into.get(kind);
+    if (e) {
+      e.calls++;
+      e.ms += ms;
+    } else into.set(kind, { calls: 1, ms });
+  });
+  return () => setLinearTimer(previous);
 }

@@ -16,6 +16,31 @@ function weightShape(w: MatmulWeight): [number, number] {
   return [w.rows, w.cols];
 }
 
+/** Told the wall ms of each linear forward: the layer, or the layers of one forwardShared (see setLinearTimer). */
+export type LinearTimer = (layers: Linear | readonly Linear[], ms: number) => void;
+
+let timer: LinearTimer | null = null;
+
+/**
+ * Time every linear layer's forwards (forward, forwardT, forwardInto, forwardShared) through `t` until it is set
+ * back to null; returns the timer it replaces. For profilers (src/models/profile.ts): no cost while null.
+ */
+export function setLinearTimer(t: LinearTimer | null): LinearTimer | null {
+  const previous = timer;
+  timer = t;
+  return previous;
+}
+
+function timed<R>(layers: Linear | readonly Linear[], run: () => R): R {
+  const t = timer!;
+  const t0 = performance.now();
+  try {
+    return run();
+  } finally {
+    t(layers, performance.now() - t0);
+  }
+}
+
 /**
  * A linear layer: forward(x [T, in]) → [T, out] = x · Wᵀ + b. W [out, in] is a dense Tensor or any matrix
  * format object (CSR, BSR, N:M, bitmask, COO, bf16/f16 HalfMatrix); replacing `weight` with another object of
@@ -68,6 +93,10 @@ export class Linear {
 
   /** x [T, in] → [T, out]. */
   forward(x: Tensor): Tensor {
+    return timer === null ? this.forwardTokens(x) : timed(this, () => this.forwardTokens(x));
+  }
+
+  private forwardTokens(x: Tensor): Tensor {
     const [T, inF] = dims2(x, 'Linear.forward: x');
     if (inF !== this.inFeatures) {
       throw new RangeError(`Linear.forward: x has ${inF} features but the layer takes ${this.inFeatures}`);
@@ -92,6 +121,10 @@ export class Linear {
    * a block, where one transposed input feeds several layers).
    */
   forwardT(xt: Tensor): Tensor {
+    return timer === null ? this.forwardFeatures(xt) : timed(this, () => this.forwardFeatures(xt));
+  }
+
+  private forwardFeatures(xt: Tensor): Tensor {
     this.checkT(xt, 'Linear.forwardT');
     if (this.onInput) this.onInput(xt, 'features');
     const y = matmul(this.w, xt);
@@ -105,6 +138,11 @@ export class Linear {
    * path); other formats run their matmul and copy the result into y.
    */
   forwardInto(x: Float32Array, y: Float32Array): void {
+    if (timer === null) this.forwardOne(x, y);
+    else timed(this, () => this.forwardOne(x, y));
+  }
+
+  private forwardOne(x: Float32Array, y: Float32Array): void {
     if (this.onInput) this.onInput(new Tensor(x.slice(), [this.inFeatures, 1]), 'features');
     matmulInto(this.w, x, y);
     if (this.bias) addColumnVector(y, this.bias.data);
@@ -124,6 +162,10 @@ export class Linear {
    * formats differ simply run one after the other.
    */
   static forwardShared(layers: readonly Linear[], xt: Tensor): Tensor[] {
+    return timer === null ? Linear.shared(layers, xt) : timed(layers, () => Linear.shared(layers, xt));
+  }
+
+  private static shared(layers: readonly Linear[], xt: Tensor): Tensor[] {
     for (const l of layers) {
       l.checkT(xt, 'Linear.forwardShared');
       if (l.onInput) l.onInput(xt, 'features');
