@@ -5,7 +5,7 @@
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { runtime } from '../backend/wasm.js';
 import { IoError } from '../io/errors.js';
 import { type GenerationConfig, generationConfigFromModel } from '../io/generation.js';
@@ -78,6 +78,20 @@ export function threadsOption(): Option {
   return new Option('--threads <n>', 'kernel threads (default: all cores)').argParser(
     intFlag('--threads', 1, '2'),
   );
+}
+
+/** The options of every command that runs a causal LM: --weights, --kv-dtype and --threads. */
+export function addRunOptions(cmd: Command): Command {
+  return cmd.addOption(weightsOption()).addOption(kvDtypeOption()).addOption(threadsOption());
+}
+
+/** A commander action for `<arg> [options]` that runs `run` and sets the process exit code to what it returns. */
+export function exitCodeAction<O>(
+  run: (arg: string, opts: O) => Promise<number>,
+): (arg: string, opts: O) => Promise<void> {
+  return async (arg, opts) => {
+    process.exitCode = await run(arg, opts);
+  };
 }
 
 /** Set the kernel thread count (--threads); no flag keeps the runtime's default (the machine's cores). */

@@ -7,7 +7,15 @@ import type { Command } from 'commander';
 import { loadFashionMnist } from '../data/fashion-mnist.js';
 import { evaluateVision } from '../zoo/fmnist.js';
 import { isVisionFolder, loadVisionModel } from '../zoo/vision.js';
-import { intFlag, reportErrors, resolveModelDir, threadsOption, UsageError, useThreads } from './common.js';
+import {
+  exitCodeAction,
+  intFlag,
+  reportErrors,
+  resolveModelDir,
+  threadsOption,
+  UsageError,
+  useThreads,
+} from './common.js';
 
 /** Parsed options of `sparsekit eval acc`. */
 export interface AccCliOptions {
@@ -37,9 +45,7 @@ export function addAccCommand(
       'after',
       '\nExamples:\n  sparsekit eval acc fmnist-cnn\n  sparsekit eval acc zoo/fmnist-mlp --limit 1000 --json\n',
     )
-    .action(async (model: string, opts: AccCliOptions) => {
-      process.exitCode = await run(model, opts);
-    });
+    .action(exitCodeAction(run));
 }
 
 /** Run `sparsekit eval acc`; 0 done, 1 unreadable file, 2 usage error. */

@@ -18,15 +18,14 @@ import type { Tokenizer } from '../io/tokenizer.js';
 import type { WeightStorage } from '../models/checkpoint.js';
 import type { KVDType } from '../nn/kvcache.js';
 import {
+  addRunOptions,
+  exitCodeAction,
   interruptible,
   intFlag,
-  kvDtypeOption,
   openCausalModel,
   reportErrors,
-  threadsOption,
   UsageError,
   useThreads,
-  weightsOption,
 } from './common.js';
 
 /** Parsed options of `sparsekit eval ppl`. */
@@ -48,32 +47,33 @@ export function addEvalCommand(
   run: (dir: string, opts: PplCliOptions) => Promise<number>,
 ): Command {
   const evalCmd = program.command('eval').description('evaluate a model (ppl: perplexity on a text)');
-  evalCmd
-    .command('ppl')
-    .description('perplexity of a causal LM on a text file or the Brown corpus, with a strided window')
-    .argument('<model-dir>', 'Hugging Face model folder (config.json, model.safetensors, tokenizer.json)')
-    .requiredOption(
-      '--data <file|brown>',
-      'a UTF-8 text file, or brown (the held-out test split), brown:validation, brown:train, brown:all',
-    )
-    .option('--ctx <n>', 'window length in tokens (default: the model positions)', intFlag('--ctx', 2, '512'))
-    .option(
-      '--stride <n>',
-      'tokens between window starts (default: --ctx, disjoint windows)',
-      intFlag('--stride', 1, '256'),
-    )
-    .option('--max-tokens <n>', 'only the first n tokens of the text', intFlag('--max-tokens', 2, '4096'))
-    .option('--json', 'print the result as one JSON object on stdout', false)
-    .addOption(weightsOption())
-    .addOption(kvDtypeOption())
-    .addOption(threadsOption())
+  addRunOptions(
+    evalCmd
+      .command('ppl')
+      .description('perplexity of a causal LM on a text file or the Brown corpus, with a strided window')
+      .argument('<model-dir>', 'Hugging Face model folder (config.json, model.safetensors, tokenizer.json)')
+      .requiredOption(
+        '--data <file|brown>',
+        'a UTF-8 text file, or brown (the held-out test split), brown:validation, brown:train, brown:all',
+      )
+      .option(
+        '--ctx <n>',
+        'window length in tokens (default: the model positions)',
+        intFlag('--ctx', 2, '512'),
+      )
+      .option(
+        '--stride <n>',
+        'tokens between window starts (default: --ctx, disjoint windows)',
+        intFlag('--stride', 1, '256'),
+      )
+      .option('--max-tokens <n>', 'only the first n tokens of the text', intFlag('--max-tokens', 2, '4096'))
+      .option('--json', 'print the result as one JSON object on stdout', false),
+  )
     .addHelpText(
       'after',
       '\nExamples:\n  sparsekit eval ppl models/gpt2 --data brown --ctx 1024 --stride 512\n  sparsekit eval ppl models/SmolLM-135M --data notes.txt --max-tokens 8192 --json\n',
     )
-    .action(async (dir: string, opts: PplCliOptions) => {
-      process.exitCode = await run(dir, opts);
-    });
+    .action(exitCodeAction(run));
   return evalCmd;
 }
 

@@ -12,17 +12,16 @@ import type { GenerationConfig } from '../io/generation.js';
 import type { WeightStorage } from '../models/checkpoint.js';
 import type { KVDType } from '../nn/kvcache.js';
 import {
+  addRunOptions,
+  exitCodeAction,
   formatSeconds,
   interruptible,
   intFlag,
-  kvDtypeOption,
   numberFlag,
   openCausalModel,
   reportErrors,
-  threadsOption,
   UsageError,
   useThreads,
-  weightsOption,
 } from './common.js';
 
 /** Parsed options of `sparsekit generate`. */
@@ -56,40 +55,43 @@ export function addGenerateCommand(
   program: Command,
   run: (dir: string, opts: GenerateCliOptions) => Promise<number>,
 ): Command {
-  return program
-    .command('generate')
-    .description('continue a prompt with a causal LM, streaming tokens; reports prefill and decode tokens/s')
-    .argument('<model-dir>', 'Hugging Face model folder (config.json, model.safetensors, tokenizer.json)')
-    .requiredOption('--prompt <text>', 'the text to continue')
-    .option(
-      '--max-new-tokens <n>',
-      'tokens to generate at most (default: generation_config, else 64)',
-      intFlag('--max-new-tokens', 1, '64'),
-    )
-    .option(
-      '--temperature <t>',
-      'sample with this temperature (0 = greedy)',
-      numberFlag('--temperature', 0, 100, '0.8'),
-    )
-    .option('--top-k <k>', 'sample from the k most likely tokens (0 = off)', intFlag('--top-k', 0, '50'))
-    .option(
-      '--top-p <p>',
-      'sample from the smallest set of tokens whose probability reaches p',
-      numberFlag('--top-p', 1e-9, 1, '0.9'),
-    )
-    .option('--seed <n>', 'seed of the sampler (default: a random one, printed)', intFlag('--seed', 0, '42'))
-    .option('--stop <text...>', 'stop when the output contains one of these texts')
-    .option('--stop-id <ids>', 'also stop at these token ids (the eos ids always stop)', parseIds)
-    .addOption(weightsOption())
-    .addOption(kvDtypeOption())
-    .addOption(threadsOption())
+  return addRunOptions(
+    program
+      .command('generate')
+      .description(
+        'continue a prompt with a causal LM, streaming tokens; reports prefill and decode tokens/s',
+      )
+      .argument('<model-dir>', 'Hugging Face model folder (config.json, model.safetensors, tokenizer.json)')
+      .requiredOption('--prompt <text>', 'the text to continue')
+      .option(
+        '--max-new-tokens <n>',
+        'tokens to generate at most (default: generation_config, else 64)',
+        intFlag('--max-new-tokens', 1, '64'),
+      )
+      .option(
+        '--temperature <t>',
+        'sample with this temperature (0 = greedy)',
+        numberFlag('--temperature', 0, 100, '0.8'),
+      )
+      .option('--top-k <k>', 'sample from the k most likely tokens (0 = off)', intFlag('--top-k', 0, '50'))
+      .option(
+        '--top-p <p>',
+        'sample from the smallest set of tokens whose probability reaches p',
+        numberFlag('--top-p', 1e-9, 1, '0.9'),
+      )
+      .option(
+        '--seed <n>',
+        'seed of the sampler (default: a random one, printed)',
+        intFlag('--seed', 0, '42'),
+      )
+      .option('--stop <text...>', 'stop when the output contains one of these texts')
+      .option('--stop-id <ids>', 'also stop at these token ids (the eos ids always stop)', parseIds),
+  )
     .addHelpText(
       'after',
       '\nExamples:\n  sparsekit generate models/SmolLM-135M --prompt "The jury said"\n  sparsekit generate models/gpt2 --prompt "Hello" --temperature 0.8 --top-p 0.95 --seed 1\n',
     )
-    .action(async (dir: string, opts: GenerateCliOptions) => {
-      process.exitCode = await run(dir, opts);
-    });
+    .action(exitCodeAction(run));
 }
 
 /** The sampler settings: flags override the folder's generation config; no flag keeps its do_sample. */

@@ -18,14 +18,13 @@ import {
 } from '../models/profile.js';
 import type { KVDType } from '../nn/kvcache.js';
 import {
+  addRunOptions,
+  exitCodeAction,
   intFlag,
-  kvDtypeOption,
   languageModelDir,
   reportErrors,
-  threadsOption,
   UsageError,
   useThreads,
-  weightsOption,
 } from './common.js';
 
 /** Parsed options of `sparsekit profile`. */
@@ -58,43 +57,42 @@ export function addProfileCommand(
   program: Command,
   run: (dir: string, opts: ProfileCliOptions) => Promise<number>,
 ): Command {
-  return program
-    .command('profile')
-    .description('time a causal LM kernel by kernel: decode steps and a prefill, beside the memory roofline')
-    .argument(
-      '<model-dir>',
-      'Hugging Face model folder (config.json and safetensors weights) or a zoo model name',
-    )
-    .option(
-      '--context <n,…>',
-      'decode contexts to profile (cache length at the last step)',
-      parseContexts,
-      [128],
-    )
-    .option(
-      '--prefill <tokens>',
-      'prompt tokens of the profiled prefill (0: none)',
-      intFlag('--prefill', 0, '512'),
-      128,
-    )
-    .option(
-      '--steps <n>',
-      'plain and profiled steps each (decode; prefill runs 2 of each)',
-      intFlag('--steps', 1, '8'),
-      8,
-    )
-    .option('--no-probe', 'skip the read-bandwidth probe (and the roofline columns)')
-    .option('--json', 'print the profile as JSON')
-    .addOption(weightsOption())
-    .addOption(kvDtypeOption())
-    .addOption(threadsOption())
+  return addRunOptions(
+    program
+      .command('profile')
+      .description(
+        'time a causal LM kernel by kernel: decode steps and a prefill, beside the memory roofline',
+      )
+      .argument(
+        '<model-dir>',
+        'Hugging Face model folder (config.json and safetensors weights) or a zoo model name',
+      )
+      .option(
+        '--context <n,…>',
+        'decode contexts to profile (cache length at the last step)',
+        parseContexts,
+        [128],
+      )
+      .option(
+        '--prefill <tokens>',
+        'prompt tokens of the profiled prefill (0: none)',
+        intFlag('--prefill', 0, '512'),
+        128,
+      )
+      .option(
+        '--steps <n>',
+        'plain and profiled steps each (decode; prefill runs 2 of each)',
+        intFlag('--steps', 1, '8'),
+        8,
+      )
+      .option('--no-probe', 'skip the read-bandwidth probe (and the roofline columns)')
+      .option('--json', 'print the profile as JSON'),
+  )
     .addHelpText(
       'after',
       '\nExamples:\n  sparsekit profile brown-llama\n  sparsekit profile models/SmolLM-135M --weights bf16 --context 128,2048 --threads 1\n',
     )
-    .action(async (dir: string, opts: ProfileCliOptions) => {
-      process.exitCode = await run(dir, opts);
-    });
+    .action(exitCodeAction(run));
 }
 
 /** Run `sparsekit profile`; returns the exit code (0 done, 2 usage error). */

@@ -30,6 +30,7 @@ import { pruneStreaming } from '../prune/stream.js';
 import { STRUCTURES, type Structure } from '../prune/structured.js';
 import { type Budget, OWL_DEFAULTS, parseSparsity, type SparsitySpec } from '../sparsity/budget.js';
 import {
+  exitCodeAction,
   intFlag,
   numberFlag,
   openCausalModel,
@@ -168,9 +169,7 @@ export function addPruneCommands(
         '  sparsekit prune models/brown-llama --method wanda --sparsity 0.7 --budget owl --out pruned/owl-70\n' +
         '  sparsekit prune models/big-llama --method sparsegpt --sparsity 0.5 --stream --out pruned/big-sgpt-50\n',
     )
-    .action(async (dir: string, opts: PruneCliOptions) => {
-      process.exitCode = await run(dir, opts);
-    });
+    .action(exitCodeAction(run));
   program
     .command('inspect')
     .description('per-layer shape, format, counted density and bytes of a model')
