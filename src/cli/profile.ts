@@ -8,7 +8,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { BandwidthProber, dramProbeBytes } from '../backend/ops/probe.js';
 import { runtime } from '../backend/wasm.js';
 import type { WeightStorage } from '../models/checkpoint.js';
-import { loadCausalLM } from '../models/load.js';
+import { loadModel } from '../models/load.js';
 import {
   type PhaseProfile,
   profileDecode,
@@ -100,10 +100,15 @@ export function runProfile(dir: string, opts: ProfileCliOptions): Promise<number
   return reportErrors('profile', async () => {
     useThreads(opts.threads);
     const path = languageModelDir(dir);
-    const lm = loadCausalLM(path, {
+    const model = loadModel(path, {
       ...(opts.weights ? { weights: opts.weights } : {}),
       ...(opts.kvDtype ? { kvDtype: opts.kvDtype } : {}),
     });
+    if (model.kind !== 'causal')
+      throw new UsageError(
+        `<model-dir> ${path} holds a ${model.config.modelType} model (a masked LM); profile times causal LMs (GPT-2, Llama, Qwen2, Mistral)`,
+      );
+    const lm = model;
     const minContext = 2 * opts.steps + 3;
     for (const c of opts.context) {
       if (c < minContext || c > lm.maxPositions)

@@ -5,7 +5,7 @@ import { runtime } from '../backend/wasm.js';
 import { tempDir } from '../io/testing.js';
 import { setLinearTimer } from '../nn/linear.js';
 import { loadCausalLM } from './index.js';
-import { linearWeightBytes, profileDecode, profilePrefill, STEP_PARTS } from './profile.js';
+import { layerKind, linearWeightBytes, profileDecode, profilePrefill, STEP_PARTS } from './profile.js';
 import { writeTinyModel } from './testing.js';
 
 const tmp = tempDir();
@@ -50,19 +50,19 @@ test('profileDecode: a step split by kernel, with the bytes it reads', () => {
     // by kind of layer: one call per block (the head once), each kind's weights over every block
     const layers = new Map(p.layers.map((l) => [l.layer, l]));
     assert.deepEqual([...layers.keys()].sort(), [
-      'down_proj',
-      'gate_proj',
-      'k_proj',
       'lm_head',
-      'o_proj',
-      'q_proj',
-      'up_proj',
-      'v_proj',
+      'mlp.down_proj',
+      'mlp.gate_proj',
+      'mlp.up_proj',
+      'self_attn.k_proj',
+      'self_attn.o_proj',
+      'self_attn.q_proj',
+      'self_attn.v_proj',
     ]);
     const e = weights === 'f32' ? 4 : 2;
-    assert.equal(layers.get('q_proj')?.callsPerStep, 2);
-    assert.equal(layers.get('q_proj')?.weightBytes, 2 * 64 * 64 * e);
-    assert.equal(layers.get('k_proj')?.weightBytes, 2 * 32 * 64 * e);
+    assert.equal(layers.get('self_attn.q_proj')?.callsPerStep, 2);
+    assert.equal(layers.get('self_attn.q_proj')?.weightBytes, 2 * 64 * 64 * e);
+    assert.equal(layers.get('self_attn.k_proj')?.weightBytes, 2 * 32 * 64 * e);
     assert.equal(layers.get('lm_head')?.callsPerStep, 1);
     assert.equal(layers.get('lm_head')?.weightBytes, 48 * 64 * e);
     const inLayers = p.layers.reduce((t, l) => t + l.msPerStep, 0);
@@ -88,13 +88,16 @@ test('profilePrefill: one GEMM per linear, attention per layer, no KV bytes', ()
   // a prefill runs q, k, v (and gate, up) as one shared product per block: timed together
   const layers = Object.fromEntries(p.layers.map((l) => [l.layer, l.callsPerStep]));
   assert.deepEqual(layers, {
-    'q_proj+k_proj+v_proj': 2,
-    o_proj: 2,
-    'gate_proj+up_proj': 2,
-    down_proj: 2,
+    'self_attn.q_proj+self_attn.k_proj+self_attn.v_proj': 2,
+    'self_attn.o_proj': 2,
+    'mlp.gate_proj+mlp.up_proj': 2,
+    'mlp.down_proj': 2,
     lm_head: 1,
   });
-  assert.equal(p.layers.find((l) => l.layer === 'gate_proj+up_proj')?.weightBytes, 2 * 2 * 96 * 64 * 4);
+  assert.equal(
+    p.layers.find((l) => l.layer === 'mlp.gate_proj+mlp.up_proj')?.weightBytes,
+    2 * 2 * 96 * 64 * 4,
+  );
 });
 
 test('profileDecode and profilePrefill name the bad argument and the fix', () => {
@@ -113,4 +116,11 @@ test('profileDecode and profilePrefill name the bad argument and the fix', () =>
   const rt = runtime();
   assert.throws(() => rt.stopProfile(), /no profile is open/);
   assert.equal(setLinearTimer(null), null);
+});
+
+test("layerKind: a layer's name without its block and .weight", () => {
+  assert.equal(layerKind('model.layers.3.self_attn.q_proj.weight'), 'self_attn.q_proj');
+  assert.equal(layerKind('transformer.h.11.attn.c_proj.weight'), 'attn.c_proj');
+  assert.equal(layerKind('transformer.h.0.mlp.c_proj.weight'), 'mlp.c_proj');
+  assert.equal(layerKind('lm_head.weight'), 'lm_head');
 });

@@ -30,8 +30,10 @@ export interface KernelShare {
 
 /** One kind of linear layer's share of a profiled phase (every layer of that name, e.g. all 30 `q_proj`). */
 export interface LayerShare {
-  /** The layer's name without block index and `.weight`: `q_proj`, `down_proj`, `lm_head`, `c_attn`; layers run
-   * together by one shared product (a prefill's q, k and v) are joined: `q_proj+k_proj+v_proj`. */
+  /**
+   * The layer's name without block and `.weight` (layerKind): `self_attn.q_proj`, `mlp.down_proj`, `lm_head`,
+   * `attn.c_attn`; layers run together by one shared product (a prefill's q, k and v) are joined with `+`.
+   */
   readonly layer: string;
   readonly callsPerStep: number;
   /** Wall ms per step inside these layers' forwards: their kernels and the JavaScript around them. */
@@ -269,10 +271,15 @@ export class PhaseTimer {
   }
 }
 
-/** `model.layers.3.self_attn.q_proj.weight` → `q_proj`; `lm_head.weight` → `lm_head`. */
+/**
+ * A linear layer's name without its block and `.weight`, the same for that layer in every block:
+ * `model.layers.3.self_attn.q_proj.weight` → `self_attn.q_proj`, `transformer.h.0.mlp.c_proj.weight` → `mlp.c_proj`,
+ * `lm_head.weight` → `lm_head`.
+ */
 export function layerKind(name: string): string {
   const parts = name.replace(/\.weight$/, '').split('.');
-  return parts[parts.length - 1]!;
+  const block = parts.findIndex((p) => /^\d+$/.test(p));
+  return parts.slice(block + 1).join('.');
 }
 
 /** Bytes of each kind of linear layer's weights, every block's together. */
