@@ -6,6 +6,7 @@
 
 import { attention, cachedAttention } from '../backend/ops/index.js';
 import { Tensor } from '../tensor/tensor.js';
+import { transposeInto } from '../tensor/transpose.js';
 import type { LayerKV } from './kvcache.js';
 import type { Rotary } from './rope.js';
 
@@ -34,12 +35,8 @@ export function splitHeads({ x, offset }: Columns, H: number, d: number): Float3
     out.set(src.subarray(offset, offset + H * d));
     return out;
   }
-  for (let h = 0; h < H; h++) {
-    for (let i = 0; i < d; i++) {
-      const from = (offset + h * d + i) * T;
-      for (let t = 0; t < T; t++) out[(h * T + t) * d + i] = src[from + t]!;
-    }
-  }
+  // head h: rows [offset + h·d, +d) of x, d × T, transposed to T × d
+  for (let h = 0; h < H; h++) transposeInto(src, d, T, out, (offset + h * d) * T, h * T * d);
   return out;
 }
 
@@ -47,12 +44,7 @@ export function splitHeads({ x, offset }: Columns, H: number, d: number): Float3
 export function mergeHeads(o: Float32Array, H: number, T: number, d: number): Tensor {
   if (T === 1) return new Tensor(o, [H * d, 1]);
   const out = new Float32Array(T * H * d);
-  for (let h = 0; h < H; h++) {
-    for (let t = 0; t < T; t++) {
-      const from = (h * T + t) * d;
-      for (let i = 0; i < d; i++) out[(h * d + i) * T + t] = o[from + i]!;
-    }
-  }
+  for (let h = 0; h < H; h++) transposeInto(o, T, d, out, h * T * d, h * d * T); // head h: T × d → d × T
   return new Tensor(out, [H * d, T]);
 }
 

@@ -2,7 +2,7 @@
 
 import { Tensor } from '../tensor/tensor.js';
 
-import { transposeData } from '../tensor/transpose.js';
+import { addTransposeInto, transposeData } from '../tensor/transpose.js';
 
 export { transposeData };
 
@@ -28,14 +28,7 @@ export function addTransposed(y: Float32Array, src: Float32Array, T: number, C: 
     for (let c = 0; c < C; c++) y[c]! += src[c]!;
     return;
   }
-  const B = 32;
-  for (let t0 = 0; t0 < T; t0 += B) {
-    const t1 = Math.min(T, t0 + B);
-    for (let c0 = 0; c0 < C; c0 += B) {
-      const c1 = Math.min(C, c0 + B);
-      for (let t = t0; t < t1; t++) for (let c = c0; c < c1; c++) y[t * C + c]! += src[c * T + t]!;
-    }
-  }
+  addTransposeInto(src, C, T, y);
 }
 
 /** x [T, C] → xᵀ [C, T] as a Tensor (no copy when T = 1). */
