@@ -170,9 +170,11 @@ export interface StepSplit {
   profiledMs: number;
   parts: Record<StepPart, number>;
   kernels: Array<{ kernel: string; callsPerStep: number; msPerStep: number }>;
+  /** By kind of linear layer (when the timer had the model), every kind. */
+  layers?: Array<{ layer: string; callsPerStep: number; msPerStep: number; weightBytes: number }>;
 }
 
-/** The stored part of a phase profile: the parts and the kernels that take at least 1% of the time. */
+/** The stored part of a phase profile: the parts, the kernels that take at least 1% of the time and the layers. */
 export function splitOf(p: PhaseProfile): StepSplit {
   return {
     profiledMs: p.profiledMs,
@@ -180,6 +182,7 @@ export function splitOf(p: PhaseProfile): StepSplit {
     kernels: p.kernels
       .filter((k) => k.msPerStep >= 0.01 * p.profiledMs)
       .map((k) => ({ kernel: k.kernel, callsPerStep: k.callsPerStep, msPerStep: k.msPerStep })),
+    ...(p.layers.length ? { layers: p.layers.map((l) => ({ ...l })) } : {}),
   };
 }
 

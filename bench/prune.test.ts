@@ -50,6 +50,13 @@ test('prune suite: a tiny run loads CSR and N:M models from compact checkpoints,
   assert.match(md, /## prune: quick run/);
   assert.match(md, /\| magnitude 2:4 +\| +1 \| decode, context 128 +\|.*\| ≥ 1\.20× \| (PASS|MISS) +\|/);
   assert.match(md, /SparseGPT time: [\d.]+ s to prune a random Llama/);
+  // each decode row carries its split by layer: the LM head apart from the block linears
+  for (const row of run.rows.filter((x) => x.phase === 'decode')) {
+    const kinds = row.split!.layers!.map((l) => l.layer);
+    assert.ok(kinds.includes('lm_head') && kinds.includes('mlp.down_proj'), `${row.variant}: ${kinds}`);
+  }
+  assert.match(md, /Where a decode step goes/);
+  assert.match(md, /\| magnitude 70% +\| +1 \| +[\d.]+ \| +[\d.]+ \| +[\d.]+ \|.*GB\/s \|/);
 });
 
 test('prune suite: zoo models get their own rows, and SparseGPT is timed on brown-llama with Brown calibration', async () => {

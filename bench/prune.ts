@@ -11,17 +11,18 @@ import { basename, join } from 'node:path';
 import { release, runtime } from '../src/backend/index.js';
 import { openCausalModel } from '../src/cli/common.js';
 import { loadText } from '../src/data/text.js';
-import { FORMATS, formatOf, type Weight } from '../src/formats/index.js';
+import { formatOf, type Weight, weightNbytes } from '../src/formats/index.js';
 import { loadCausalLM } from '../src/models/index.js';
+import { PhaseTimer } from '../src/models/profile.js';
 import { saveSparseCheckpoint } from '../src/models/sparse-checkpoint.js';
 import { writeTinyModel } from '../src/models/testing.js';
 import type { CausalLM } from '../src/models/types.js';
 import { calibrationFromText } from '../src/prune/calibration.js';
 import { type PruneOptions, type PruneReport, pruneModel } from '../src/prune/driver.js';
-import { Tensor } from '../src/tensor/tensor.js';
+import type { Tensor } from '../src/tensor/tensor.js';
 import { zooLanguageModels } from '../src/zoo/zoo.js';
 import { cpuSnapshot } from './cpu-share.js';
-import { type BenchLlamaConfig, type LlamaShape, SMOLLM_135M } from './models.js';
+import { type BenchLlamaConfig, type LlamaShape, SMOLLM_135M, type StepSplit, splitOf } from './models.js';
 import { progress } from './progress.js';
 import type { SuiteResult } from './results.js';
 import { resultHeader, type SuiteOptions } from './suite.js';
@@ -91,6 +92,8 @@ export interface PruneRow {
   vsDense: number;
   /** The threshold on vsDense (decode of the pruned models only). */
   target?: number;
+  /** decode: where the step's time goes, from profiled steps alternating with the timed ones. */
+  split?: StepSplit;
 }
 
 /** How one variant's linear weights are stored once loaded. */
@@ -145,11 +148,6 @@ function promptIds(n: number, vocab: number, offset = 0): number[] {
   return Array.from({ length: n }, (_, i) => (i * 7919 + offset * 104729 + 13) % vocab);
 }
 
-function weightBytes(w: Weight): number {
-  if (w instanceof Tensor) return 4 * w.size;
-  return (FORMATS[w.format].nbytes as (a: Weight) => number)(w);
-}
-
 function describe(
   variant: PruneVariant,
   source: VariantInfo['source'],
@@ -161,7 +159,7 @@ function describe(
   for (const l of lm.linears().values()) {
     const f = formatOf(l.weight as Weight);
     formats[f] = (formats[f] ?? 0) + 1;
-    bytes += weightBytes(l.weight as Weight);
+    bytes += weightNbytes(l.weight as Weight);
   }
   return { variant, source, formats, weightBytes: bytes, sparsity };
 }
@@ -205,18 +203,19 @@ async function timeVariants(
       const caches = lms.map((lm) => {
         lm.forward(promptIds(8, vocab), undefined, { lastOnly: true }); // uploads the weights
         const cache = lm.newCache();
-        lm.forward(promptIds(grid.context - grid.decodeSteps, vocab), cache, { lastOnly: true });
+        lm.forward(promptIds(grid.context - 2 * grid.decodeSteps, vocab), cache, { lastOnly: true });
         return cache;
       });
-      const decodeMs = variants.map(() => [] as number[]);
+      // each timed step is followed by a profiled one of the same variant (the split of its step; not timed)
+      const timers = lms.map((lm) => new PhaseTimer(lm));
       for (let s = 0; s < grid.decodeSteps; s++) {
         lms.forEach((lm, v) => {
           stop();
-          const t0 = performance.now();
-          lm.forward([(s * 31 + 7) % vocab], caches[v], { lastOnly: true });
-          decodeMs[v]!.push(performance.now() - t0);
+          timers[v]!.plain(() => lm.forward([(s * 31 + 7) % vocab], caches[v], { lastOnly: true }));
+          timers[v]!.profiled(() => lm.forward([(s * 29 + 5) % vocab], caches[v], { lastOnly: true }));
         });
       }
+      const decodeMs = timers.map((timer) => [...timer.plainMs]);
       const prefillMs = variants.map(() => [] as number[]);
       for (let r = 0; r < grid.prefillReps; r++) {
         const ids = promptIds(grid.prefill, vocab, r + 1);
@@ -245,6 +244,7 @@ async function timeVariants(
             tokensPerSecond: decode,
             vsDense: decode / denseDecode,
             ...(target ? { target } : {}),
+            split: splitOf(timers[v]!.result('decode', grid.context, t, grid.decodeSteps, 0, 0)),
           },
           {
             model,

@@ -417,6 +417,27 @@ function pruneRowCells(row: PruneRow, rows: readonly PruneRow[]): string[] {
   ];
 }
 
+function pruneSplitCells(row: PruneRow): string[] {
+  const { parts, layers = [] } = row.split!;
+  const head = layers.filter((l) => l.layer === 'lm_head');
+  const block = layers.filter((l) => l.layer !== 'lm_head');
+  const sum = (ls: typeof layers, f: (l: (typeof layers)[number]) => number) =>
+    ls.reduce((t, l) => t + f(l), 0);
+  const blockMs = sum(block, (l) => l.msPerStep);
+  const rate = blockMs > 0 ? sum(block, (l) => l.weightBytes) / (blockMs * 1e6) : 0;
+  return [
+    row.variant,
+    String(row.threads),
+    ms(median(row.ms)),
+    ms(blockMs),
+    ms(sum(head, (l) => l.msPerStep)),
+    ms(parts.attention),
+    ms(parts['norm+activation']),
+    ms(parts.host + parts.other - (sum(layers, (l) => l.msPerStep) - parts.matmul)),
+    rate > 0 ? `${num(rate)} GB/s` : '—',
+  ];
+}
+
 /** One section for a prune suite run: per model the variants, decode and prefill against dense f32; then SparseGPT's time. */
 export function pruneMarkdown(r: SuiteResult): string {
   const run = r.prune!;
@@ -482,6 +503,33 @@ export function pruneMarkdown(r: SuiteResult): string {
         [false, true, false, true, true, true, true, true, false],
       ),
     );
+    const split = of(run.rows, name).filter((row) => row.phase === 'decode' && row.split?.layers);
+    if (split.length) {
+      out.push(
+        '',
+        'Where a decode step goes (ms per step, from a profiled step after each timed one, as in the models ' +
+          'section; `npx sparsekit profile <model-dir>` prints the same): the LM head stays dense in every ' +
+          'variant, so it takes a growing share as the block linears shrink. "Block linears" are every other ' +
+          'linear layer, with the rate at which their weights were read; both include the JavaScript around their ' +
+          'kernels, and "other JS" is the JavaScript outside the layers.',
+        '',
+        markdownTable(
+          [
+            'model',
+            'threads',
+            'median ms',
+            'block linears',
+            'LM head',
+            'attention',
+            'norm + act.',
+            'other JS',
+            'block linears read at',
+          ],
+          split.map(pruneSplitCells),
+          [false, true, true, true, true, true, true, true, true],
+        ),
+      );
+    }
   }
   out.push(
     '',
