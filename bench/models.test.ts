@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { flopsPerToken, kvBytesPerToken, linearParams, runModelsSuite, SMOLLM_135M } from './models.js';
+import {
+  attentionMultiplyAdds,
+  flopsPerToken,
+  kvBytesPerToken,
+  linearParams,
+  runModelsSuite,
+  SMOLLM_135M,
+} from './models.js';
 import { benchmarksMarkdown, ms } from './report.js';
 
 test('models cost model: SmolLM-135M multiplies 134.5 M weights per token', () => {
@@ -9,6 +16,8 @@ test('models cost model: SmolLM-135M multiplies 134.5 M weights per token', () =
   assert.equal(kvBytesPerToken(SMOLLM_135M, 2048), 2 * 30 * 3 * 64 * 2048 * 4);
   assert.equal(flopsPerToken(SMOLLM_135M, 0), 2 * linearParams(SMOLLM_135M));
   assert.equal(flopsPerToken(SMOLLM_135M, 10) - flopsPerToken(SMOLLM_135M, 0), 4 * 30 * 9 * 64 * 10);
+  // q·k and p·v over 2048 positions: 70.8 M multiply-adds a token
+  assert.equal(attentionMultiplyAdds(SMOLLM_135M, 2048), 2 * 30 * 9 * 64 * 2048);
 });
 
 test('models suite: a tiny run times f32 and bf16 decode and prefill against their bounds and renders', async () => {

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BandwidthProber, dramProbeBytes, runtime } from '../src/backend/index.js';
+import { BandwidthProber, dramProbeBytes, multiplyAddRate, runtime } from '../src/backend/index.js';
 import { loadCausalLM } from '../src/models/index.js';
 import { type PhaseProfile, PhaseTimer, type StepPart } from '../src/models/profile.js';
 import { writeTinyModel } from '../src/models/testing.js';
@@ -88,6 +88,11 @@ export function flopsPerToken(s: LlamaShape, context: number): number {
   return 2 * linearParams(s) + attention;
 }
 
+/** Multiply-adds of one token's attention over `context` positions: q·k and p·v, H·d each per position. */
+export function attentionMultiplyAdds(s: LlamaShape, context: number): number {
+  return 2 * s.num_hidden_layers * s.num_attention_heads * s.head_dim * context;
+}
+
 /** Options of `sparsekit bench models`. */
 export interface ModelsSuiteOptions extends SuiteOptions {
   /** Override the model shape (tests use a tiny one). */
@@ -153,6 +158,11 @@ export interface ModelRow {
    * Every probe of a run streams the same buffer: fresh buffers read 28–35 GB/s on one thread within one run.
    */
   readBytesPerSecond?: number;
+  /**
+   * decode: f32 multiply-adds a second the runtime's threads issued in the arithmetic probe (multiplyAddRate), the
+   * mean of one right before and one right after the row's timed steps: what attention's arithmetic is held to.
+   */
+  multiplyAddsPerSecond?: number;
   /** tokensPerSecond ÷ bound. */
   ofBound: number;
   /** The issue's threshold as a share of the bound (0.7 decode, 0.6 prefill). */
@@ -196,6 +206,8 @@ export interface ModelsRun {
     readBytesPerSecond: number;
     probeBytes: number;
     gemmFlopsPerSecond: number;
+    /** f32 multiply-adds per second of the arithmetic probe (absent in runs before it existed). */
+    multiplyAddsPerSecond?: number;
   }>;
   grid: ModelsGrid;
   rows: ModelRow[];
@@ -245,16 +257,18 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
       rt.setThreads(t);
       const bw = buffer.measure();
       const gemm = gemmRate(1024);
+      const fma = multiplyAddRate().multiplyAddsPerSecond;
       run.probes.push({
         threads: t,
         readBytesPerSecond: bw.bytesPerSecond,
         probeBytes,
         gemmFlopsPerSecond: gemm,
+        multiplyAddsPerSecond: fma,
       });
       sink.advance(
         1,
         `probes t${t}`,
-        `${(bw.bytesPerSecond / 1e9).toFixed(1)} GB/s, GEMM ${(gemm / 1e9).toFixed(1)} GFLOP/s`,
+        `${(bw.bytesPerSecond / 1e9).toFixed(1)} GB/s, GEMM ${(gemm / 1e9).toFixed(1)} GFLOP/s, ${(fma / 1e9).toFixed(1)} G multiply-adds/s`,
       );
     }
     for (const w of weights) {
@@ -276,12 +290,14 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
           // plain timed steps, each followed by a profiled one (the split of the step; not in the timing)
           const timer = new PhaseTimer();
           const before = buffer.measure(ROW_PROBE_PASSES).bytesPerSecond;
+          const fmaBefore = multiplyAddRate(ROW_PROBE_PASSES).multiplyAddsPerSecond;
           for (let s = 0; s < grid.decodeSteps; s++) {
             stop();
             timer.plain(() => lm.forward([(s * 31 + 7) % shape.vocab_size], cache, { lastOnly: true }));
             timer.profiled(() => lm.forward([(s * 29 + 5) % shape.vocab_size], cache, { lastOnly: true }));
           }
           const after = buffer.measure(ROW_PROBE_PASSES).bytesPerSecond;
+          const fmaAfter = multiplyAddRate(ROW_PROBE_PASSES).multiplyAddsPerSecond;
           const ms = [...timer.plainMs];
           const readBytesPerSecond = (before + after) / 2;
           const tps = 1000 / median(ms);
@@ -299,6 +315,7 @@ export async function runModelsSuite(opts: ModelsSuiteOptions): Promise<SuiteRes
             flopsPerToken: flopsPerToken(shape, ctx),
             bound,
             readBytesPerSecond,
+            multiplyAddsPerSecond: (fmaBefore + fmaAfter) / 2,
             ofBound: tps / bound,
             target: DECODE_TARGET,
             split: splitOf(timer.result('decode', ctx, t, grid.decodeSteps, weightBytes, 0)),

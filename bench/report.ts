@@ -16,7 +16,7 @@ import {
   type TargetRow,
 } from './analysis.js';
 import { formatLabel } from './cases.js';
-import type { ModelRow } from './models.js';
+import { attentionMultiplyAdds, type ModelRow } from './models.js';
 import { type PruneRow, RANDOM_MODEL, type VariantInfo } from './prune.js';
 import type { QualityRow } from './quality.js';
 import type { CaseResult, SuiteResult } from './results.js';
@@ -284,13 +284,14 @@ export function modelsMarkdown(r: SuiteResult): string {
       'of the roofline, prefill ≥ 60% of the bound.',
     '',
     markdownTable(
-      ['threads', 'read bandwidth', 'dense GEMM 1024³'],
+      ['threads', 'read bandwidth', 'dense GEMM 1024³', 'f32 multiply-adds'],
       run.probes.map((p) => [
         String(p.threads),
         `${num(p.readBytesPerSecond / 1e9)} GB/s`,
         `${num(p.gemmFlopsPerSecond / 1e9)} GFLOP/s`,
+        p.multiplyAddsPerSecond ? `${num(p.multiplyAddsPerSecond / 1e9)} G/s` : '—',
       ]),
-      [true, true, true],
+      [true, true, true, true],
     ),
     '',
     markdownTable(
@@ -341,7 +342,7 @@ export function modelsMarkdown(r: SuiteResult): string {
       ),
     );
     const misses = split.filter((row) => row.phase === 'decode' && row.ofBound < row.target);
-    for (const row of misses) out.push('', missText(row));
+    for (const row of misses) out.push('', missText(row, attentionMultiplyAdds(s, row.context)));
   }
   return out.join('\n');
 }
@@ -371,17 +372,22 @@ function splitCells(row: ModelRow): string[] {
   ];
 }
 
-/** Why a decode row misses its target, in the row's own figures. */
-function missText(row: ModelRow): string {
+/** Why a decode row misses its target, in the row's own figures (`macs`: its attention's multiply-adds a step). */
+function missText(row: ModelRow, macs: number): string {
   const p = row.split!.parts;
   const budget = stepAtTarget(row);
   const left = budget - p.matmul;
   const rest = p['norm+activation'] + p.host + p.other;
+  const floor = row.multiplyAddsPerSecond
+    ? ` Its ${num(macs / 1e6, 1)} M multiply-adds alone need at least ${ms((1000 * macs) / row.multiplyAddsPerSecond)} ms ` +
+      `at the ${num(row.multiplyAddsPerSecond / 1e9)} G/s the arithmetic probe measured around this row, and the ` +
+      `weights at the probe's read rate ${ms(1000 / row.bound)} ms: together ${pctText(1 / row.bound / (1 / row.bound + macs / row.multiplyAddsPerSecond))} of the roofline at best, before any norm or host time.`
+    : '';
   return (
     `**${row.weights}, ${row.threads} thread${row.threads > 1 ? 's' : ''}, context ${row.context} (${pctText(row.ofBound)}):** ` +
     `${pctText(row.target)} of the roofline needs a step of at most ${ms(budget)} ms. The matmuls took ${ms(p.matmul)} ms ` +
     `(the weights alone at the probe's rate would take ${ms(1000 / row.bound)}), which leaves ${ms(left)} ms; ` +
-    `attention took ${ms(p.attention)} ms and norms, activations and host ${ms(rest)} ms.`
+    `attention took ${ms(p.attention)} ms and norms, activations and host ${ms(rest)} ms.${floor}`
   );
 }
 

@@ -28,7 +28,9 @@ export {
   type BandwidthProbe,
   BandwidthProber,
   dramProbeBytes,
+  type FmaProbe,
   lastLevelCache,
+  multiplyAddRate,
   parseCacheSize,
   readBandwidth,
 } from './probe.js';

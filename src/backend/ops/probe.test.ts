@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { randn } from '../../tensor/random.js';
-import { streamSumRef } from '../reference/probe.js';
+import { fmaChainsRef, streamSumRef } from '../reference/probe.js';
 import { relError } from '../tolerances.js';
 import { runtime } from '../wasm.js';
-import { BandwidthProber, readBandwidth } from './probe.js';
+import { BandwidthProber, multiplyAddRate, readBandwidth } from './probe.js';
 import { forEachRuntime } from './testing.js';
 
 forEachRuntime((label, use) => {
@@ -42,4 +42,32 @@ test('probe: a buffer of one chunk, and a prober measured twice then freed', () 
     p.free();
   }
   assert.throws(() => p.measure(), /the probe buffer was freed/);
+});
+
+forEachRuntime((label, use) => {
+  test(`probe: the multiply-add chains match their twin and the arithmetic probe reports a rate (${label})`, () => {
+    use();
+    const rt = runtime();
+    const out = rt.alloc(3 * 4);
+    for (const iters of [0, 1, 7, 5000]) {
+      rt.parallel('fma_chains_f32', [iters, out], [[0, 3]]);
+      const want = fmaChainsRef(iters);
+      for (const v of rt.f32(out, 3))
+        assert.ok(Math.abs(v - want) <= 1e-5 * Math.max(1, want), `${iters}: ${v} vs ${want}`);
+    }
+    rt.free(out);
+    assert.ok(
+      Math.abs(fmaChainsRef(0) - 4 * (66 / 12)) < 1e-6,
+      'chain c starts at c / 12 in each of 4 lanes',
+    );
+    // every chain converges to D / (1 − C) = 1, until a step's change falls under half an ulp (1 − a < 2⁻¹⁵)
+    assert.ok(Math.abs(fmaChainsRef(1e5) - 48) < 48 * 2 ** -14, 'the chains converge to 1');
+    const r = multiplyAddRate(2);
+    assert.equal(r.threads, rt.threads);
+    assert.ok(r.multiplyAddsPerSecond > 1e8, `${r.multiplyAddsPerSecond} multiply-adds/s`);
+  });
+});
+
+test('probe: multiplyAddRate names a bad pass count', () => {
+  assert.throws(() => multiplyAddRate(0), /passes must be an integer ≥ 1, got 0/);
 });

@@ -5,7 +5,7 @@
  */
 
 import { existsSync, readFileSync } from 'node:fs';
-import { streamSumRef } from '../reference/probe.js';
+import { fmaChainsRef, streamSumRef } from '../reference/probe.js';
 import { runtime } from '../wasm.js';
 
 /** Bytes per chunk: the unit threads split (large enough that a call's overhead is noise). */
@@ -110,6 +110,51 @@ export class BandwidthProber {
 function checkPasses(passes: number): void {
   if (!(Number.isInteger(passes) && passes >= 1)) {
     throw new RangeError(`readBandwidth: passes must be an integer ≥ 1, got ${passes}`);
+  }
+}
+
+/** What one arithmetic probe measured. */
+export interface FmaProbe {
+  /** Threads that ran chains (the runtime's). */
+  threads: number;
+  /** f32 multiply-adds (lanes counted) per second of the median pass. */
+  multiplyAddsPerSecond: number;
+}
+
+/** Steps of every chain per unit, and units per thread: a pass of about 10 ms on one thread here. */
+const FMA_ITERS = 1 << 16;
+const FMA_UNITS_PER_THREAD = 24;
+
+/**
+ * How many f32 multiply-adds a second the runtime's threads issue: independent SIMD chains with nothing else to do
+ * (src/kernels/probe.ts fma_chains_f32), one untimed pass then `passes` timed ones, the median. The floor a
+ * compute-bound kernel such as decode attention is measured against. Checks the chains against the twin.
+ * @example multiplyAddRate().multiplyAddsPerSecond / 1e9 // G multiply-adds/s
+ */
+export function multiplyAddRate(passes = 5): FmaProbe {
+  checkPasses(passes);
+  const rt = runtime();
+  const units = FMA_UNITS_PER_THREAD * rt.threads;
+  const out = rt.alloc(units * 4);
+  try {
+    const pass = () => rt.parallel('fma_chains_f32', [FMA_ITERS, out], rt.rowRanges(units));
+    pass();
+    const want = fmaChainsRef(FMA_ITERS);
+    const got = rt.f32(out, units);
+    got.forEach((v, u) => {
+      if (!(Math.abs(v - want) <= 1e-5 * want))
+        throw new Error(`multiplyAddRate: unit ${u} summed to ${v}, expected ${want}`);
+    });
+    const seconds: number[] = [];
+    for (let p = 0; p < passes; p++) {
+      const t0 = performance.now();
+      pass();
+      seconds.push((performance.now() - t0) / 1000);
+    }
+    const med = [...seconds].sort((a, b) => a - b)[seconds.length >> 1]!;
+    return { threads: rt.threads, multiplyAddsPerSecond: (units * FMA_ITERS * 48) / med };
+  } finally {
+    rt.free(out);
   }
 }
 
