@@ -8,7 +8,7 @@
  * profiled ones the split, and both see the same contexts and the same drift of the machine.
  */
 
-import { type KernelCategory, kernelCategory } from '../backend/profile.js';
+import { type KernelCategory, type KernelTiming, kernelCategory } from '../backend/profile.js';
 import { runtime } from '../backend/wasm.js';
 import { type Weight, weightNbytes } from '../formats/index.js';
 import { Linear, setLinearTimer } from '../nn/linear.js';
@@ -170,16 +170,28 @@ export function profilePrefill(lm: CausalLM, tokens: number, opts: ProfileOption
   return acc.result('prefill', tokens, rt.threads, steps, linearWeightBytes(lm), 0);
 }
 
+/** One profiled run: its wall ms, kernel timings and layer times. */
+interface ProfiledRun {
+  ms: number;
+  kernels: readonly KernelTiming[];
+  layers: ReadonlyMap<string, { calls: number; ms: number }>;
+}
+
+function add(into: Map<string, { calls: number; ms: number }>, key: string, calls: number, ms: number): void {
+  const e = into.get(key);
+  if (e) {
+    e.calls += calls;
+    e.ms += ms;
+  } else into.set(key, { calls, ms });
+}
+
 /**
  * Times a phase run by run: plain runs (their wall times) and profiled runs (the kernel shares, summed); result()
  * gives the phase's profile. The models benchmark alternates the two inside its own timed rows.
  */
 export class PhaseTimer {
   private readonly plainTimes: number[] = [];
-  private profiledMs = 0;
-  private runs = 0;
-  private readonly shares = new Map<string, { calls: number; ms: number }>();
-  private readonly layerTimes = new Map<string, { calls: number; ms: number }>();
+  private readonly runs: ProfiledRun[] = [];
   private readonly layerBytes: Map<string, number>;
 
   /** `lm`: also time its linear layers by kind during profiled runs (see LayerShare). */
@@ -204,7 +216,8 @@ export class PhaseTimer {
   /** Run once with every kernel call timed. */
   profiled(run: () => void): void {
     const rt = runtime();
-    const unwrap = this.lm ? timeLinears(this.lm, this.layerTimes) : undefined;
+    const layers = new Map<string, { calls: number; ms: number }>();
+    const unwrap = this.lm ? timeLinears(this.lm, layers) : undefined;
     const p = rt.startProfile();
     const t0 = performance.now();
     try {
@@ -213,17 +226,14 @@ export class PhaseTimer {
       rt.stopProfile();
       unwrap?.();
     }
-    this.profiledMs += performance.now() - t0;
-    this.runs++;
-    for (const k of p.timings()) {
-      const e = this.shares.get(k.kernel) ?? { calls: 0, ms: 0 };
-      e.calls += k.calls;
-      e.ms += k.ms;
-      this.shares.set(k.kernel, e);
-    }
+    this.runs.push({ ms: performance.now() - t0, kernels: p.timings(), layers });
   }
 
-  /** The profile of the runs so far (stepMs: the plain runs' median; needs at least one of each kind). */
+  /**
+   * The profile of the runs so far (needs at least one of each kind). stepMs is the plain runs' median; the split
+   * averages the profiled runs that took no longer than their median: a run a stall of this machine slowed (a
+   * thread descheduled for milliseconds) is left out, as the median leaves it out of stepMs.
+   */
   result(
     phase: PhaseProfile['phase'],
     tokens: number,
@@ -232,10 +242,18 @@ export class PhaseTimer {
     weightBytes: number,
     kvBytes: number,
   ): PhaseProfile {
-    const n = this.runs;
-    if (n === 0 || this.plainTimes.length === 0)
+    if (this.runs.length === 0 || this.plainTimes.length === 0)
       throw new Error('PhaseTimer.result: time at least one plain and one profiled run first');
-    const kernels: KernelShare[] = [...this.shares]
+    const limit = median(this.runs.map((r) => r.ms));
+    const kept = this.runs.filter((r) => r.ms <= limit);
+    const n = kept.length;
+    const shares = new Map<string, { calls: number; ms: number }>();
+    const layerTimes = new Map<string, { calls: number; ms: number }>();
+    for (const r of kept) {
+      for (const k of r.kernels) add(shares, k.kernel, k.calls, k.ms);
+      for (const [layer, e] of r.layers) add(layerTimes, layer, e.calls, e.ms);
+    }
+    const kernels: KernelShare[] = [...shares]
       .map(([kernel, e]) => ({
         kernel,
         category: kernelCategory(kernel),
@@ -243,11 +261,11 @@ export class PhaseTimer {
         msPerStep: e.ms / n,
       }))
       .sort((a, b) => b.msPerStep - a.msPerStep || a.kernel.localeCompare(b.kernel));
-    const profiledMs = this.profiledMs / n;
+    const profiledMs = kept.reduce((t, r) => t + r.ms, 0) / n;
     const parts = Object.fromEntries(STEP_PARTS.map((p) => [p, 0])) as Record<StepPart, number>;
     for (const k of kernels) parts[k.category] += k.msPerStep;
     parts.host = Math.max(0, profiledMs - kernels.reduce((s, k) => s + k.msPerStep, 0));
-    const layers: LayerShare[] = [...this.layerTimes]
+    const layers: LayerShare[] = [...layerTimes]
       .map(([layer, e]) => ({
         layer,
         callsPerStep: e.calls / n,
@@ -299,11 +317,7 @@ function timeLinears(lm: CausalLM, into: Map<string, { calls: number; ms: number
   const kindOf = (l: Linear) => kinds.get(l) ?? 'linear';
   const previous = setLinearTimer((layers, ms) => {
     const kind = layers instanceof Linear ? kindOf(layers) : layers.map(kindOf).join('+');
-    const e = into.get(kind);
-    if (e) {
-      e.calls++;
-      e.ms += ms;
-    } else into.set(kind, { calls: 1, ms });
+    add(into, kind, 1, ms);
   });
   return () => setLinearTimer(previous);
 }
