@@ -281,7 +281,9 @@ export function modelsMarkdown(r: SuiteResult): string {
       'beside it but not counted, as the issue defines the roofline; each model keeps its default cache, ' +
       'f32 for f32 weights and bf16 for bf16 weights); prefill bound = sparsekit dense GEMM ' +
       '1024³ FLOP/s ÷ FLOPs per token (weights plus attention at half the prompt). Targets: decode ≥ 70% ' +
-      'of the roofline, prefill ≥ 60% of the bound.',
+      'of the roofline, prefill ≥ 60% of the bound. "f32 multiply-adds" is the arithmetic probe ' +
+      '(`multiplyAddRate`: independent SIMD multiply-add chains, lanes counted), also taken around each decode ' +
+      "row: what a row's note below holds attention's arithmetic to.",
     '',
     markdownTable(
       ['threads', 'read bandwidth', 'dense GEMM 1024³', 'f32 multiply-adds'],
