@@ -84,12 +84,12 @@ export function gemm_f16_f32(w: usize, bp: usize, c: usize, M: i32, K: i32, N: i
 // The GEMV for one storage; elem and specials are constants at every call, so each call is its own loop.
 // Rows [r0, r1) of K halves each, one after the other from p (y[i] += the dot when `accumulate`, for panels).
 // One row after the other in memory order, 64 bytes (32 halves) per iteration: one sequential stream (see
-// gemv.ts; 4 rows read at once reached ≈ 0.45× the probe's rate). The loop is bound by vector ALU work, not
-// loads (widening doubles the operations per byte of f32), and V8 spills registers beyond a few accumulators,
-// so each 16-byte load's two products are summed first (s = odd·x' + even·x) and two sums go into one of two
-// accumulators: one dependent add per accumulator per iteration, no spills. Measured (1 thread, K = 576 and
-// 1536, relaxed build): 35–36 GB/s of weights from L2 (was 21–29 with two dependent multiply-adds per
-// accumulator per iteration), 27–28 GB/s from DRAM against the probe's 29 (was 19–24).
+// gemv.ts; 4 rows read at once reached ≈ 0.45× the probe's rate, and 2 adjacent rows sharing x's loads only
+// 9.7 GB/s). The loop is bound by vector ALU work, not loads (widening doubles the operations per byte of f32):
+// each 16-byte load's even and odd halves go to their own accumulator with one multiply-add each, 8
+// accumulators, so no chain waits on another and nothing is added twice. Measured (1 thread, relaxed build,
+// SmolLM-135M's 30 layers of bf16 block weights from DRAM, 7 passes each, alternated): 7.2–7.9 ms a pass against
+// 7.4–8.2 for products summed in pairs into 2 accumulators (s = odd·x' + even·x, then acc += s), 2–7% faster.
 // @ts-ignore: decorator
 @inline function gemvHalf(
   p: usize, xp: usize, y: usize, K: i32, r0: i32, r1: i32, elem: i32, specials: bool, accumulate: bool,
@@ -98,39 +98,39 @@ export function gemm_f16_f32(w: usize, bp: usize, c: usize, M: i32, K: i32, N: i
   const body = <usize>(K >> 5) << 6; // bytes of a row's whole 32-column blocks
   const chunks = <usize>(K >> 3) << 4; // bytes of a row's whole 8-column chunks
   for (let i = r0; i < r1; i++) {
-    let a0 = f32x4.splat(0);
-    let a1 = f32x4.splat(0);
+    let e0 = f32x4.splat(0), o0 = f32x4.splat(0), e1 = f32x4.splat(0), o1 = f32x4.splat(0);
+    let e2 = f32x4.splat(0), o2 = f32x4.splat(0), e3 = f32x4.splat(0), o3 = f32x4.splat(0);
     let off: usize = 0;
     for (; off < body; off += 64) {
       const xo = xp + (off << 1);
       const q = p + off;
       const v0 = v128.load(q);
       const v1 = v128.load(q, 16);
-      const s0 = pairDot(v0, v128.load(xo), v128.load(xo, 16), elem, specials);
-      const s1 = pairDot(v1, v128.load(xo, 32), v128.load(xo, 48), elem, specials);
-      a0 = f32x4.add(a0, f32x4.add(s0, s1));
       const v2 = v128.load(q, 32);
       const v3 = v128.load(q, 48);
-      const s2 = pairDot(v2, v128.load(xo, 64), v128.load(xo, 80), elem, specials);
-      const s3 = pairDot(v3, v128.load(xo, 96), v128.load(xo, 112), elem, specials);
-      a1 = f32x4.add(a1, f32x4.add(s2, s3));
+      e0 = madd_f32x4(evenHalves(v0, elem, specials), v128.load(xo), e0);
+      o0 = madd_f32x4(oddHalves(v0, elem, specials), v128.load(xo, 16), o0);
+      e1 = madd_f32x4(evenHalves(v1, elem, specials), v128.load(xo, 32), e1);
+      o1 = madd_f32x4(oddHalves(v1, elem, specials), v128.load(xo, 48), o1);
+      e2 = madd_f32x4(evenHalves(v2, elem, specials), v128.load(xo, 64), e2);
+      o2 = madd_f32x4(oddHalves(v2, elem, specials), v128.load(xo, 80), o2);
+      e3 = madd_f32x4(evenHalves(v3, elem, specials), v128.load(xo, 96), e3);
+      o3 = madd_f32x4(oddHalves(v3, elem, specials), v128.load(xo, 112), o3);
     }
     for (; off < chunks; off += 16) {
       const xo = xp + (off << 1);
-      a0 = f32x4.add(a0, pairDot(v128.load(p + off), v128.load(xo), v128.load(xo, 16), elem, specials));
+      const v = v128.load(p + off);
+      e0 = madd_f32x4(evenHalves(v, elem, specials), v128.load(xo), e0);
+      o0 = madd_f32x4(oddHalves(v, elem, specials), v128.load(xo, 16), o0);
     }
-    let s = hsum(f32x4.add(a0, a1));
+    const a = f32x4.add(f32x4.add(e0, o0), f32x4.add(e1, o1));
+    const b = f32x4.add(f32x4.add(e2, o2), f32x4.add(e3, o3));
+    let s = hsum(f32x4.add(a, b));
     for (; off < rowBytes; off += 2) s += halfAt(p + off, elem) * load<f32>(xp + (off << 1));
     const yi = y + (<usize>i << 2);
     store<f32>(yi, accumulate ? load<f32>(yi) + s : s);
     p += rowBytes;
   }
-}
-
-// 8 halves v times their x, packed (xe: the even columns' x, xo: the odd ones'), as 4 lane sums.
-// @ts-ignore: decorator
-@inline function pairDot(v: v128, xe: v128, xo: v128, elem: i32, specials: bool): v128 {
-  return madd_f32x4(oddHalves(v, elem, specials), xo, f32x4.mul(evenHalves(v, elem, specials), xe));
 }
 
 // @ts-ignore: decorator
