@@ -336,6 +336,39 @@ export function nm24_spmv_f16(values: usize, meta: usize, xe: usize, y: usize, M
       let xp = xb;
       let a0 = f32x4.splat(0);
       let a1 = f32x4.splat(0);
+      // 8 groups a step into 4 accumulators while they last: with 2, each multiply-add waited on the last (4 cycles a
+      // step of 4 groups, ≈ 17 GB/s of bf16 values)
+      let a2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0);
+      const vEnd8 = vp + ((<usize>(Gp >> 3)) << (vs + 3));
+      while (vp < vEnd8) {
+        let u = v128.load64_zero(xp + <usize>load<u8>(mp));
+        u = v128.load64_lane(xp + PAIRS_BYTES + <usize>load<u8>(mp, 1), u, 1);
+        let w = v128.load64_zero(xp + 2 * PAIRS_BYTES + <usize>load<u8>(mp, 2));
+        w = v128.load64_lane(xp + 3 * PAIRS_BYTES + <usize>load<u8>(mp, 3), w, 1);
+        let t = v128.load64_zero(xp + 4 * PAIRS_BYTES + <usize>load<u8>(mp, 4));
+        t = v128.load64_lane(xp + 5 * PAIRS_BYTES + <usize>load<u8>(mp, 5), t, 1);
+        let z = v128.load64_zero(xp + 6 * PAIRS_BYTES + <usize>load<u8>(mp, 6));
+        z = v128.load64_lane(xp + 7 * PAIRS_BYTES + <usize>load<u8>(mp, 7), z, 1);
+        if (elem == ELEM_F32) {
+          a0 = madd(v128.load(vp), u, a0);
+          a1 = madd(v128.load(vp, 16), w, a1);
+          a2 = madd(v128.load(vp, 32), t, a2);
+          a3 = madd(v128.load(vp, 48), z, a3);
+        } else {
+          const h = v128.load(vp);
+          const k = v128.load(vp, 16);
+          a0 = madd(lowHalves(h, elem), u, a0);
+          a1 = madd(highHalves(h, elem), w, a1);
+          a2 = madd(lowHalves(k, elem), t, a2);
+          a3 = madd(highHalves(k, elem), z, a3);
+        }
+        xp += 8 * PAIRS_BYTES;
+        mp += 8;
+        vp += <usize>8 << vs;
+      }
+      a0 = f32x4.add(a0, a2);
+      a1 = f32x4.add(a1, a3);
       while (vp < vEnd) {
         let u = v128.load64_zero(xp + <usize>load<u8>(mp));
         u = v128.load64_lane(xp + PAIRS_BYTES + <usize>load<u8>(mp, 1), u, 1);
