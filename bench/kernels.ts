@@ -7,6 +7,7 @@
  * rows of the exact product, and release the copies before the next one (4096×11008 f32 is 180 MB a copy).
  */
 
+import { columnStream } from '../src/backend/ops/colsparse.js';
 import type { Weight } from '../src/formats/index.js';
 import {
   bitmaskNbytes,
@@ -250,11 +251,27 @@ class KernelRun {
           : (i: number) => matmul(copies[i]!, b);
         const s = await timeCold(call, this.plan(copies.length), this.shouldStop);
         const err = relError(gatherRows((s.first as Tensor).data, c.M, c.N, rows), expected);
-        this.finish(c, this.checked(c, s.ms, copies.length, err, { measuredWeightBytes: nbytes }));
+        const extra: Partial<CaseResult> = { measuredWeightBytes: nbytes };
+        if (active) extra.columnStream = await this.columnStreams(copies as Tensor[], active, c.K);
+        this.finish(c, this.checked(c, s.ms, copies.length, err, extra));
       }
     } finally {
       for (const cw of copies) release(cw);
     }
+  }
+
+  /** The column-sparse read pattern alone (columnStream), on the active columns and on all K in order. */
+  private async columnStreams(copies: Tensor[], active: Uint32Array, K: number) {
+    const rate = async (set: Uint32Array) => {
+      const s = await timeCold(
+        (i) => columnStream(copies[i]!, set),
+        this.plan(copies.length),
+        this.shouldStop,
+      );
+      return (set.length * copies[0]!.shape[0]! * 4) / (median(s.ms) / 1000);
+    };
+    const all = Uint32Array.from({ length: K }, (_, k) => k);
+    return { activeBytesPerSecond: await rate(active), allBytesPerSecond: await rate(all) };
   }
 
   private async peerCases(w: Tensor, cases: KernelCase[], data: Map<number, BatchData>) {

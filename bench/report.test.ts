@@ -104,3 +104,24 @@ test('a run with two baseline passes shows how far they drifted', () => {
   assert.match(md, /4096x4096 N=1 t1\s+\| sparsekit dense\s+\|\s+10\.00 \|\s+20\.00 \|\s+0\.50 \|/);
   assert.match(md, /sparsekit dense, pass 2/);
 });
+
+test('a column-sparse case that timed its read pattern states what free arithmetic would reach', () => {
+  // dense GEMV 2 ms; the column-sparse GEMV reads half of 64 MiB in 1.6 ms (1.25× dense); its pattern alone streams
+  // the same bytes at twice the kernel's rate, so with free arithmetic it would be 2.5× dense
+  const kernelRate = (4096 * 2048 * 4) / 1.6e-3;
+  const col = {
+    ...result({ op: 'colsparse_gemv', pattern: 'inputs', sparsity: 0.5 }, 1.6),
+    columnStream: { activeBytesPerSecond: 2 * kernelRate, allBytesPerSecond: 30e9 },
+  };
+  const md = benchmarksMarkdown([suite('full', [result({}, 2), col])]);
+  assert.match(md, /Column-sparse GEMV: its read pattern alone/);
+  assert.match(
+    md,
+    /- 4096×4096, 1 thread: the active columns stream at [\d.]+ GB\/s in the kernel's order \(all columns in that order: 30(\.0)? GB\/s\); the kernel reads them at [\d.]+ GB\/s and measured 1\.25× the dense GEMV, so with free arithmetic it would reach 2\.50×\./,
+  );
+  assert.doesNotMatch(
+    benchmarksMarkdown([suite('full')]),
+    /its read pattern alone/,
+    'no line without the probe',
+  );
+});

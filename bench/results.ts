@@ -42,6 +42,11 @@ export interface CaseResult extends KernelCaseSpec {
   peerBaseline?: boolean;
   /** relError of the first output's check rows against the exact product (f64 sums in TypeScript). */
   relError?: number;
+  /**
+   * Column-sparse GEMV cases: the rate its read pattern streams at with nothing computed (columnStream over the same
+   * copies), for its active columns and for all columns in order, in bytes/s (medians).
+   */
+  columnStream?: { activeBytesPerSecond: number; allBytesPerSecond: number };
 }
 
 /** Where a suite ran. */

@@ -123,3 +123,51 @@ export function colsparse_gemv_f32(
     return f32x4.add(acc, f32x4.mul(a, b));
   }
 }
+
+/**
+ * The read side of colsparse_gemv_f32 alone: out[r0] = the sum of floats [r0, r1) of every active column idx[j] of
+ * Wt (ldw floats a column), read in the kernel's order (8 active columns at once over each tile of TILE floats, the
+ * rest one by one) with nothing else to do. Timing it gives the rate at which the kernel's read pattern can stream,
+ * beside the rate of all columns in order. TypeScript twin: src/backend/reference/colsparse.ts columnStreamRef.
+ */
+export function column_stream_f32(wt: usize, ldw: i32, idx: usize, nIdx: i32, out: usize, r0: i32, r1: i32): void {
+  const colBytes = <usize>ldw << 2;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let s: f32 = 0;
+  for (let m0 = r0; m0 < r1; m0 += TILE) {
+    const n = min(TILE, r1 - m0);
+    const wt0 = wt + (<usize>m0 << 2);
+    const end = <usize>(n & ~3) << 2;
+    const tail = <usize>n << 2;
+    let j = 0;
+    for (; j + 8 <= nIdx; j += 8) {
+      const ip = idx + (<usize>j << 2);
+      const c0 = wt0 + <usize>load<u32>(ip) * colBytes;
+      const c1 = wt0 + <usize>load<u32>(ip, 4) * colBytes;
+      const c2 = wt0 + <usize>load<u32>(ip, 8) * colBytes;
+      const c3 = wt0 + <usize>load<u32>(ip, 12) * colBytes;
+      const c4 = wt0 + <usize>load<u32>(ip, 16) * colBytes;
+      const c5 = wt0 + <usize>load<u32>(ip, 20) * colBytes;
+      const c6 = wt0 + <usize>load<u32>(ip, 24) * colBytes;
+      const c7 = wt0 + <usize>load<u32>(ip, 28) * colBytes;
+      let off: usize = 0;
+      for (; off < end; off += 16) {
+        a0 = f32x4.add(a0, f32x4.add(f32x4.add(v128.load(c0 + off), v128.load(c1 + off)), f32x4.add(v128.load(c2 + off), v128.load(c3 + off))));
+        a1 = f32x4.add(a1, f32x4.add(f32x4.add(v128.load(c4 + off), v128.load(c5 + off)), f32x4.add(v128.load(c6 + off), v128.load(c7 + off))));
+      }
+      for (; off < tail; off += 4) {
+        s += load<f32>(c0 + off) + load<f32>(c1 + off) + load<f32>(c2 + off) + load<f32>(c3 + off);
+        s += load<f32>(c4 + off) + load<f32>(c5 + off) + load<f32>(c6 + off) + load<f32>(c7 + off);
+      }
+    }
+    for (; j < nIdx; j++) {
+      const c = wt0 + <usize>load<u32>(idx + (<usize>j << 2)) * colBytes;
+      let off: usize = 0;
+      for (; off < end; off += 16) a0 = f32x4.add(a0, v128.load(c + off));
+      for (; off < tail; off += 4) s += load<f32>(c + off);
+    }
+  }
+  const a = f32x4.add(a0, a1);
+  store<f32>(out + (<usize>r0 << 2), s + f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3));
+}

@@ -3,10 +3,17 @@ import { test } from 'node:test';
 import { randn, rng } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { setBackendMode } from '../dispatch.js';
+import { columnStreamRef } from '../reference/colsparse.js';
 import { release } from '../resident.js';
 import { relError, TOL } from '../tolerances.js';
 import { runtime, useRuntime, type WasmVariant } from '../wasm.js';
-import { activeInputs, columnSparseGemv, columnSparseGemvRef, columnSparseGemvWasm } from './colsparse.js';
+import {
+  activeInputs,
+  columnSparseGemv,
+  columnSparseGemvRef,
+  columnSparseGemvWasm,
+  columnStream,
+} from './colsparse.js';
 import { matmul } from './matmul.js';
 
 const variants: WasmVariant[] = ['simd', 'relaxed'];
@@ -134,3 +141,33 @@ test('activeInputs: indices with |x| > threshold, ascending; NaN counts as activ
     /x must be a vector Tensor \[K\], got shape \[2, 3\]/,
   );
 });
+
+for (const variant of variants) {
+  for (const threads of [1, 2]) {
+    test(`column stream probe: the active columns' sum as its twin reads it (${variant}, ${threads} thread${threads > 1 ? 's' : ''})`, () => {
+      useRuntime({ variant, threads });
+      for (const [M, K] of [
+        [1, 1],
+        [17, 5],
+        [257, 33],
+        [1031, 515],
+      ] as const) {
+        const w = randn([M, K], M + 3 * K);
+        const wt = new Float32Array(M * K);
+        for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) wt[k * M + m] = w.data[m * K + k]!;
+        for (const active of [new Uint32Array(0), all(K), randomSubset(K, 0.5, K)]) {
+          const want = columnStreamRef(wt, M, active, 0, M);
+          const got = columnStream(w, active);
+          assert.ok(
+            Math.abs(got - want) <= 1e-4 * (1 + Math.abs(want)),
+            `${M}x${K}, ${active.length} active: ${got} vs ${want}`,
+          );
+        }
+      }
+      assert.throws(
+        () => columnStream(randn([4, 8], 1), Uint32Array.from([3, 9])),
+        /columnStream: active\[1\] = 9 is out of range/,
+      );
+    });
+  }
+}

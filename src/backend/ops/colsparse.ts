@@ -5,6 +5,7 @@
  */
 
 import { dims2, Tensor } from '../../tensor/tensor.js';
+import { transposeInto } from '../../tensor/transpose.js';
 import { register, resolve } from '../dispatch.js';
 import { colsparseGemvRef } from '../reference/colsparse.js';
 import { resident } from '../resident.js';
@@ -51,13 +52,18 @@ export function columnSparseGemv(w: Tensor, x: Tensor, active: Uint32Array): Ten
 /** Throws a message naming the argument and the fix unless w [M,K], x [K], active fit together. */
 export function checkColumnSparseArgs(w: Tensor, x: Tensor, active: Uint32Array): void {
   const at = 'columnSparseGemv';
+  const K = checkWeightAndActive(at, w, active);
+  if (!(x instanceof Tensor) || x.rank !== 1 || x.shape[0] !== K) {
+    throw new RangeError(`${at}: x must be a vector [${K}] (w has ${K} columns), got ${describe(x)}`);
+  }
+}
+
+/** Checks w [M,K] and the active set (as columnSparseGemv's arguments, errors prefixed `at`); returns K. */
+function checkWeightAndActive(at: string, w: Tensor, active: Uint32Array): number {
   if (!(w instanceof Tensor) || w.rank !== 2) {
     throw new TypeError(`${at}: w must be a rank-2 Tensor [M,K], got ${describe(w)}`);
   }
   const K = w.shape[1]!;
-  if (!(x instanceof Tensor) || x.rank !== 1 || x.shape[0] !== K) {
-    throw new RangeError(`${at}: x must be a vector [${K}] (w has ${K} columns), got ${describe(x)}`);
-  }
   if (!(active instanceof Uint32Array)) {
     throw new TypeError(
       `${at}: active must be a Uint32Array of input indices (e.g. activeInputs(x, threshold)), got ${describe(active)}`,
@@ -83,6 +89,7 @@ export function checkColumnSparseArgs(w: Tensor, x: Tensor, active: Uint32Array)
       );
     }
   }
+  return K;
 }
 
 function describe(v: unknown): string {
@@ -97,21 +104,9 @@ export function residentColMajor(w: Tensor): number {
   return resident(rt, w, 'colmajor', () => {
     const [M, K] = dims2(w, 'columnSparseGemv: w');
     const ptr = rt.alloc(M * K * 4);
-    transposeInto(w.data, rt.f32(ptr, M * K), M, K);
+    transposeInto(w.data, M, K, rt.f32(ptr, M * K));
     return { ptrs: [ptr], value: ptr };
   });
-}
-
-/** dst[K,M] = src[M,K]ᵀ, in 32×32 blocks so both sides are read and written a cache line at a time. */
-function transposeInto(src: Float32Array, dst: Float32Array, M: number, K: number): void {
-  const B = 32;
-  for (let i0 = 0; i0 < M; i0 += B) {
-    const i1 = Math.min(M, i0 + B);
-    for (let k0 = 0; k0 < K; k0 += B) {
-      const k1 = Math.min(K, k0 + B);
-      for (let i = i0; i < i1; i++) for (let k = k0; k < k1; k++) dst[k * M + i] = src[i * K + k]!;
-    }
-  }
 }
 
 /**
@@ -151,6 +146,30 @@ export function columnSparseGemvWasm(w: Tensor, x: Tensor, active: Uint32Array):
     rt.free(xp);
     rt.free(ip);
     rt.free(yp);
+  }
+}
+
+/**
+ * What columnSparseGemv's read pattern alone costs: the active columns of w's resident transposed copy read in the
+ * same order and split over the threads the same way, summed, with no multiply-adds and no output. The benchmark
+ * times it beside the same call with every input active (the columns in order) to bound what skipping columns can
+ * gain on this machine. Returns the sum (the tests check it against columnStreamRef).
+ * @example const t0 = performance.now(); columnStream(w, active); const ms = performance.now() - t0
+ */
+export function columnStream(w: Tensor, active: Uint32Array): number {
+  checkWeightAndActive('columnStream', w, active);
+  const M = w.shape[0]!;
+  const rt = runtime();
+  const wt = residentColMajor(w);
+  const ip = rt.upload(active);
+  const out = rt.alloc(M * 4);
+  try {
+    const ranges = rt.rowRanges(M, 4, M * active.length, MIN_PARALLEL_WORK);
+    rt.parallel('column_stream_f32', [wt, M, ip, active.length, out], ranges);
+    return ranges.reduce((sum, [r0]) => sum + rt.f32(out + r0 * 4, 1)[0]!, 0);
+  } finally {
+    rt.free(ip);
+    rt.free(out);
   }
 }
 

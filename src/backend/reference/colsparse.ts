@@ -20,3 +20,16 @@ export function colsparseGemvRef(
     for (let m = 0; m < M; m++) y[m] = y[m]! + wt[col + m]! * xk;
   }
 }
+
+/** The value column_stream_f32 stores for rows [r0, r1): the sum of those floats of every active column of Wt [K,M]. */
+export function columnStreamRef(
+  wt: Float32Array,
+  M: number,
+  idx: Uint32Array,
+  r0: number,
+  r1: number,
+): number {
+  let s = 0;
+  for (const k of idx) for (let m = r0; m < r1; m++) s += wt[k * M + m]!;
+  return s;
+}
