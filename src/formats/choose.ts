@@ -32,17 +32,18 @@ export interface WeightPattern {
 export const FORMAT_RULE = Object.freeze({
   /**
    * CSR from this sparsity: csr vs dense breaks even at 50% in all four batch-1 rows (4096² t1, t2; 4096×11008
-   * t1, t2) since the SpMV gathers x from a fixed address (session 6): 1.13×, 1.22×, 1.08×, 1.35× at 50% in the
-   * committed run. The margin on one thread is small; before that change the 50% cells sat within noise of 1.0×
+   * t1, t2) since the SpMV gathers x from a fixed address (session 6): 1.18×, 1.31×, 1.17×, 1.47× at 50% in the
+   * committed run (1.08–1.35× in session 6's). Before that change the 50% cells sat within noise of 1.0×
    * (0.68–1.39×, 0.94–1.29×, 1.07–1.17× in three runs) and the rule started at 60%.
    */
   csrMinSparsity: 0.5,
   /**
-   * BSR 4×4 up to this block fill: bsr4x4 vs dense breaks even at 50% (the lowest measured) in three batch-1 rows
-   * and at 60% in 4096² t2. That cell's samples were bimodal (0.62–0.94 ms and 3.77–5.38 ms against dense's 1.8),
-   * so its median fell on the slow half. It broke even at 50% in every row of the two runs before.
+   * BSR 4×4 up to this block fill: bsr4x4 vs dense breaks even at 50% (the lowest measured) in every batch-1 row
+   * of the committed run (1.44×, 2.12×, 1.34×, 1.65× at 50%). Session 6's run had one bimodal two-thread cell
+   * (0.62–0.94 ms, then 3.77–5.38 ms, against dense's 1.8) whose median fell on the slow half, and the rule
+   * stopped at 40% until this run.
    */
-  bsrMaxBlockDensity: 0.4,
+  bsrMaxBlockDensity: 0.5,
   /** BSR block size: the only one the kernels suite measures. */
   block: 4,
   /** N:M up to this N/M: nm2:4 vs dense breaks even at 50% (the only point measured) in every row. */
@@ -103,7 +104,7 @@ const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
 /**
  * The format that runs `p` fastest at batch 1, by FORMAT_RULE, first match wins:
- * 1. 4×4 block fill ≤ FORMAT_RULE.bsrMaxBlockDensity (40%) → BSR 4×4 (whole zero blocks are skipped; beats CSR at equal sparsity);
+ * 1. 4×4 block fill ≤ FORMAT_RULE.bsrMaxBlockDensity (50%) → BSR 4×4 (whole zero blocks are skipped; beats CSR at equal sparsity);
  * 2. sparsity ≥ FORMAT_RULE.csrMinSparsity (50%) → CSR;
  * 3. an N:M pattern with N/M ≤ 50% → N:M (reached only while the CSR threshold is above 50%);
  * 4. otherwise dense, in `dense` storage (f32, or bf16/f16 when the checkpoint holds the weight so).
