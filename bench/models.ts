@@ -176,7 +176,7 @@ export interface ModelRow {
 
 /** A row's profile, as stored in the results. */
 export interface StepSplit {
-  /** Mean profiled step (or prefill) ms. */
+  /** Mean ms of the profiled steps (or prefills) the split uses (PhaseProfile.profiledMs). */
   profiledMs: number;
   parts: Record<StepPart, number>;
   kernels: Array<{ kernel: string; callsPerStep: number; msPerStep: number }>;

@@ -108,17 +108,16 @@ export function runProfile(dir: string, opts: ProfileCliOptions): Promise<number
       throw new UsageError(
         `<model-dir> ${path} holds a ${model.config.modelType} model (a masked LM); profile times causal LMs (GPT-2, Llama, Qwen2, Mistral)`,
       );
-    const lm = model;
     const minContext = 2 * opts.steps + 3;
     for (const c of opts.context) {
-      if (c < minContext || c > lm.maxPositions)
+      if (c < minContext || c > model.maxPositions)
         throw new UsageError(
-          `--context ${c} is out of range: with --steps ${opts.steps} it must be in [${minContext}, ${lm.maxPositions}] (the model's positions)`,
+          `--context ${c} is out of range: with --steps ${opts.steps} it must be in [${minContext}, ${model.maxPositions}] (the model's positions)`,
         );
     }
-    if (opts.prefill > lm.maxPositions)
+    if (opts.prefill > model.maxPositions)
       throw new UsageError(
-        `--prefill ${opts.prefill} exceeds the model's ${lm.maxPositions} positions; use fewer tokens`,
+        `--prefill ${opts.prefill} exceeds the model's ${model.maxPositions} positions; use fewer tokens`,
       );
     const rt = runtime();
     const say = (line: string) => {
@@ -140,12 +139,12 @@ export function runProfile(dir: string, opts: ProfileCliOptions): Promise<number
       say(
         `decode at context ${c}: filling the cache, then ${opts.steps} plain and ${opts.steps} profiled steps…`,
       );
-      phases.push(profileDecode(lm, c, { steps: opts.steps }));
+      phases.push(profileDecode(model, c, { steps: opts.steps }));
       if (!opts.json) process.stdout.write(`${formatPhase(phases.at(-1)!, readBytesPerSecond)}\n`);
     }
     if (opts.prefill > 0) {
       say(`prefill of ${opts.prefill} tokens: 2 plain and 2 profiled…`);
-      phases.push(profilePrefill(lm, opts.prefill));
+      phases.push(profilePrefill(model, opts.prefill));
       if (!opts.json) process.stdout.write(`${formatPhase(phases.at(-1)!, readBytesPerSecond)}\n`);
     }
     if (opts.json) {

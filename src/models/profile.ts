@@ -52,7 +52,7 @@ export interface PhaseProfile {
   readonly steps: number;
   /** Median plain step (or prefill) in ms. */
   readonly stepMs: number;
-  /** Mean profiled step (or prefill) in ms: stepMs plus the profile's own clock reads. */
+  /** Mean of the profiled runs the split uses (those no slower than their median), in ms. */
   readonly profiledMs: number;
   /** Per kernel, the most time first. */
   readonly kernels: readonly KernelShare[];
@@ -80,10 +80,6 @@ const WARMUP_STEPS = 2;
 /** Prompt token ids for profiling: a fixed spread over the vocabulary (the ids do not change the work). */
 function ids(n: number, vocab: number, salt = 0): number[] {
   return Array.from({ length: n }, (_, i) => (i * 7919 + 13 + salt) % vocab);
-}
-
-function vocabOf(lm: CausalLM): number {
-  return lm.config.vocabSize;
 }
 
 /** Bytes of every linear weight of `lm` (what one decode step reads), LM head included. */
@@ -124,7 +120,7 @@ export function profileDecode(lm: CausalLM, context: number, opts: ProfileOption
     );
   }
   const rt = runtime();
-  const vocab = vocabOf(lm);
+  const vocab = lm.config.vocabSize;
   const cache = opts.cache?.() ?? lm.newCache();
   lm.forward(ids(prompt, vocab), cache, { lastOnly: true });
   for (let s = 0; s < WARMUP_STEPS; s++) lm.forward(ids(1, vocab, s), cache, { lastOnly: true });
@@ -157,7 +153,7 @@ export function profilePrefill(lm: CausalLM, tokens: number, opts: ProfileOption
     );
   }
   const rt = runtime();
-  const prompt = ids(tokens, vocabOf(lm));
+  const prompt = ids(tokens, lm.config.vocabSize);
   const fresh = () => opts.cache?.() ?? lm.newCache();
   lm.forward(prompt.slice(0, Math.min(tokens, 8)), fresh(), { lastOnly: true }); // weights into kernel memory
   const acc = new PhaseTimer(lm);

@@ -107,9 +107,9 @@ export class BandwidthProber {
   }
 }
 
-function checkPasses(passes: number): void {
+function checkPasses(passes: number, what = 'readBandwidth'): void {
   if (!(Number.isInteger(passes) && passes >= 1)) {
-    throw new RangeError(`readBandwidth: passes must be an integer ≥ 1, got ${passes}`);
+    throw new RangeError(`${what}: passes must be an integer ≥ 1, got ${passes}`);
   }
 }
 
@@ -132,7 +132,7 @@ const FMA_UNITS_PER_THREAD = 24;
  * @example multiplyAddRate().multiplyAddsPerSecond / 1e9 // G multiply-adds/s
  */
 export function multiplyAddRate(passes = 5): FmaProbe {
-  checkPasses(passes);
+  checkPasses(passes, 'multiplyAddRate');
   const rt = runtime();
   const units = FMA_UNITS_PER_THREAD * rt.threads;
   const out = rt.alloc(units * 4);
