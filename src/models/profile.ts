@@ -188,11 +188,12 @@ function add(into: Map<string, { calls: number; ms: number }>, key: string, call
 export class PhaseTimer {
   private readonly plainTimes: number[] = [];
   private readonly runs: ProfiledRun[] = [];
-  private readonly layerBytes: Map<string, number>;
+  // the model's layers by kind and each kind's weight bytes, found once (undefined: layers are not timed)
+  private readonly layerKinds: { kinds: Map<Linear, string>; bytes: Map<string, number> } | undefined;
 
   /** `lm`: also time its linear layers by kind during profiled runs (see LayerShare). */
-  constructor(private readonly lm?: CausalLM) {
-    this.layerBytes = lm ? bytesByKind(lm) : new Map();
+  constructor(lm?: CausalLM) {
+    this.layerKinds = lm ? layerKinds(lm) : undefined;
   }
 
   /** Wall ms of every plain run so far. */
@@ -213,7 +214,7 @@ export class PhaseTimer {
   profiled(run: () => void): void {
     const rt = runtime();
     const layers = new Map<string, { calls: number; ms: number }>();
-    const unwrap = this.lm ? timeLinears(this.lm, layers) : undefined;
+    const unwrap = this.layerKinds ? timeLinears(this.layerKinds.kinds, layers) : undefined;
     const p = rt.startProfile();
     const t0 = performance.now();
     try {
@@ -266,7 +267,7 @@ export class PhaseTimer {
         layer,
         callsPerStep: e.calls / n,
         msPerStep: e.ms / n,
-        weightBytes: layer.split('+').reduce((b, k) => b + (this.layerBytes.get(k) ?? 0), 0),
+        weightBytes: layer.split('+').reduce((b, k) => b + (this.layerKinds?.bytes.get(k) ?? 0), 0),
       }))
       .sort((a, b) => b.msPerStep - a.msPerStep || a.layer.localeCompare(b.layer));
     return {
@@ -296,20 +297,23 @@ export function layerKind(name: string): string {
   return parts.slice(block + 1).join('.');
 }
 
-/** Bytes of each kind of linear layer's weights, every block's together. */
-function bytesByKind(lm: CausalLM): Map<string, number> {
-  const out = new Map<string, number>();
+/** Each linear layer of `lm` by its kind (layerKind), and the bytes of each kind's weights, every block's together. */
+function layerKinds(lm: CausalLM): { kinds: Map<Linear, string>; bytes: Map<string, number> } {
+  const kinds = new Map<Linear, string>();
+  const bytes = new Map<string, number>();
   for (const [name, l] of lm.linears()) {
     const kind = layerKind(name);
-    out.set(kind, (out.get(kind) ?? 0) + weightNbytes(l.weight as Weight));
+    kinds.set(l, kind);
+    bytes.set(kind, (bytes.get(kind) ?? 0) + weightNbytes(l.weight as Weight));
   }
-  return out;
+  return { kinds, bytes };
 }
 
-/** Time every linear layer of `lm` by kind into `into` until the returned function is called. */
-function timeLinears(lm: CausalLM, into: Map<string, { calls: number; ms: number }>): () => void {
-  const kinds = new Map<Linear, string>();
-  for (const [name, l] of lm.linears()) kinds.set(l, layerKind(name));
+/** Time every linear layer by its kind (`kinds`) into `into` until the returned function is called. */
+function timeLinears(
+  kinds: ReadonlyMap<Linear, string>,
+  into: Map<string, { calls: number; ms: number }>,
+): () => void {
   const kindOf = (l: Linear) => kinds.get(l) ?? 'linear';
   const previous = setLinearTimer((layers, ms) => {
     const kind = layers instanceof Linear ? kindOf(layers) : layers.map(kindOf).join('+');
