@@ -10,18 +10,12 @@
 import { columnStream } from '../src/backend/ops/colsparse.js';
 import type { Weight } from '../src/formats/index.js';
 import {
-  bitmaskNbytes,
-  bsrNbytes,
-  cooNbytes,
-  csrNbytes,
   halfCsrFromDense,
-  halfCsrNbytes,
   halfFromDense,
-  halfNbytes,
   halfToDense,
-  nmNbytes,
   nmPruneMagnitude,
   toFormat,
+  weightNbytes,
 } from '../src/formats/index.js';
 import { columnSparseGemv, matmul, registeredOps, relError, release, runtime } from '../src/index.js';
 import { randn, sparsify } from '../src/tensor/random.js';
@@ -76,38 +70,29 @@ function applyPattern(base: Tensor, g: WeightGroup): Tensor {
 
 /** The sparse format object (or the dense tensor) for a sparsekit case, and its exact bytes. */
 function packWeight(w: Tensor, c: KernelCase): { weight: Weight; nbytes: number } {
+  const weight = formatWeight(w, c);
+  return { weight, nbytes: weightNbytes(weight) };
+}
+
+function formatWeight(w: Tensor, c: KernelCase): Weight {
   switch (c.format as WeightFormat) {
     case 'dense':
-      return { weight: w, nbytes: w.size * 4 };
-    case 'csr': {
-      const a = toFormat(w, { format: 'csr' });
-      return { weight: a, nbytes: csrNbytes(a) };
-    }
-    case 'csr_bf16': {
-      const a = halfCsrFromDense(w, 'bf16');
-      return { weight: a, nbytes: halfCsrNbytes(a) };
-    }
-    case 'coo': {
-      const a = toFormat(w, { format: 'coo' });
-      return { weight: a, nbytes: cooNbytes(a) };
-    }
-    case 'bitmask': {
-      const a = toFormat(w, { format: 'bitmask' });
-      return { weight: a, nbytes: bitmaskNbytes(a) };
-    }
-    case 'bsr': {
-      const a = toFormat(w, { format: 'bsr', blockRows: c.block![0], blockCols: c.block![1] });
-      return { weight: a, nbytes: bsrNbytes(a) };
-    }
-    case 'nm': {
-      const a = toFormat(w, { format: 'nm', n: c.nm![0], m: c.nm![1] });
-      return { weight: a, nbytes: nmNbytes(a) };
-    }
+      return w;
+    case 'csr':
+      return toFormat(w, { format: 'csr' });
+    case 'csr_bf16':
+      return halfCsrFromDense(w, 'bf16');
+    case 'coo':
+      return toFormat(w, { format: 'coo' });
+    case 'bitmask':
+      return toFormat(w, { format: 'bitmask' });
+    case 'bsr':
+      return toFormat(w, { format: 'bsr', blockRows: c.block![0], blockCols: c.block![1] });
+    case 'nm':
+      return toFormat(w, { format: 'nm', n: c.nm![0], m: c.nm![1] });
     case 'bf16':
-    case 'f16': {
-      const a = halfFromDense(w, c.format as 'bf16' | 'f16');
-      return { weight: a, nbytes: halfNbytes(a) };
-    }
+    case 'f16':
+      return halfFromDense(w, c.format as 'bf16' | 'f16');
   }
 }
 
